@@ -1,0 +1,62 @@
+//! `maand-journal`: read a bucket's journal: list sessions, show events,
+//! verify the hash chain and projection, export, rebuild the projection.
+//! Read-only except `rebuild-db`.
+
+mod export;
+mod rebuild_db;
+mod sessions;
+mod show;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use maand::bucket::BucketPaths;
+use maand::error::Result;
+use std::path::PathBuf;
+
+/// Audit tool for maand buckets.
+#[derive(Parser, Debug)]
+#[command(name = "maand-journal", version, about)]
+struct Cli {
+    /// Bucket directory (default: the current directory).
+    #[arg(long, global = true, env = "MAAND_BUCKET", value_name = "DIR")]
+    bucket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List sessions (one per command run).
+    Sessions(sessions::Args),
+    /// Show the events of a session (`7`) or of a sequence range (`10..20`).
+    Show(show::Args),
+    /// Check the hash chain, snapshots, session index and projection.
+    Verify,
+    /// Recreate data/maand.db from the journal.
+    RebuildDb,
+    /// Print every event as one JSON object per line.
+    Export(export::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let paths = BucketPaths::new(
+        cli.bucket
+            .as_deref()
+            .unwrap_or_else(|| std::path::Path::new(".")),
+    );
+    let result: Result<i32> = match &cli.command {
+        Command::Sessions(a) => sessions::run(&paths, a).map(|_| 0),
+        Command::Show(a) => show::run(&paths, a).map(|_| 0),
+        Command::Verify => verify::run(&paths),
+        Command::RebuildDb => rebuild_db::run(&paths).map(|_| 0),
+        Command::Export(a) => export::run(&paths, a).map(|_| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("maand-journal: error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `maand.conf`: the bucket's settings (SPEC §1).
+
+use crate::error::{Error, Result};
+use crate::workspace::{line_of_key, parse_toml};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Log line format for `logs/`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` pairs (default).
+    #[default]
+    Kv,
+    /// One JSON object per line.
+    Json,
+    /// Same as `json`.
+    Jsonl,
+}
+
+/// Settings read from `maand.conf`. Unknown keys are errors.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaandConf {
+    /// SSH login on workers.
+    pub ssh_user: String,
+    /// Private key file name under `secrets/`.
+    pub ssh_key: String,
+    /// SSH port on workers.
+    pub ssh_port: u16,
+    /// Run remote commands through `sudo`.
+    pub use_sudo: bool,
+    /// Lifetime of leaf certificates, in days.
+    pub certs_ttl: u32,
+    /// Renew leaf certificates this many days before expiry.
+    pub certs_renewal_buffer: u32,
+    /// Picks `bucket.jobs.<selector>.conf` instead of `bucket.jobs.conf`.
+    pub job_config_selector: String,
+    /// Format of structured logs.
+    pub log_format: LogFormat,
+    /// Port of the hook runtime API on 127.0.0.1; 0 = any free port.
+    pub hook_api_port: u16,
+}
+
+impl Default for MaandConf {
+    fn default() -> Self {
+        MaandConf {
+            ssh_user: "agent".into(),
+            ssh_key: "worker.key".into(),
+            ssh_port: 22,
+            use_sudo: true,
+            certs_ttl: 60,
+            certs_renewal_buffer: 0,
+            job_config_selector: String::new(),
+            log_format: LogFormat::Kv,
+            hook_api_port: 8080,
+        }
+    }
+}
+
+/// The file `maand init` writes when there is none.
+pub const DEFAULT_CONF: &str = r#"# maand bucket settings. Unknown keys are rejected.
+ssh_user = "agent"            # SSH login on workers
+ssh_key = "worker.key"        # private key file under secrets/
+ssh_port = 22
+use_sudo = true               # run remote commands through sudo
+certs_ttl = 60                # leaf certificate lifetime, days
+certs_renewal_buffer = 0      # renew this many days before expiry
+job_config_selector = ""      # "" -> bucket.jobs.conf, "x" -> bucket.jobs.x.conf
+log_format = "kv"             # kv | json | jsonl
+hook_api_port = 8080          # hook runtime API on 127.0.0.1; 0 = any free port
+"#;
+
+impl MaandConf {
+    /// Read and validate `maand.conf` at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(format!("maand.conf: cannot read {}: {e}", path.display()))
+        })?;
+        Self::parse(&src)
+    }
+
+    /// Parse and validate the contents of a `maand.conf`.
+    pub fn parse(src: &str) -> Result<Self> {
+        let conf: MaandConf = parse_toml("maand.conf", src)?;
+        let bad = |key: &str, why: &str| {
+            let at = line_of_key(src, key)
+                .map(|l| format!("line {l}, "))
+                .unwrap_or_default();
+            Err(Error::input(format!("maand.conf: {at}key `{key}`: {why}")))
+        };
+        if conf.ssh_user.is_empty()
+            || !conf
+                .ssh_user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return bad(
+                "ssh_user",
+                "must be a non-empty user name of letters, digits, '.', '_' or '-'",
+            );
+        }
+        if conf.ssh_key.is_empty() || conf.ssh_key.contains('/') || conf.ssh_key.starts_with('.') {
+            return bad(
+                "ssh_key",
+                "must be a file name inside secrets/ (no '/', not starting with '.')",
+            );
+        }
+        if conf.ssh_port == 0 {
+            return bad("ssh_port", "must be between 1 and 65535");
+        }
+        if conf.certs_ttl == 0 {
+            return bad("certs_ttl", "must be at least 1 day");
+        }
+        if conf.certs_renewal_buffer >= conf.certs_ttl {
+            return bad("certs_renewal_buffer", "must be smaller than certs_ttl");
+        }
+        if !conf
+            .job_config_selector
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        {
+            return bad(
+                "job_config_selector",
+                "may only hold letters, digits, '_' and '-'",
+            );
+        }
+        Ok(conf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_to_defaults() {
+        assert_eq!(
+            MaandConf::parse(DEFAULT_CONF).unwrap(),
+            MaandConf::default()
+        );
+        assert_eq!(MaandConf::parse("").unwrap(), MaandConf::default());
+    }
+
+    #[test]
+    fn bad_values_name_line_and_key() {
+        let e = MaandConf::parse("ssh_port = 22\nlog_format = \"xml\"\n").unwrap_err();
+        assert!(e.message().contains("line 2, key `log_format`"), "{e}");
+        let e = MaandConf::parse("ssh_user = \"a b\"\n").unwrap_err();
+        assert!(e.message().contains("line 1, key `ssh_user`"), "{e}");
+        let e = MaandConf::parse("\n\nssh_port = 0\n").unwrap_err();
+        assert!(e.message().contains("line 3, key `ssh_port`"), "{e}");
+        let e = MaandConf::parse("ssh_port = 70000\n").unwrap_err();
+        assert!(e.message().contains("key `ssh_port`"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+    }
+}

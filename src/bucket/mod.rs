@@ -1,0 +1,16 @@
+//! A bucket on disk: its paths, settings, lock, journal, state and
+//! projection, opened either for writing (one process, holding the lock,
+//! running a journal session) or for reading (any number, never blocking).
+
+mod conf;
+pub mod init;
+mod lock;
+mod open;
+mod paths;
+mod session;
+
+pub use conf::{DEFAULT_CONF, LogFormat, MaandConf};
+pub use lock::{BucketLock, Holder};
+pub use open::{Bucket, BucketView, OpenOptions};
+pub use paths::BucketPaths;
+pub use session::{Session, session_info};

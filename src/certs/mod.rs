@@ -1,0 +1,7 @@
+//! Certificates: the bucket CA (and, later, leaf certificates it signs).
+//! Key generation happens here, in the shell; events carry only public
+//! facts (fingerprints, expiry).
+
+mod ca;
+
+pub use ca::{CaFiles, generate_ca, inspect_ca};

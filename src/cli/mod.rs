@@ -1,0 +1,65 @@
+//! Command-line interface of `maand`: clap definitions and dispatch. One
+//! file per command; each is thin and delegates to the library.
+
+mod info;
+mod init;
+
+use crate::bucket::{BucketPaths, OpenOptions};
+use crate::error::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// maand: agentless workload orchestrator.
+#[derive(Parser, Debug)]
+#[command(name = "maand", version, about, long_about = None)]
+pub struct Cli {
+    /// Bucket directory (default: the current directory).
+    #[arg(long, global = true, env = "MAAND_BUCKET", value_name = "DIR")]
+    pub bucket: Option<PathBuf>,
+
+    /// Wait up to this many seconds for a busy bucket instead of failing.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_wait: u64,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// maand's commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a bucket here (or in --bucket), or upgrade an existing one,
+    /// keeping its id, CA and keys.
+    Init,
+    /// Show the bucket's identity, counts and journal size.
+    Info(info::InfoArgs),
+}
+
+impl Cli {
+    fn paths(&self) -> BucketPaths {
+        BucketPaths::new(
+            self.bucket
+                .as_deref()
+                .unwrap_or_else(|| std::path::Path::new(".")),
+        )
+    }
+
+    /// Options for opening the bucket as a writer for `command`.
+    pub fn open_options(&self, command: &str) -> OpenOptions {
+        OpenOptions {
+            command: command.to_string(),
+            lock_wait: Duration::from_secs(self.lock_wait),
+        }
+    }
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let paths = cli.paths();
+    match &cli.command {
+        Command::Init => init::run(&paths, Duration::from_secs(cli.lock_wait)),
+        Command::Info(args) => info::run(&paths, args),
+    }
+}

@@ -1,0 +1,299 @@
+//! The event vocabulary: every state change maand can make.
+//!
+//! The journal stores these, in order, inside a versioned [`Envelope`]. State
+//! is a fold of committed events (see [`crate::state`]); nothing else changes
+//! state. Every non-deterministic value (time, UUID, random bytes, key
+//! material fingerprints) is made by the shell and carried inside the event,
+//! so the fold never makes one.
+//!
+//! **Encoding stability.** Events are encoded with bincode, which encodes an
+//! enum variant by its index. New variants are therefore only ever appended at
+//! the end of [`Event`], and an existing variant's fields are never changed;
+//! a changed shape is a new variant. A checked-in fixture journal
+//! (`tests/fixtures/`) is replayed by the tests to keep old journals readable.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC. Always recorded, never read in the fold.
+pub type Millis = i64;
+
+/// A SHA-256 digest.
+pub type Hash32 = [u8; 32];
+
+/// The journal format this binary writes. Bumped when the envelope or the
+/// meaning of stored data changes incompatibly; `maand init` upgrades.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Who ran which command, where: the first event of every session.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The command, e.g. `init`, `build`, `deploy`.
+    pub command: String,
+    /// Full argument vector as typed.
+    pub command_line: Vec<String>,
+    /// Login name of the operator.
+    pub user: String,
+    /// Host name of the control host.
+    pub host: String,
+    /// maand version that wrote the session.
+    pub maand_version: String,
+    /// Process id, to name the process in lock and abort messages.
+    pub pid: u32,
+    /// When the session began.
+    pub started_at: Millis,
+}
+
+/// A KV value as stored: plaintext, or AES-256-GCM ciphertext for secrets
+/// (and certificate private keys). Plaintext of a sealed value never reaches
+/// the journal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum KvValue {
+    /// A non-secret value.
+    Plain(String),
+    /// A sealed secret: nonce and ciphertext (with GCM tag).
+    Sealed {
+        /// 96-bit GCM nonce, fresh per write.
+        #[serde(with = "crate::hexser::array")]
+        nonce: [u8; 12],
+        /// Ciphertext including the authentication tag.
+        #[serde(with = "crate::hexser::vec")]
+        ciphertext: Vec<u8>,
+    },
+}
+
+impl KvValue {
+    /// How the value appears in the projection and in listings: plaintext
+    /// values as they are, sealed ones as `enc:v1:<nonce hex>:<ciphertext hex>`.
+    pub fn stored_text(&self) -> String {
+        match self {
+            KvValue::Plain(s) => s.clone(),
+            KvValue::Sealed { nonce, ciphertext } => {
+                format!("enc:v1:{}:{}", hex::encode(nonce), hex::encode(ciphertext))
+            }
+        }
+    }
+
+    /// Whether this is a sealed secret.
+    pub fn is_sealed(&self) -> bool {
+        matches!(self, KvValue::Sealed { .. })
+    }
+}
+
+/// Every state change, and every session record, that the journal holds.
+///
+/// Variants are appended only; see the module documentation.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A command began a session. Not state-changing.
+    SessionOpened(SessionInfo),
+    /// Everything this session recorded so far is durable and part of state.
+    Checkpoint {
+        /// What was reached, e.g. `catalog`, `job api promoted`.
+        label: String,
+    },
+    /// The session ended successfully; implies a checkpoint.
+    SessionCommitted {
+        /// When it ended.
+        ended_at: Millis,
+    },
+    /// The session ended with an error; events after its last checkpoint are
+    /// kept for audit but are not part of state.
+    SessionFailed {
+        /// When it ended.
+        ended_at: Millis,
+        /// The error as the operator saw it.
+        error: String,
+    },
+    /// Written by the next process to open the bucket for a session whose
+    /// process died (crash, kill -9, power loss) without ending it. The
+    /// session's uncommitted tail stays in the journal for audit only.
+    SessionAborted {
+        /// When the dead session was detected.
+        detected_at: Millis,
+        /// Why it is considered aborted.
+        reason: String,
+    },
+    /// `maand init` created the bucket identity.
+    BucketInitialized {
+        /// The bucket id (UUID), also the CA common name.
+        bucket_id: String,
+        /// Where the id came from: `new`, `ca`, `legacy-db`.
+        id_source: String,
+    },
+    /// `maand init` created files that were missing (informational; the
+    /// files themselves live in the bucket, secrets never in the journal).
+    BucketFilesCreated {
+        /// Bucket-relative paths created.
+        paths: Vec<String>,
+    },
+    /// The bucket CA was created (only its public fingerprint is recorded).
+    CaCreated {
+        /// SHA-256 of the certificate DER, hex.
+        fingerprint: String,
+        /// Expiry of the CA certificate.
+        not_after: Millis,
+    },
+    /// The bucket's journal was upgraded from an older format by `maand init`.
+    FormatUpgraded {
+        /// Format before.
+        from: u16,
+        /// Format after.
+        to: u16,
+    },
+    /// `update_seq` takes a new value (deploy increments it).
+    UpdateSeqSet {
+        /// The new value.
+        update_seq: u64,
+    },
+    /// A KV write: a new version of `namespace`/`key`.
+    KvPut {
+        /// Namespace, e.g. `vars/job/api`.
+        namespace: String,
+        /// Key within the namespace.
+        key: String,
+        /// The value (sealed for secrets).
+        value: KvValue,
+        /// Time to live in seconds; 0 = never expires.
+        ttl: u64,
+        /// When it was written.
+        at: Millis,
+    },
+    /// A KV delete: a tombstone version of `namespace`/`key`.
+    KvDeleted {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+        /// When it was deleted.
+        at: Millis,
+    },
+    /// A key and all its versions are removed from state (gc, purges).
+    KvPurged {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+    },
+}
+
+impl Event {
+    /// Short, stable name of the variant, for listings and audits.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SessionOpened(_) => "session_opened",
+            Event::Checkpoint { .. } => "checkpoint",
+            Event::SessionCommitted { .. } => "session_committed",
+            Event::SessionFailed { .. } => "session_failed",
+            Event::SessionAborted { .. } => "session_aborted",
+            Event::BucketInitialized { .. } => "bucket_initialized",
+            Event::BucketFilesCreated { .. } => "bucket_files_created",
+            Event::CaCreated { .. } => "ca_created",
+            Event::FormatUpgraded { .. } => "format_upgraded",
+            Event::UpdateSeqSet { .. } => "update_seq_set",
+            Event::KvPut { .. } => "kv_put",
+            Event::KvDeleted { .. } => "kv_deleted",
+            Event::KvPurged { .. } => "kv_purged",
+        }
+    }
+
+    /// Whether the event is a session record (open, checkpoint, end) rather
+    /// than a change of state or a recorded fact.
+    pub fn is_session_record(&self) -> bool {
+        matches!(
+            self,
+            Event::SessionOpened(_)
+                | Event::Checkpoint { .. }
+                | Event::SessionCommitted { .. }
+                | Event::SessionFailed { .. }
+                | Event::SessionAborted { .. }
+        )
+    }
+
+    /// Whether folding this event can change [`crate::state::State`].
+    /// Informational records (files created, CA fingerprint) do not.
+    pub fn changes_state(&self) -> bool {
+        !self.is_session_record()
+            && !matches!(
+                self,
+                Event::BucketFilesCreated { .. } | Event::CaCreated { .. }
+            )
+    }
+}
+
+/// An event as stored: its position in the journal, its session, the hash
+/// chain, and when the shell recorded it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Journal format that wrote it.
+    pub format_version: u16,
+    /// Position in the journal, from 1, without gaps.
+    pub seq: u64,
+    /// Session it belongs to.
+    pub session_id: u64,
+    /// Hash of the previous envelope (zeros for the first).
+    #[serde(with = "crate::hexser::array")]
+    pub prev_hash: Hash32,
+    /// SHA-256 over this envelope's encoded body (everything above and below
+    /// but the hash itself).
+    #[serde(with = "crate::hexser::array")]
+    pub hash: Hash32,
+    /// When it was recorded.
+    pub recorded_at: Millis,
+    /// The event.
+    pub event: Event,
+}
+
+impl Event {
+    /// One-line human description (secrets shown only as their size).
+    pub fn summary(&self) -> String {
+        fn val(v: &KvValue) -> String {
+            match v {
+                KvValue::Plain(s) if s.len() > 60 => {
+                    format!("{:?}…", &s[..s.floor_char_boundary(60)])
+                }
+                KvValue::Plain(s) => format!("{s:?}"),
+                KvValue::Sealed { ciphertext, .. } => {
+                    format!("<sealed, {} bytes>", ciphertext.len())
+                }
+            }
+        }
+        match self {
+            Event::SessionOpened(i) => format!(
+                "{} by {}@{} (pid {}, maand {})",
+                i.command_line.join(" "),
+                i.user,
+                i.host,
+                i.pid,
+                i.maand_version
+            ),
+            Event::Checkpoint { label } => format!("checkpoint {label}"),
+            Event::SessionCommitted { .. } => "committed".into(),
+            Event::SessionFailed { error, .. } => format!("failed: {error}"),
+            Event::SessionAborted { reason, .. } => format!("aborted: {reason}"),
+            Event::BucketInitialized {
+                bucket_id,
+                id_source,
+            } => format!("bucket {bucket_id} (id from {id_source})"),
+            Event::BucketFilesCreated { paths } => format!("created {}", paths.join(", ")),
+            Event::CaCreated { fingerprint, .. } => format!("CA sha256 {fingerprint}"),
+            Event::FormatUpgraded { from, to } => format!("journal format {from} -> {to}"),
+            Event::UpdateSeqSet { update_seq } => format!("update_seq = {update_seq}"),
+            Event::KvPut {
+                namespace,
+                key,
+                value,
+                ttl,
+                ..
+            } => {
+                let ttl = if *ttl > 0 {
+                    format!(" ttl={ttl}s")
+                } else {
+                    String::new()
+                };
+                format!("{namespace} {key} = {}{ttl}", val(value))
+            }
+            Event::KvDeleted { namespace, key, .. } => format!("{namespace} {key} deleted"),
+            Event::KvPurged { namespace, key } => format!("{namespace} {key} purged"),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Test-only fault injection: `MAAND_FAULT_ABORT_AFTER_EVENTS=N` makes the
+//! process call `std::process::abort()` right after the N-th event it appends
+//! is durable. The crash-recovery tests use it to cut sessions at every
+//! possible point; it has no effect when unset.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+static APPENDED: AtomicU64 = AtomicU64::new(0);
+
+/// The environment variable that arms the fault.
+pub const ABORT_AFTER_EVENTS: &str = "MAAND_FAULT_ABORT_AFTER_EVENTS";
+
+fn limit() -> Option<u64> {
+    *LIMIT.get_or_init(|| {
+        std::env::var(ABORT_AFTER_EVENTS)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+/// How many of `n` events may still be appended before the fault fires
+/// (`n` when unarmed).
+pub(crate) fn allowance(n: usize) -> usize {
+    match limit() {
+        None => n,
+        Some(max) => {
+            let done = APPENDED.load(Ordering::SeqCst);
+            (max.saturating_sub(done) as usize).min(n)
+        }
+    }
+}
+
+/// Count `n` durable events; abort if the limit is reached.
+pub(crate) fn appended(n: usize) {
+    let total = APPENDED.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+    if let Some(max) = limit()
+        && total >= max
+    {
+        eprintln!("maand: fault injection: aborting after {total} events");
+        std::process::abort();
+    }
+}

@@ -1,0 +1,156 @@
+//! Read access to the journal, for the writer itself and for read-only
+//! processes (`maand info`, `maand cat`, `maand-journal`).
+
+use super::records::{JournalMeta, SessionRecord, SnapshotMeta};
+use super::{EVENTS, META, SESSIONS, SNAPSHOT_DATA, SNAPSHOT_META};
+use crate::error::{Context, Error, Result};
+use crate::event::Envelope;
+use redb::{
+    ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+};
+use std::ops::{ControlFlow, RangeBounds};
+use std::path::Path;
+
+/// A read-only handle on a journal file.
+pub struct JournalReader {
+    db: ReadOnlyDatabase,
+    // A repaired private copy, when the file needed crash recovery and no
+    // writer was there to do it; deleted on drop.
+    _copy: Option<tempfile::TempPath>,
+}
+
+impl JournalReader {
+    /// Open `path` read-only, alongside any writer. A journal left by a
+    /// crashed writer needs redb's recovery, which a read-only open cannot
+    /// do: then a private copy is recovered and read instead, so readers
+    /// never modify the bucket.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::usage(format!(
+                "{} does not exist: run `maand init` first",
+                path.display()
+            )));
+        }
+        match builder().open_read_only(path) {
+            Ok(db) => Ok(JournalReader { db, _copy: None }),
+            Err(first) => Self::open_recovered_copy(path).map_err(|e| {
+                Error::op(format!(
+                    "cannot open {} read-only ({first}), nor a recovered copy: {e}",
+                    path.display()
+                ))
+            }),
+        }
+    }
+
+    fn open_recovered_copy(path: &Path) -> Result<Self> {
+        let tmp = tempfile::Builder::new()
+            .prefix("maand-journal-")
+            .suffix(".redb")
+            .tempfile()
+            .context("temp file")?;
+        let tmp = tmp.into_temp_path();
+        std::fs::copy(path, &tmp).context("copying journal")?;
+        drop(builder().create(&tmp)?);
+        let db = builder().open_read_only(&tmp)?;
+        Ok(JournalReader {
+            db,
+            _copy: Some(tmp),
+        })
+    }
+
+    /// Begin a consistent read view.
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        Ok(self.db.begin_read()?)
+    }
+}
+
+pub(crate) fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
+    b
+}
+
+/// Journal metadata.
+pub fn meta(txn: &ReadTransaction) -> Result<JournalMeta> {
+    let t = txn.open_table(META).context("journal meta")?;
+    let v = t
+        .get("journal")?
+        .ok_or_else(|| Error::op("journal has no metadata record"))?;
+    JournalMeta::decode(v.value())
+}
+
+/// Last sequence number and its stored bytes, if any event exists.
+pub fn last_event(txn: &ReadTransaction) -> Result<Option<(u64, Vec<u8>)>> {
+    let t = txn.open_table(EVENTS)?;
+    Ok(t.last()?.map(|(k, v)| (k.value(), v.value().to_vec())))
+}
+
+/// Number of events stored.
+pub fn event_count(txn: &ReadTransaction) -> Result<u64> {
+    Ok(txn.open_table(EVENTS)?.len()?)
+}
+
+/// Visit stored events in `range` in order, as raw bytes.
+pub fn for_each_raw(
+    txn: &ReadTransaction,
+    range: impl RangeBounds<u64>,
+    mut f: impl FnMut(u64, &[u8]) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    let t = txn.open_table(EVENTS)?;
+    for item in t.range(range)? {
+        let (k, v) = item?;
+        if f(k.value(), v.value())?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Visit decoded events in `range` in order.
+pub fn for_each_event(
+    txn: &ReadTransaction,
+    range: impl RangeBounds<u64>,
+    mut f: impl FnMut(Envelope) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    for_each_raw(txn, range, |seq, raw| {
+        let env =
+            super::codec::decode(raw).map_err(|e| e.context(format!("journal event {seq}")))?;
+        f(env)
+    })
+}
+
+/// All session records, by id.
+pub fn sessions(txn: &ReadTransaction) -> Result<Vec<SessionRecord>> {
+    let t = txn.open_table(SESSIONS)?;
+    let mut out = Vec::new();
+    for item in t.iter()? {
+        let (_, v) = item?;
+        out.push(SessionRecord::decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// One session record.
+pub fn session(txn: &ReadTransaction, id: u64) -> Result<Option<SessionRecord>> {
+    let t = txn.open_table(SESSIONS)?;
+    t.get(id)?
+        .map(|v| SessionRecord::decode(v.value()))
+        .transpose()
+}
+
+/// Snapshot headers, oldest first.
+pub fn snapshots(txn: &ReadTransaction) -> Result<Vec<SnapshotMeta>> {
+    let t = txn.open_table(SNAPSHOT_META)?;
+    let mut out = Vec::new();
+    for item in t.iter()? {
+        let (_, v) = item?;
+        out.push(SnapshotMeta::decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Encoded state of the snapshot at `seq`.
+pub fn snapshot_data(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>> {
+    let t = txn.open_table(SNAPSHOT_DATA)?;
+    Ok(t.get(seq)?.map(|v| v.value().to_vec()))
+}

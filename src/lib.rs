@@ -1,0 +1,19 @@
+//! maand: an agentless workload orchestrator whose every state change is an
+//! event in an append-only journal.
+//!
+//! See `ARCHITECTURE.md` for the map: pure core (`event`, `state`, `plan`,
+//! `kv` rules) that decides, thin shell (`bucket`, `journal`, `projection`,
+//! `cli`, transport) that does.
+
+pub mod bucket;
+pub mod certs;
+pub mod cli;
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod hexser;
+pub mod journal;
+pub mod projection;
+pub mod state;
+pub mod verify;
+pub mod workspace;

@@ -1,0 +1,149 @@
+//! `data/maand.db`: a SQLite projection of folded state.
+//!
+//! Written after each checkpoint, never read back by maand to make
+//! decisions. Deleting it loses nothing: it is rebuilt from state. Updates
+//! rewrite only the rows of what the checkpoint's events touched; a full
+//! rebuild writes a fresh file and renames it into place, so readers never
+//! see a half-built database.
+
+mod dump;
+mod rows;
+mod schema;
+
+pub use dump::canonical_dump;
+pub use schema::SCHEMA_VERSION;
+
+use crate::error::{Context, Result};
+use crate::event::FORMAT_VERSION;
+use crate::state::{State, Touched};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Where a projection stands: which journal and checkpoint it reflects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionMark {
+    /// Journal id the projection was made from.
+    pub journal_id: String,
+    /// Checkpoint sequence number it reflects.
+    pub seq: u64,
+}
+
+/// Read the mark of the projection at `path`, if it is a readable maand
+/// projection.
+pub fn mark(path: &Path) -> Option<ProjectionMark> {
+    if !path.exists() {
+        return None;
+    }
+    let conn =
+        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    conn.query_row(
+        "SELECT journal_id, seq FROM maand_projection WHERE id = 1",
+        [],
+        |r| {
+            Ok(ProjectionMark {
+                journal_id: r.get(0)?,
+                seq: r.get::<_, i64>(1)? as u64,
+            })
+        },
+    )
+    .optional()
+    .ok()
+    .flatten()
+}
+
+/// Make sure the projection at `path` reflects `state`; rebuild it if it
+/// is missing, foreign or behind. Returns whether it was rebuilt.
+pub fn ensure(path: &Path, state: &State, journal_id: &str) -> Result<bool> {
+    let want = ProjectionMark {
+        journal_id: journal_id.to_string(),
+        seq: state.seq,
+    };
+    if mark(path).as_ref() == Some(&want) {
+        return Ok(false);
+    }
+    rebuild(path, state, journal_id)?;
+    Ok(true)
+}
+
+/// Write a complete projection of `state` to `path`, atomically.
+pub fn rebuild(path: &Path, state: &State, journal_id: &str) -> Result<()> {
+    let tmp = path.with_extension("db.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut conn =
+            Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+        write_all(&mut conn, state, journal_id)?;
+    }
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+/// Create the schema and write every row of `state` into `conn` (an empty
+/// database): used by [`rebuild`] and by verification in memory.
+pub fn write_all(conn: &mut Connection, state: &State, journal_id: &str) -> Result<()> {
+    let tx = conn.transaction()?;
+    for ddl in schema::DDL {
+        tx.execute(ddl, [])
+            .with_context(|| format!("schema: {ddl}"))?;
+    }
+    tx.execute(
+        "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
+        params![SCHEMA_VERSION],
+    )?;
+    rows::write_bucket(&tx, state)?;
+    rows::write_all_kv(&tx, state)?;
+    set_mark(&tx, state, journal_id)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rewrite the rows of `touched` from `state` and move the mark to
+/// `state.seq`, in one transaction.
+pub fn update(
+    path: &Path,
+    state: &State,
+    journal_id: &str,
+    touched: &BTreeSet<Touched>,
+) -> Result<()> {
+    let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let tx = conn.transaction()?;
+    for t in touched {
+        match t {
+            Touched::Bucket => rows::write_bucket(&tx, state)?,
+            Touched::Kv { namespace, key } => rows::write_kv_key(&tx, state, namespace, key)?,
+        }
+    }
+    set_mark(&tx, state, journal_id)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn set_mark(tx: &rusqlite::Transaction, state: &State, journal_id: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO maand_projection (id, journal_id, seq, format) VALUES (1, ?1, ?2, ?3) \
+         ON CONFLICT(id) DO UPDATE SET journal_id = excluded.journal_id, seq = excluded.seq, format = excluded.format",
+        params![journal_id, state.seq as i64, FORMAT_VERSION as i64],
+    )?;
+    Ok(())
+}
+
+/// [`update`] when the projection is at the previous mark of this journal,
+/// otherwise (missing, foreign, behind after a crash) a full [`rebuild`].
+pub fn update_or_rebuild(
+    path: &Path,
+    state: &State,
+    journal_id: &str,
+    prev_seq: u64,
+    touched: &BTreeSet<Touched>,
+) -> Result<()> {
+    match mark(path) {
+        Some(m) if m.journal_id == journal_id && m.seq == prev_seq => {
+            update(path, state, journal_id, touched)
+        }
+        _ => rebuild(path, state, journal_id),
+    }
+}

@@ -1,0 +1,258 @@
+//! `maand-journal verify`: proves a bucket's journal, snapshots, session
+//! index and projection agree.
+//!
+//! - the hash chain: every stored event's hash matches its body, each
+//!   `prev_hash` is its predecessor's hash, sequence numbers run from 1
+//!   without gaps (edits, drops and reorders all break one of these);
+//! - each snapshot equals the state re-folded up to its sequence number;
+//! - the session index equals one recomputed from the events;
+//! - `maand.db` equals a fresh projection of the re-folded state.
+
+use crate::bucket::BucketPaths;
+use crate::error::Result;
+use crate::event::{Event, Hash32};
+use crate::journal::{self, JournalReader, Outcome, codec};
+use crate::projection;
+use crate::state::{Fold, State};
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+/// A disagreement found by verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The first journal sequence number concerned, when there is one.
+    pub seq: Option<u64>,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// Result of verifying a bucket.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Events checked.
+    pub events: u64,
+    /// Sessions checked.
+    pub sessions: usize,
+    /// Snapshots checked.
+    pub snapshots: usize,
+    /// Hard failures, first one first.
+    pub problems: Vec<Problem>,
+    /// Things worth knowing that are not corruption (stale projection).
+    pub notes: Vec<String>,
+    /// The re-folded committed state.
+    pub state: State,
+}
+
+impl Report {
+    /// Whether everything agreed.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct SessionSummary {
+    first_seq: u64,
+    last_seq: u64,
+    events: u64,
+    checkpoint_seq: u64,
+    outcome: &'static str,
+}
+
+/// Verify the bucket at `paths` (read-only).
+pub fn verify(paths: &BucketPaths) -> Result<Report> {
+    let reader = JournalReader::open(&paths.journal())?;
+    let txn = reader.begin_read()?;
+    let meta = journal::reader_meta(&txn)?;
+    let mut report = Report::default();
+    let snapshots: BTreeMap<u64, _> = journal::reader_snapshots(&txn)?
+        .into_iter()
+        .map(|s| (s.seq, s))
+        .collect();
+    report.snapshots = snapshots.len();
+
+    let mut fold = Fold::default();
+    let mut expected_seq = 1u64;
+    let mut prev: Hash32 = [0; 32];
+    let mut sessions: BTreeMap<u64, SessionSummary> = BTreeMap::new();
+    let mut broken = false;
+    journal::for_each_raw(&txn, .., |seq, raw| {
+        report.events += 1;
+        let fail = |what: String| Problem {
+            seq: Some(seq),
+            what,
+        };
+        if seq != expected_seq {
+            report.problems.push(Problem {
+                seq: Some(expected_seq),
+                what: format!("event {expected_seq} is missing (next stored is {seq})"),
+            });
+            broken = true;
+            return Ok(ControlFlow::Break(()));
+        }
+        if !codec::check(raw) {
+            report.problems.push(fail(
+                "stored hash does not match the event's content (edited or corrupted)".into(),
+            ));
+            broken = true;
+            return Ok(ControlFlow::Break(()));
+        }
+        let env = match codec::decode(raw) {
+            Ok(env) => env,
+            Err(e) => {
+                report.problems.push(fail(format!("cannot decode: {e}")));
+                broken = true;
+                return Ok(ControlFlow::Break(()));
+            }
+        };
+        if env.seq != seq {
+            report.problems.push(fail(format!(
+                "stored under {seq} but records sequence number {}",
+                env.seq
+            )));
+            broken = true;
+            return Ok(ControlFlow::Break(()));
+        }
+        if env.prev_hash != prev {
+            report.problems.push(fail(
+                "previous-hash link broken (an event before it was changed, dropped or moved)"
+                    .into(),
+            ));
+            broken = true;
+            return Ok(ControlFlow::Break(()));
+        }
+        prev = env.hash;
+        expected_seq += 1;
+        summarise(&mut sessions, seq, env.session_id, &env.event);
+        fold.push(&env);
+        if let Some(snap) = snapshots.get(&seq) {
+            let digest = fold.state().digest()?;
+            if digest != snap.digest || fold.state().seq != seq {
+                report.problems.push(fail(
+                    "snapshot differs from the state re-folded up to it".into(),
+                ));
+            } else if let Some(bytes) = journal::reader_snapshot_data(&txn, seq)? {
+                let stored = State::decode(&bytes).ok();
+                if stored.as_ref() != Some(fold.state()) {
+                    report.problems.push(fail(
+                        "stored snapshot state differs from its digest's state".into(),
+                    ));
+                }
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    report.state = fold.finish();
+    if broken {
+        return Ok(report);
+    }
+    for snap in snapshots.values() {
+        if snap.seq >= expected_seq {
+            report.problems.push(Problem {
+                seq: Some(snap.seq),
+                what: "snapshot points past the end of the journal".into(),
+            });
+        }
+    }
+
+    let index = journal::reader_sessions(&txn)?;
+    report.sessions = index.len();
+    for rec in &index {
+        let want = sessions.remove(&rec.id);
+        let have = SessionSummary {
+            first_seq: rec.first_seq,
+            last_seq: rec.last_seq,
+            events: rec.events,
+            checkpoint_seq: rec.checkpoint_seq,
+            outcome: rec.outcome.word(),
+        };
+        if want.as_ref() != Some(&have) {
+            report.problems.push(Problem {
+                seq: want.as_ref().map(|w| w.first_seq),
+                what: format!(
+                    "session index entry {} disagrees with the journal's events",
+                    rec.id
+                ),
+            });
+        }
+    }
+    if let Some((id, s)) = sessions.into_iter().next() {
+        report.problems.push(Problem {
+            seq: Some(s.first_seq),
+            what: format!("session {id} has events but no index entry"),
+        });
+    }
+
+    check_projection(paths, &meta.journal_id, &mut report)?;
+    Ok(report)
+}
+
+fn summarise(sessions: &mut BTreeMap<u64, SessionSummary>, seq: u64, id: u64, ev: &Event) {
+    let s = sessions.entry(id).or_insert(SessionSummary {
+        first_seq: seq,
+        last_seq: seq,
+        events: 0,
+        checkpoint_seq: 0,
+        outcome: Outcome::Open.word(),
+    });
+    s.last_seq = seq;
+    s.events += 1;
+    match ev {
+        Event::Checkpoint { .. } => s.checkpoint_seq = seq,
+        Event::SessionCommitted { .. } => {
+            s.checkpoint_seq = seq;
+            s.outcome = Outcome::Committed.word();
+        }
+        Event::SessionFailed { error, .. } => s.outcome = Outcome::Failed(error.clone()).word(),
+        Event::SessionAborted { reason, .. } => s.outcome = Outcome::Aborted(reason.clone()).word(),
+        _ => {}
+    }
+}
+
+fn check_projection(paths: &BucketPaths, journal_id: &str, report: &mut Report) -> Result<()> {
+    let db = paths.db();
+    let Some(mark) = projection::mark(&db) else {
+        report.notes.push(
+            "data/maand.db is missing or unreadable; `maand-journal rebuild-db` (or any maand command) recreates it".into(),
+        );
+        return Ok(());
+    };
+    if mark.journal_id != journal_id {
+        report.problems.push(Problem {
+            seq: None,
+            what: "data/maand.db was made from another journal".into(),
+        });
+        return Ok(());
+    }
+    if mark.seq != report.state.seq {
+        report.notes.push(format!(
+            "data/maand.db reflects #{} but the committed state is at #{} (an interrupted command); \
+             `maand-journal rebuild-db` or the next maand command refreshes it",
+            mark.seq, report.state.seq
+        ));
+        return Ok(());
+    }
+    let on_disk =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut fresh = rusqlite::Connection::open_in_memory()?;
+    projection::write_all(&mut fresh, &report.state, journal_id)?;
+    let (a, b) = (
+        projection::canonical_dump(&on_disk)?,
+        projection::canonical_dump(&fresh)?,
+    );
+    if a != b {
+        let line = a
+            .lines()
+            .zip(b.lines())
+            .find(|(x, y)| x != y)
+            .map(|(x, y)| format!("have {x:?}, want {y:?}"));
+        report.problems.push(Problem {
+            seq: None,
+            what: format!(
+                "data/maand.db disagrees with a fresh projection of the journal ({})",
+                line.unwrap_or_else(|| "different row counts".into())
+            ),
+        });
+    }
+    Ok(())
+}
