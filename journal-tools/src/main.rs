@@ -13,6 +13,10 @@ use maand::bucket::BucketPaths;
 use maand::error::Result;
 use std::path::PathBuf;
 
+// Same allocator as `maand`: state loading decodes many small strings.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Audit tool for maand buckets.
 #[derive(Parser, Debug)]
 #[command(name = "maand-journal", version, about)]

@@ -49,7 +49,12 @@ impl BucketLock {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
                     if Instant::now() >= deadline {
-                        let who = read_holder(&mut file)
+                        let holder = wait_for_holder(&mut file);
+                        if holder.is_none() && file.try_lock().is_ok() {
+                            // The holder finished while we looked: the bucket is ours.
+                            break;
+                        }
+                        let who = holder
                             .map(|h| format!("pid {}, {}, since {}", h.pid, h.command, h.since))
                             .unwrap_or_else(|| "another maand process".into());
                         return Err(Error::op(format!(
@@ -85,6 +90,19 @@ impl Drop for BucketLock {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
     }
+}
+
+/// The holder writes its record right after taking the lock and clears it
+/// when it leaves; a contender arriving at either moment sees an empty file,
+/// so look a few times.
+fn wait_for_holder(file: &mut File) -> Option<Holder> {
+    for _ in 0..10 {
+        if let Some(h) = read_holder(file) {
+            return Some(h);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
 
 fn read_holder(file: &mut File) -> Option<Holder> {
