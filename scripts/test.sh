@@ -14,5 +14,19 @@ if ((${#need[@]})); then
 fi
 
 cargo fmt --all -- --check
+# The tests run both binaries (maand and maand-journal); build them first,
+# since `cargo test` only builds the binaries of the package under test.
+cargo build --workspace --bins
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one per test binary).
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "maand: $passed passed, $failed failed"
+exit "$status"

@@ -9,7 +9,9 @@
 //! **Encoding stability.** Events are encoded with bincode, which encodes an
 //! enum variant by its index. New variants are therefore only ever appended at
 //! the end of [`Event`], and an existing variant's fields are never changed;
-//! a changed shape is a new variant. A checked-in fixture journal
+//! a changed shape is a new variant. The same holds for every type an event
+//! carries (e.g. [`crate::state::Worker`], [`crate::state::JobSpec`]): once
+//! a format has shipped, their fields are frozen. A checked-in fixture journal
 //! (`tests/fixtures/`) is replayed by the tests to keep old journals readable.
 
 use serde::{Deserialize, Serialize};
@@ -174,6 +176,60 @@ pub enum Event {
         /// Key.
         key: String,
     },
+    /// A worker entered the catalog or changed (build).
+    WorkerUpserted(crate::state::Worker),
+    /// A worker left workers.json (its allocations are marked removed separately).
+    WorkerRemoved {
+        /// Its address.
+        ip: String,
+    },
+    /// A job entered the catalog or its manifest-derived spec changed.
+    JobUpserted(Box<crate::state::JobSpec>),
+    /// A job left the workspace (its allocations are marked removed separately).
+    JobRemoved {
+        /// Its name.
+        name: String,
+    },
+    /// A job file was added or changed; its content is kept in the journal.
+    JobFilePut {
+        /// Job name.
+        job: String,
+        /// Path relative to the job directory.
+        path: String,
+        /// Mode and content.
+        file: crate::state::JobFile,
+    },
+    /// A job file was deleted from the workspace.
+    JobFileRemoved {
+        /// Job name.
+        job: String,
+        /// Path relative to the job directory.
+        path: String,
+    },
+    /// An allocation was placed, or its flags or target version changed.
+    AllocationUpserted(crate::state::Allocation),
+    /// A leaf certificate was issued into an allocation's KV (the PEMs are
+    /// `KvPut`s next to it; the key sealed).
+    CertIssued {
+        /// Job.
+        job: String,
+        /// Cert name.
+        name: String,
+        /// Worker address.
+        ip: String,
+        /// What was issued.
+        record: crate::state::CertRecord,
+    },
+    /// A certificate's record was dropped (cert removed from the manifest,
+    /// or the allocation went away).
+    CertRetired {
+        /// Job.
+        job: String,
+        /// Cert name.
+        name: String,
+        /// Worker address.
+        ip: String,
+    },
 }
 
 impl Event {
@@ -193,6 +249,15 @@ impl Event {
             Event::KvPut { .. } => "kv_put",
             Event::KvDeleted { .. } => "kv_deleted",
             Event::KvPurged { .. } => "kv_purged",
+            Event::WorkerUpserted(_) => "worker_upserted",
+            Event::WorkerRemoved { .. } => "worker_removed",
+            Event::JobUpserted(_) => "job_upserted",
+            Event::JobRemoved { .. } => "job_removed",
+            Event::JobFilePut { .. } => "job_file_put",
+            Event::JobFileRemoved { .. } => "job_file_removed",
+            Event::AllocationUpserted(_) => "allocation_upserted",
+            Event::CertIssued { .. } => "cert_issued",
+            Event::CertRetired { .. } => "cert_retired",
         }
     }
 
@@ -294,6 +359,34 @@ impl Event {
             }
             Event::KvDeleted { namespace, key, .. } => format!("{namespace} {key} deleted"),
             Event::KvPurged { namespace, key } => format!("{namespace} {key} purged"),
+            Event::WorkerUpserted(w) => format!("worker {} labels {}", w.ip, w.labels.join(",")),
+            Event::WorkerRemoved { ip } => format!("worker {ip} removed"),
+            Event::JobUpserted(j) => format!(
+                "job {} version {} seq {}",
+                j.name, j.version, j.deployment_seq
+            ),
+            Event::JobRemoved { name } => format!("job {name} removed"),
+            Event::JobFilePut { job, path, file } => format!(
+                "{job}/{path} ({} bytes, mode {:o})",
+                file.content.len(),
+                file.mode
+            ),
+            Event::JobFileRemoved { job, path } => format!("{job}/{path} removed"),
+            Event::AllocationUpserted(a) => format!(
+                "{} on {} ({}{}version {})",
+                a.job,
+                a.worker_ip,
+                if a.removed { "removed, " } else { "" },
+                if a.disabled { "disabled, " } else { "" },
+                a.new_version
+            ),
+            Event::CertIssued {
+                job,
+                name,
+                ip,
+                record,
+            } => format!("cert {job}/{name} for {ip} (serial {})", record.serial),
+            Event::CertRetired { job, name, ip } => format!("cert {job}/{name} for {ip} retired"),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `cli`, transport) that does.
 
 pub mod bucket;
+pub mod build;
 pub mod certs;
 pub mod cli;
 pub mod clock;
@@ -13,6 +14,8 @@ pub mod error;
 pub mod event;
 pub mod hexser;
 pub mod journal;
+pub mod kv;
+pub mod plan;
 pub mod projection;
 pub mod state;
 pub mod verify;

@@ -24,14 +24,25 @@ fn format1_fixture_folds_to_the_expected_state() {
     let dir = fixture_copy();
     let v = ok(&journal(dir.path(), &["verify"]));
     assert!(v.contains("ok: 26 events in 5 sessions"), "{v}");
+    assert!(
+        v.contains("1 snapshot(s) use an older state encoding"),
+        "{v}"
+    );
 
     let reader = JournalReader::open(&dir.path().join("data/journal.redb")).unwrap();
     let txn = reader.begin_read().unwrap();
     let loaded = journal::load_state(&txn).unwrap();
+    // The fixture's snapshot was written with state encoding 1; this binary
+    // encodes state differently, so it must be ignored (not misread) and
+    // the journal re-folded.
+    let snaps = journal::reader_snapshots(&txn).unwrap();
     assert_eq!(
-        loaded.snapshot_seq,
-        Some(13),
-        "the fixture's snapshot is used"
+        (snaps.len(), snaps[0].seq, snaps[0].state_version),
+        (1, 13, 1)
+    );
+    assert_eq!(
+        loaded.snapshot_seq, None,
+        "an old-encoding snapshot is not used"
     );
     let mut full = Fold::default();
     journal::for_each_event(&txn, .., |e| {
@@ -100,4 +111,120 @@ fn format1_fixture_accepts_new_sessions_and_rebuilds_its_projection() {
     let info: serde_json::Value =
         serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
     assert_eq!(info["kv_keys"], 7);
+}
+
+fn build_fixture_copy() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-build/bucket"),
+        tmp.path(),
+    );
+    tmp
+}
+
+#[test]
+fn format1_build_fixture_replays_to_the_expected_catalog() {
+    let dir = build_fixture_copy();
+    let v = ok(&journal(dir.path(), &["verify"]));
+    assert!(v.contains("ok: 190 events in 3 sessions"), "{v}");
+    let reader = JournalReader::open(&dir.path().join("data/journal.redb")).unwrap();
+    let txn = reader.begin_read().unwrap();
+    let state = journal::load_state(&txn).unwrap().state;
+    let cat = &state.catalog;
+    assert_eq!(
+        cat.workers.keys().collect::<Vec<_>>(),
+        ["10.0.0.1", "10.0.0.2"]
+    );
+    assert_eq!(cat.workers["10.0.0.2"].hostname.as_deref(), Some("node-b"));
+    let api = &cat.jobs["api"].spec;
+    assert_eq!(
+        (
+            api.deployment_seq,
+            api.restart_policy.as_str(),
+            api.version.as_str()
+        ),
+        (1, "reload", "1.0.0")
+    );
+    assert_eq!(api.restart_globs, ["*.conf"]);
+    assert_eq!(api.ports["api_http_port"].port, 30000);
+    assert_eq!(
+        api.hooks["hook_migrate"].demand.as_ref().unwrap().job,
+        "database"
+    );
+    assert!(
+        cat.jobs["database"]
+            .spec
+            .health_check
+            .as_deref()
+            .unwrap()
+            .contains("database_port")
+    );
+    assert_eq!(cat.jobs["database"].spec.current_memory_mb, 512);
+    let flags: Vec<(String, String, bool, bool)> = cat
+        .allocations
+        .values()
+        .map(|a| (a.job.clone(), a.worker_ip.clone(), a.disabled, a.removed))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("api".into(), "10.0.0.1".into(), false, false),
+            ("api".into(), "10.0.0.2".into(), true, false),
+            ("api".into(), "10.0.0.3".into(), false, true),
+            ("database".into(), "10.0.0.1".into(), false, false),
+        ]
+    );
+    assert_eq!(
+        cat.certs.len(),
+        2,
+        "one: true cert re-issued for the two remaining workers"
+    );
+    assert!(
+        cat.certs
+            .values()
+            .all(|c| c.sans == ["127.0.0.1", "10.0.0.1", "10.0.0.2"])
+    );
+    assert!(cat.jobs["api"].files.contains_key("_hooks/hook_migrate.py"));
+    assert_eq!(
+        state.kv.get("vars/job/api", "replicas"),
+        Some(&KvValue::Plain("2".into())),
+        "vars merge never deletes"
+    );
+    assert_eq!(
+        state
+            .kv
+            .get("maand/job/api/worker/10.0.0.3", "peer_workers"),
+        None
+    );
+
+    // The current planner agrees with what the old binary recorded: planning
+    // the same workspace at the recorded time changes nothing.
+    let paths = maand::bucket::BucketPaths::new(dir.path());
+    let conf = maand::bucket::MaandConf::load(&paths.conf()).unwrap();
+    let ws = maand::workspace::load(&paths, &conf).unwrap();
+    let last = journal::reader_sessions(&txn)
+        .unwrap()
+        .into_iter()
+        .rfind(|s| s.info.command == "build")
+        .unwrap();
+    let mut at = 0;
+    journal::for_each_event(&txn, last.first_seq..=last.last_seq, |e| {
+        if let maand::event::Event::KvPut { at: t, .. } = e.event {
+            at = t;
+        }
+        Ok(ControlFlow::Continue(()))
+    })
+    .unwrap();
+    let ca = std::fs::read_to_string(paths.ca_crt()).unwrap();
+    let ctx = maand::plan::build::BuildContext {
+        bucket_id: state.bucket_id().unwrap().to_string(),
+        now: at,
+        ca_fingerprint: maand::certs::inspect_ca(&ca).unwrap().1,
+        ca_pem: ca,
+        certs_renewal_buffer_days: conf.certs_renewal_buffer,
+        purge_job_kv: false,
+    };
+    let plan = maand::plan::build::plan_build(&state, &ws, &ctx).unwrap();
+    assert!(plan.events.is_empty(), "{:?}", plan.events);
+    assert!(plan.certs.is_empty());
 }

@@ -84,3 +84,19 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sessions_and_ranges() {
+        assert!(matches!(parse("7"), Ok(Selection::Session(7))));
+        assert!(matches!(parse("10..20"), Ok(Selection::Range(10, 20))));
+        assert!(matches!(parse("..5"), Ok(Selection::Range(1, 5))));
+        assert!(matches!(parse("5.."), Ok(Selection::Range(5, u64::MAX))));
+        for bad in ["", "x", "5..3", "1..x", "-1"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -3,5 +3,7 @@
 //! facts (fingerprints, expiry).
 
 mod ca;
+mod leaf;
 
 pub use ca::{CaFiles, generate_ca, inspect_ca};
+pub use leaf::{IssuedCert, issue_all};

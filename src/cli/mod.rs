@@ -1,8 +1,12 @@
 //! Command-line interface of `maand`: clap definitions and dispatch. One
 //! file per command; each is thin and delegates to the library.
 
+mod build;
+mod cat;
 mod info;
 mod init;
+mod job;
+mod table;
 
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::Result;
@@ -35,6 +39,13 @@ pub enum Command {
     Init,
     /// Show the bucket's identity, counts and journal size.
     Info(info::InfoArgs),
+    /// Compile the workspace (workers, jobs, KV, certificates) into the
+    /// catalog. Never contacts workers.
+    Build(build::BuildArgs),
+    /// List the catalog and KV (read-only; `--json` for scripts).
+    Cat(cat::CatArgs),
+    /// Job commands: `create` scaffolds a job.
+    Job(job::JobArgs),
 }
 
 impl Cli {
@@ -61,5 +72,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Init => init::run(&paths, Duration::from_secs(cli.lock_wait)),
         Command::Info(args) => info::run(&paths, args),
+        Command::Build(args) => build::run(&paths, &cli.open_options("build"), args),
+        Command::Cat(args) => cat::run(&paths, args),
+        Command::Job(args) => job::run(&paths, args),
     }
 }

@@ -95,6 +95,7 @@ pub fn write_all(conn: &mut Connection, state: &State, journal_id: &str) -> Resu
     )?;
     rows::write_bucket(&tx, state)?;
     rows::write_all_kv(&tx, state)?;
+    rows::write_all_catalog(&tx, state)?;
     set_mark(&tx, state, journal_id)?;
     tx.commit()?;
     Ok(())
@@ -115,6 +116,10 @@ pub fn update(
         match t {
             Touched::Bucket => rows::write_bucket(&tx, state)?,
             Touched::Kv { namespace, key } => rows::write_kv_key(&tx, state, namespace, key)?,
+            Touched::Worker(ip) => rows::write_worker(&tx, state, ip)?,
+            Touched::Job(name) => rows::write_job(&tx, state, name)?,
+            Touched::JobFile(job, path) => rows::write_job_file(&tx, state, job, path)?,
+            Touched::Allocation(job, ip) => rows::write_allocation(&tx, state, job, ip)?,
         }
     }
     set_mark(&tx, state, journal_id)?;
@@ -131,6 +136,9 @@ fn set_mark(tx: &rusqlite::Transaction, state: &State, journal_id: &str) -> Resu
     Ok(())
 }
 
+/// Above this many touched units a checkpoint rebuilds the projection.
+pub const REBUILD_ABOVE: usize = 20_000;
+
 /// [`update`] when the projection is at the previous mark of this journal,
 /// otherwise (missing, foreign, behind after a crash) a full [`rebuild`].
 pub fn update_or_rebuild(
@@ -141,7 +149,13 @@ pub fn update_or_rebuild(
     touched: &BTreeSet<Touched>,
 ) -> Result<()> {
     match mark(path) {
-        Some(m) if m.journal_id == journal_id && m.seq == prev_seq => {
+        // Rewriting many units row by row is slower than writing the file
+        // afresh (a cold build touches hundreds of thousands of keys).
+        Some(m)
+            if m.journal_id == journal_id
+                && m.seq == prev_seq
+                && touched.len() <= REBUILD_ABOVE =>
+        {
             update(path, state, journal_id, touched)
         }
         _ => rebuild(path, state, journal_id),

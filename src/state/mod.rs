@@ -6,10 +6,14 @@
 
 mod catalog;
 mod fold;
+pub mod ids;
 mod kv;
 mod touched;
 
-pub use catalog::{Allocation, Catalog, Job, Worker};
+pub use catalog::{
+    Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port,
+    Worker,
+};
 pub use fold::Fold;
 pub use kv::{KvStore, KvVersion};
 pub use touched::{Touched, touched_by};
@@ -45,7 +49,9 @@ impl State {
     /// Version of the state encoding inside snapshots. Bumped whenever
     /// `State` changes shape; snapshots of another version are ignored (the
     /// journal is re-folded instead) and replaced at the next commit.
-    pub const ENCODING_VERSION: u16 = 1;
+    /// History: 1 = bucket + KV; 2 = + catalog (workers, jobs, allocations,
+    /// certificates).
+    pub const ENCODING_VERSION: u16 = 2;
 
     /// Apply one committed event. Session records and informational events
     /// leave state unchanged (checkpoint positions are tracked by [`Fold`]).
@@ -68,6 +74,51 @@ impl State {
             }
             Event::KvDeleted { namespace, key, at } => self.kv.push(namespace, key, None, 0, *at),
             Event::KvPurged { namespace, key } => self.kv.purge(namespace, key),
+            Event::WorkerUpserted(w) => {
+                self.catalog.workers.insert(w.ip.clone(), w.clone());
+            }
+            Event::WorkerRemoved { ip } => {
+                self.catalog.workers.remove(ip);
+            }
+            Event::JobUpserted(spec) => {
+                self.catalog.jobs.entry(spec.name.clone()).or_default().spec = (**spec).clone();
+            }
+            Event::JobRemoved { name } => {
+                self.catalog.jobs.remove(name);
+            }
+            Event::JobFilePut { job, path, file } => {
+                self.catalog
+                    .jobs
+                    .entry(job.clone())
+                    .or_default()
+                    .files
+                    .insert(path.clone(), file.clone());
+            }
+            Event::JobFileRemoved { job, path } => {
+                if let Some(j) = self.catalog.jobs.get_mut(job) {
+                    j.files.remove(path);
+                }
+            }
+            Event::AllocationUpserted(a) => {
+                self.catalog
+                    .allocations
+                    .insert((a.job.clone(), a.worker_ip.clone()), a.clone());
+            }
+            Event::CertIssued {
+                job,
+                name,
+                ip,
+                record,
+            } => {
+                self.catalog
+                    .certs
+                    .insert((job.clone(), name.clone(), ip.clone()), record.clone());
+            }
+            Event::CertRetired { job, name, ip } => {
+                self.catalog
+                    .certs
+                    .remove(&(job.clone(), name.clone(), ip.clone()));
+            }
             Event::SessionOpened(_)
             | Event::Checkpoint { .. }
             | Event::SessionCommitted { .. }

@@ -15,6 +15,15 @@ pub enum Touched {
         /// Key.
         key: String,
     },
+    /// One worker: `worker`, `worker_labels`, `worker_tags` rows.
+    Worker(String),
+    /// One job: `job`, `job_selectors`, `job_ports`, `job_certs`,
+    /// `job_commands` rows, and its allocations' `deployment_seq`.
+    Job(String),
+    /// One job file row.
+    JobFile(String, String),
+    /// One allocation row (job, worker address).
+    Allocation(String, String),
 }
 
 /// The state units `event` changes when folded (empty for records).
@@ -27,6 +36,16 @@ pub fn touched_by(event: &Event) -> Option<Touched> {
             namespace: namespace.clone(),
             key: key.clone(),
         }),
+        Event::WorkerUpserted(w) => Some(Touched::Worker(w.ip.clone())),
+        Event::WorkerRemoved { ip } => Some(Touched::Worker(ip.clone())),
+        Event::JobUpserted(j) => Some(Touched::Job(j.name.clone())),
+        Event::JobRemoved { name } => Some(Touched::Job(name.clone())),
+        Event::JobFilePut { job, path, .. } | Event::JobFileRemoved { job, path } => {
+            Some(Touched::JobFile(job.clone(), path.clone()))
+        }
+        Event::AllocationUpserted(a) => {
+            Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone()))
+        }
         _ => None,
     }
 }

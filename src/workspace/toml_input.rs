@@ -38,8 +38,9 @@ fn quoted_field(msg: &str) -> Option<String> {
 /// 1-based line on which `key` is assigned in `src`, for validation errors
 /// found after parsing.
 pub fn line_of_key(src: &str, key: &str) -> Option<usize> {
+    let header = format!("[{key}]");
     src.lines()
-        .position(|l| key_on_line(l).as_deref() == Some(key))
+        .position(|l| key_on_line(l).as_deref() == Some(key) || l.trim() == header)
         .map(|i| i + 1)
 }
 

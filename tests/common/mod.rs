@@ -145,3 +145,143 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Write a file under `dir`, creating parent directories.
+pub fn write(dir: &Path, rel: &str, content: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+/// The acceptance workspace of the build issue: three workers with labels,
+/// tags and capacity; `database` <- `api` <- `frontend` chained by hook
+/// demands; fixed and pool ports; reservations in bucket.jobs.conf;
+/// vars.toml; disabled.json disabling api on 10.0.0.2; certs on api.
+pub fn acceptance_workspace(dir: &Path) {
+    write(
+        dir,
+        "workspace/workers.json",
+        r#"[
+  {"host": "10.0.0.1", "labels": ["db", "app"], "memory": "4 gb", "cpu": "4 ghz", "tags": {"zone": "a", "rack": "r1"}},
+  {"host": "10.0.0.2", "labels": ["app"], "memory": "2048 mb", "cpu": "2000 mhz", "tags": {"zone": "b"}, "hostname": "node-b"},
+  {"host": "10.0.0.3", "labels": ["app", "web"], "memory": "2 gb", "cpu": "2 ghz"}
+]
+"#,
+    );
+    write(
+        dir,
+        "workspace/jobs/database/manifest.json",
+        r#"{"version": "2.1", "selectors": ["db"],
+ "resources": {"memory": {"min": "256 mb", "max": "1 gb"}, "cpu": {"min": "100 mhz", "max": "2 ghz"}, "ports": {"database_port": 5432}},
+ "hooks": {"hook_schema": {"executed_on": ["pre_deploy", "cli"]}}}
+"#,
+    );
+    write(
+        dir,
+        "workspace/jobs/api/manifest.json",
+        r#"{"version": "1.0.0", "selectors": ["app"], "max_concurrent_upgrades": 1,
+ "resources": {"memory": {"max": "512 mb"}, "ports": {"api_http_port": {}, "api_admin_port": {}}},
+ "hooks": {"hook_migrate": {"executed_on": ["pre_deploy"], "demands": {"job": "database", "hook": "hook_schema", "config": {"min_version": "2"}}}},
+ "certs": {"tls": {"subject": {"common_name": "api.internal"}},
+           "cluster": {"subject": {"common_name": "api-cluster"}, "one": true, "pkcs8": true}}}
+"#,
+    );
+    write(
+        dir,
+        "workspace/jobs/frontend/manifest.json",
+        r#"{"version": "3", "selectors": ["web"], "resources": {"ports": {"frontend_port": 8080}},
+ "hooks": {"hook_assets": {"executed_on": ["post_deploy"], "demands": {"job": "api", "hook": "hook_migrate"}}}}
+"#,
+    );
+    for j in ["database", "api", "frontend"] {
+        write(
+            dir,
+            &format!("workspace/jobs/{j}/Makefile"),
+            "start:\n\t@echo start\nstop:\n\t@echo stop\nrestart: stop start\n",
+        );
+    }
+    write(
+        dir,
+        "workspace/jobs/database/_hooks/hook_schema.py",
+        "print('schema')\n",
+    );
+    write(
+        dir,
+        "workspace/jobs/api/_hooks/hook_migrate.py",
+        "print('migrate')\n",
+    );
+    write(
+        dir,
+        "workspace/jobs/frontend/_hooks/hook_assets.ts",
+        "console.log('assets')\n",
+    );
+    write(
+        dir,
+        "workspace/jobs/api/config.json.tpl",
+        "{\"port\": \"{{ get \\\"maand/bucket\\\" \\\"api_http_port\\\" }}\"}\n",
+    );
+    write(
+        dir,
+        "workspace/jobs/api/vars.toml",
+        "cluster_name = \"prod-east\"\nreplicas = 3\n",
+    );
+    write(dir, "workspace/jobs/api/.venv/bin/python3", "not indexed\n");
+    write(
+        dir,
+        "workspace/bucket.conf",
+        "port_min = \"30000\"\nport_max = \"30010\"\nenvironment = \"staging\"\n",
+    );
+    write(
+        dir,
+        "workspace/bucket.jobs.conf",
+        "[database]\nmemory = \"512 mb\"\ncpu = \"1 ghz\"\nowner = \"dba\"\n\n[api]\nmemory = \"256 mb\"\n",
+    );
+    write(
+        dir,
+        "workspace/disabled.json",
+        "{\"jobs\": {\"api\": {\"allocations\": [\"10.0.0.2\"]}}}\n",
+    );
+}
+
+/// `maand cat kv get ns key` output (trimmed), asserting success.
+pub fn kv_get(dir: &Path, ns: &str, key: &str) -> String {
+    ok(&maand(dir, &["cat", "kv", "get", ns, key]))
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+/// Events of session `id` as JSON envelopes (via `maand-journal show --json`).
+pub fn session_events(dir: &Path, id: u64) -> Vec<serde_json::Value> {
+    serde_json::from_str::<Vec<serde_json::Value>>(&ok(&journal(
+        dir,
+        &["show", &id.to_string(), "--json"],
+    )))
+    .unwrap()
+}
+
+/// Number of the newest session.
+pub fn last_session(dir: &Path) -> u64 {
+    let s: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&journal(dir, &["sessions", "--json"]))).unwrap();
+    s.last().unwrap()["id"].as_u64().unwrap()
+}
+
+/// Kinds of the state-changing events (not session records) of a session.
+pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
+    const RECORDS: &[&str] = &[
+        "SessionOpened",
+        "Checkpoint",
+        "SessionCommitted",
+        "SessionFailed",
+        "SessionAborted",
+    ];
+    session_events(dir, id)
+        .iter()
+        .filter_map(|e| {
+            e["event"]
+                .as_object()
+                .and_then(|o| o.keys().next().cloned())
+        })
+        .filter(|k| !RECORDS.contains(&k.as_str()))
+        .collect()
+}

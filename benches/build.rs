@@ -1,0 +1,144 @@
+//! `maand build` at scale, through the real release binary (as operators
+//! run it): 1,000 workers x 100 jobs = 100,000 allocations, 2 ports and 5
+//! vars per job, no certs. Cold build, no-op rebuild, peak RSS; then 100
+//! allocations with per-worker RSA certificates. Figures go to
+//! docs/performance.md. Run: `cargo bench --bench build`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn write(p: &Path, rel: &str, body: &str) {
+    let f = p.join(rel);
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    std::fs::write(f, body).unwrap();
+}
+
+/// Run `maand args` in `dir`; returns wall time and the child's peak RSS (MB).
+// The child is reaped by wait4 (for its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
+fn maand(dir: &Path, args: &[&str]) -> (Duration, f64) {
+    let start = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_maand"))
+        .args(args)
+        .current_dir(dir)
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let took = start.elapsed();
+    assert_eq!(pid, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "maand {args:?} failed"
+    );
+    (took, usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    maand(p, &["init"]);
+    let workers: Vec<String> = (0..1000)
+        .map(|i| format!(r#"{{"host": "10.{}.{}.{}", "labels": ["worker"], "memory": "64 gb", "cpu": "32 ghz"}}"#, i / 65536, (i / 256) % 256, i % 256))
+        .collect();
+    write(
+        p,
+        "workspace/workers.json",
+        &format!("[\n{}\n]\n", workers.join(",\n")),
+    );
+    for j in 0..100 {
+        write(
+            p,
+            &format!("workspace/jobs/job{j:03}/manifest.json"),
+            &format!(
+                r#"{{"version": "1.0.0", "selectors": ["worker"], "resources": {{"ports": {{"job{j:03}_http": {{}}, "job{j:03}_admin": {{}}}}}}}}"#
+            ),
+        );
+        write(
+            p,
+            &format!("workspace/jobs/job{j:03}/Makefile"),
+            "start:\n\ttrue\nstop:\n\ttrue\nrestart: stop start\n",
+        );
+        write(
+            p,
+            &format!("workspace/jobs/job{j:03}/vars.toml"),
+            &(0..5)
+                .map(|v| format!("var{v} = \"value {v} of job {j}\"\n"))
+                .collect::<String>(),
+        );
+    }
+    let (cold, cold_rss) = maand(p, &["build"]);
+    let (noop, noop_rss) = maand(p, &["build"]);
+    let mut noops = vec![noop];
+    for _ in 0..2 {
+        noops.push(maand(p, &["build"]).0);
+    }
+    noops.sort();
+    println!(
+        "build, 1,000 workers x 100 jobs (100,000 allocations): cold {:.2} s (peak RSS {:.0} MB)",
+        cold.as_secs_f64(),
+        cold_rss
+    );
+    println!(
+        "no-op rebuild: {:.2} s median of 3 (peak RSS {:.0} MB)",
+        noops[1].as_secs_f64(),
+        noop_rss
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_maand"))
+        .args(["info", "--json"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!(
+        "  state: {} allocations, {} KV keys, {} journal events; journal {} MB, maand.db {} MB",
+        info["allocations"],
+        info["kv_keys"],
+        info["journal_events"],
+        std::fs::metadata(p.join("data/journal.redb"))
+            .unwrap()
+            .len()
+            / 1_000_000,
+        std::fs::metadata(p.join("data/maand.db")).unwrap().len() / 1_000_000
+    );
+}
+
+fn certs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    maand(p, &["init"]);
+    let workers: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"host": "10.9.0.{i}"}}"#))
+        .collect();
+    write(
+        p,
+        "workspace/workers.json",
+        &format!("[{}]", workers.join(",")),
+    );
+    write(
+        p,
+        "workspace/jobs/tls/manifest.json",
+        r#"{"selectors": ["worker"], "certs": {"server": {"subject": {"common_name": "tls.internal"}}}}"#,
+    );
+    write(p, "workspace/jobs/tls/Makefile", "start:\n\ttrue\n");
+    let (t, rss) = maand(p, &["build"]);
+    println!(
+        "build, 100 allocations with per-worker RSA-2048 certs: {:.2} s on {} cores (peak RSS {:.0} MB)",
+        t.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        rss
+    );
+    let (t, _) = maand(p, &["build"]);
+    println!("  rebuild with all certs current: {:.2} s", t.as_secs_f64());
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    scale();
+    certs();
+}

@@ -1,0 +1,146 @@
+//! `maand build`, the shell side: read the workspace, let the pure planner
+//! decide, issue the certificates it asks for, record everything in one
+//! session, checkpoint. Nothing is recorded when the input is bad.
+
+use crate::bucket::{Bucket, session_info};
+use crate::certs;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::event::{Event, KvValue};
+use crate::kv::seal::KvKey;
+use crate::plan::build::{BuildContext, plan_build};
+use crate::state::CertRecord;
+use crate::workspace;
+
+/// Flags of a build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Clear `vars/job` and `secrets/job` of jobs without active allocations.
+    pub purge_job_kv: bool,
+}
+
+/// What a build did.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    /// Journal session id.
+    pub session: u64,
+    /// State-changing events recorded (0 = nothing changed).
+    pub changes: usize,
+    /// Certificates issued (key pairs).
+    pub certs_issued: usize,
+    /// Workers in the catalog.
+    pub workers: usize,
+    /// Jobs in the catalog.
+    pub jobs: usize,
+    /// Allocations: total, disabled, removed.
+    pub allocations: (usize, usize, usize),
+}
+
+/// Run a build on an open bucket.
+pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
+    let ws = workspace::load(&bucket.paths, &bucket.conf)?;
+    let bucket_id = bucket
+        .state
+        .bucket_id()
+        .ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?
+        .to_string();
+    let ca_pem = std::fs::read_to_string(bucket.paths.ca_crt()).map_err(|e| {
+        Error::usage(format!(
+            "secrets/ca.crt: cannot read ({e}): run `maand init`"
+        ))
+    })?;
+    let (_, ca_fingerprint) = certs::inspect_ca(&ca_pem)?;
+    let now = clock::now_ms();
+    let ctx = BuildContext {
+        bucket_id,
+        now,
+        ca_pem: ca_pem.clone(),
+        ca_fingerprint: ca_fingerprint.clone(),
+        certs_renewal_buffer_days: bucket.conf.certs_renewal_buffer,
+        purge_job_kv: opts.purge_job_kv,
+    };
+    let plan = plan_build(&bucket.state, &ws, &ctx)?;
+
+    // Issue certificates before recording anything: a bad CA key fails the
+    // build with nothing written.
+    let (issued, kv_key) = if plan.certs.is_empty() {
+        (Vec::new(), None)
+    } else {
+        let ca_key = std::fs::read_to_string(bucket.paths.ca_key())
+            .map_err(|e| Error::usage(format!("secrets/ca.key: cannot read ({e})")))?;
+        let issued = certs::issue_all(&plan.certs, &ca_pem, &ca_key, now, bucket.conf.certs_ttl)?;
+        (issued, Some(KvKey::load(&bucket.paths.kv_key())?))
+    };
+
+    let mut session = bucket.begin(session_info("build"))?;
+    let mut changes = plan.events.len();
+    let recorded: Result<()> = (|| {
+        for e in plan.events {
+            session.record(e)?;
+        }
+        for cert in &issued {
+            let r = &cert.request;
+            for ip in &r.targets {
+                let ns = format!("maand/job/{}/worker/{ip}", r.job);
+                let crt_key = format!("certs/{}.crt", r.name);
+                let key_key = format!("certs/{}.key", r.name);
+                let sealed = kv_key
+                    .as_ref()
+                    .ok_or_else(|| Error::op("kv key not loaded"))?
+                    .seal(&ns, &key_key, &cert.key_pem)?;
+                session.record(Event::KvPut {
+                    namespace: ns.clone(),
+                    key: crt_key,
+                    value: KvValue::Plain(cert.cert_pem.clone()),
+                    ttl: 0,
+                    at: now,
+                })?;
+                session.record(Event::KvPut {
+                    namespace: ns,
+                    key: key_key,
+                    value: sealed,
+                    ttl: 0,
+                    at: now,
+                })?;
+                let record = CertRecord {
+                    ca_fingerprint: ca_fingerprint.clone(),
+                    config_hash: r.config_hash.clone(),
+                    not_after: cert.not_after,
+                    serial: cert.serial.clone(),
+                    sans: r.sans.clone(),
+                };
+                session.record(Event::CertIssued {
+                    job: r.job.clone(),
+                    name: r.name.clone(),
+                    ip: ip.clone(),
+                    record,
+                })?;
+                changes += 3;
+            }
+        }
+        session.checkpoint("catalog")
+    })();
+    if let Err(e) = recorded {
+        session.fail(&e)?;
+        return Err(e);
+    }
+    let id = session.id();
+    let cat = &session.state().catalog;
+    let report = BuildReport {
+        session: id,
+        changes,
+        certs_issued: issued.len(),
+        workers: cat.workers.len(),
+        jobs: cat.jobs.len(),
+        allocations: (
+            cat.allocations.len(),
+            cat.allocations
+                .values()
+                .filter(|a| a.disabled && !a.removed)
+                .count(),
+            cat.allocations.values().filter(|a| a.removed).count(),
+        ),
+    };
+    session.commit()?;
+    Ok(report)
+}

@@ -1,0 +1,71 @@
+//! `maand cat allocations` and `maand cat deployments`.
+
+use super::Filters;
+use crate::bucket::BucketView;
+use crate::cli::table::Table;
+use crate::error::Result;
+use serde_json::json;
+
+pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<()> {
+    f.check(view)?;
+    let cat = &view.state.catalog;
+    let cols: &[&str] = if deployments {
+        &[
+            "alloc_id",
+            "worker_ip",
+            "job",
+            "disabled",
+            "removed",
+            "current_hash",
+            "previous_hash",
+            "current_version",
+            "new_version",
+        ]
+    } else {
+        &[
+            "alloc_id",
+            "worker_ip",
+            "job",
+            "disabled",
+            "removed",
+            "new_version",
+            "zone",
+        ]
+    };
+    let mut t = Table::new(cols);
+    for job in cat.jobs.keys().chain(
+        cat.allocations
+            .keys()
+            .map(|(j, _)| j)
+            .filter(|j| !cat.jobs.contains_key(*j)),
+    ) {
+        if !f.job(job) {
+            continue;
+        }
+        for a in cat.allocations_of(job) {
+            if !f.worker(&a.worker_ip) || (f.active && !a.active()) || (f.deleted && !a.removed) {
+                continue;
+            }
+            let mut row = vec![
+                json!(a.alloc_id),
+                json!(a.worker_ip),
+                json!(a.job),
+                json!(a.disabled),
+                json!(a.removed),
+            ];
+            if deployments {
+                // Deploy (promotion of hashes) lands with `maand deploy`; until then nothing is promoted.
+                row.extend([json!(""), json!(""), json!(""), json!(a.new_version)]);
+            } else {
+                let zone = cat
+                    .workers
+                    .get(&a.worker_ip)
+                    .and_then(|w| w.tags.get("zone"));
+                row.extend([json!(a.new_version), json!(zone)]);
+            }
+            t.row(row);
+        }
+    }
+    t.print(f.json);
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! KV sync (SPEC §4): build-owned namespaces are made to equal what the
+//! catalog says (stale keys tombstoned); `vars/job` is merged from
+//! vars.toml; expired keys are tombstoned; `--purge-job-kv` clears job
+//! vars and secrets of jobs without active allocations.
+
+use super::BuildContext;
+use crate::event::{Event, KvValue};
+use crate::state::{Catalog, State, Worker, ids};
+use crate::workspace::Workspace;
+use std::collections::{BTreeMap, BTreeSet};
+
+type Ns = BTreeMap<String, String>;
+
+/// Whether build owns (and syncs) namespace `ns`.
+pub fn is_build_owned(ns: &str) -> bool {
+    ns == "maand/bucket"
+        || ns == "vars/bucket"
+        || ns.starts_with("vars/bucket/job/")
+        || ns.starts_with("maand/worker")
+        || ns.starts_with("maand/job/")
+}
+
+/// `(job, ip)` of an allocation namespace `maand/job/<job>/worker/<ip>`.
+pub fn allocation_namespace(ns: &str) -> Option<(&str, &str)> {
+    ns.strip_prefix("maand/job/")?.split_once("/worker/")
+}
+
+fn put(
+    ns: &mut BTreeMap<String, Ns>,
+    name: impl Into<String>,
+    key: impl Into<String>,
+    value: impl ToString,
+) {
+    ns.entry(name.into())
+        .or_default()
+        .insert(key.into(), value.to_string());
+}
+
+/// Every build-owned key and its value.
+fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<String, Ns> {
+    let mut kv: BTreeMap<String, Ns> = BTreeMap::new();
+    let workers = cat.workers_in_order();
+    let active_jobs: BTreeSet<&str> = cat
+        .allocations
+        .values()
+        .filter(|a| a.active())
+        .map(|a| a.job.as_str())
+        .collect();
+
+    // Global.
+    put(&mut kv, "maand/bucket", "bucket_id", &ctx.bucket_id);
+    put(
+        &mut kv,
+        "maand/bucket",
+        "jobs",
+        cat.jobs.keys().cloned().collect::<Vec<_>>().join(","),
+    );
+    put(
+        &mut kv,
+        "maand/bucket",
+        "activejobs",
+        active_jobs.iter().copied().collect::<Vec<_>>().join(","),
+    );
+    for job in &active_jobs {
+        for (name, p) in &cat.jobs[*job].spec.ports {
+            put(&mut kv, "maand/bucket", name, p.port);
+        }
+    }
+    for (k, v) in &ws.bucket_vars {
+        put(&mut kv, "vars/bucket", k, v);
+    }
+
+    // Workers, per label.
+    let mut by_label: BTreeMap<&str, Vec<&Worker>> = BTreeMap::new();
+    for w in &workers {
+        for l in &w.labels {
+            by_label.entry(l).or_default().push(w);
+        }
+    }
+    for (label, ws_) in &by_label {
+        let ips: Vec<&str> = ws_.iter().map(|w| w.ip.as_str()).collect();
+        put(
+            &mut kv,
+            "maand/worker",
+            format!("{label}_workers"),
+            ips.join(","),
+        );
+        put(
+            &mut kv,
+            "maand/worker",
+            format!("{label}_workers_length"),
+            ips.len(),
+        );
+        for (i, ip) in ips.iter().enumerate() {
+            put(&mut kv, "maand/worker", format!("{label}_{i}"), ip);
+        }
+        put(
+            &mut kv,
+            "maand/worker",
+            format!("{label}_label_id"),
+            ids::label_id(label),
+        );
+    }
+    put(&mut kv, "maand/worker", "certs/ca.crt", &ctx.ca_pem);
+    for w in &workers {
+        let ns = format!("maand/worker/{}", w.ip);
+        put(&mut kv, &ns, "worker_ip", &w.ip);
+        put(&mut kv, &ns, "worker_id", &w.worker_id);
+        if let Some(h) = &w.hostname {
+            put(&mut kv, &ns, "hostname", h);
+        }
+        put(&mut kv, &ns, "position", w.position);
+        put(&mut kv, &ns, "labels", w.labels.join(","));
+        if let Some(m) = w.memory_mb {
+            put(&mut kv, &ns, "worker_memory_mb", m);
+        }
+        if let Some(c) = w.cpu_mhz {
+            put(&mut kv, &ns, "worker_cpu_mhz", c);
+        }
+        let jobs: Vec<&str> = cat
+            .allocations
+            .values()
+            .filter(|a| a.worker_ip == w.ip && a.active())
+            .map(|a| a.job.as_str())
+            .collect();
+        put(&mut kv, &ns, "jobs", jobs.join(","));
+        for l in &w.labels {
+            let peers = &by_label[l.as_str()];
+            let others: Vec<&str> = peers
+                .iter()
+                .filter(|p| p.ip != w.ip)
+                .map(|p| p.ip.as_str())
+                .collect();
+            put(&mut kv, &ns, format!("{l}_peers"), others.join(","));
+            let index = peers.iter().position(|p| p.ip == w.ip).unwrap_or(0);
+            put(&mut kv, &ns, format!("{l}_allocation_index"), index);
+        }
+        for (k, v) in &w.tags {
+            put(&mut kv, format!("maand/worker/{}/tags", w.ip), k, v);
+        }
+    }
+
+    // Jobs and allocations.
+    for (name, job) in &cat.jobs {
+        let s = &job.spec;
+        let allocs = cat.allocations_of(name);
+        if active_jobs.contains(name.as_str()) {
+            let ns = format!("maand/job/{name}");
+            let active: Vec<&str> = allocs
+                .iter()
+                .filter(|a| a.active())
+                .map(|a| a.worker_ip.as_str())
+                .collect();
+            put(&mut kv, &ns, "name", name);
+            put(&mut kv, &ns, "job_id", &s.job_id);
+            put(&mut kv, &ns, "version", &s.version);
+            put(&mut kv, &ns, "selectors", s.selectors.join(","));
+            put(&mut kv, &ns, "workers", active.join(","));
+            put(&mut kv, &ns, "workers_length", active.len());
+            for (i, ip) in active.iter().enumerate() {
+                put(&mut kv, &ns, format!("worker_{i}"), ip);
+            }
+            put(&mut kv, &ns, "rollout_order", active.join(","));
+            put(&mut kv, &ns, "memory", s.current_memory_mb);
+            put(&mut kv, &ns, "cpu", s.current_cpu_mhz);
+            put(&mut kv, &ns, "min_memory_mb", s.min_memory_mb);
+            put(&mut kv, &ns, "max_memory_mb", s.max_memory_mb);
+            put(&mut kv, &ns, "min_cpu_mhz", s.min_cpu_mhz);
+            put(&mut kv, &ns, "max_cpu_mhz", s.max_cpu_mhz);
+            if let Some(o) = ws.job_overrides.get(name) {
+                for (k, v) in &o.vars {
+                    put(&mut kv, format!("vars/bucket/job/{name}"), k, v);
+                }
+            }
+        }
+        let live: Vec<&str> = allocs
+            .iter()
+            .filter(|a| !a.removed)
+            .map(|a| a.worker_ip.as_str())
+            .collect();
+        for (i, ip) in live.iter().enumerate() {
+            let ns = format!("maand/job/{name}/worker/{ip}");
+            put(&mut kv, &ns, format!("{name}_allocation_index"), i);
+            let peers: Vec<&str> = live.iter().filter(|p| *p != ip).copied().collect();
+            put(&mut kv, &ns, "peer_workers", peers.join(","));
+            put(&mut kv, &ns, "version", &s.version);
+        }
+    }
+    kv
+}
+
+/// All KV events of a build.
+pub(super) fn kv_events(
+    state: &State,
+    ws: &Workspace,
+    next: &Catalog,
+    ctx: &BuildContext,
+) -> Vec<Event> {
+    let desired = desired_kv(ws, next, ctx);
+    let at = ctx.now;
+    let mut ev = Vec::new();
+    let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut namespaces: BTreeSet<&str> = desired.keys().map(String::as_str).collect();
+    for (ns, _, history) in state.kv.iter() {
+        if is_build_owned(ns) && history.last().is_some_and(|v| v.value.is_some()) {
+            namespaces.insert(ns);
+        }
+    }
+    let empty = Ns::new();
+    for ns in namespaces {
+        let want = desired.get(ns).unwrap_or(&empty);
+        let cert_managed = allocation_namespace(ns).is_some_and(|(j, ip)| {
+            next.allocations
+                .get(&(j.to_string(), ip.to_string()))
+                .is_some_and(|a| !a.removed)
+        });
+        for (k, v) in want {
+            let same = matches!(state.kv.get(ns, k), Some(KvValue::Plain(cur)) if cur == v);
+            if !same {
+                ev.push(Event::KvPut {
+                    namespace: ns.to_string(),
+                    key: k.clone(),
+                    value: KvValue::Plain(v.clone()),
+                    ttl: 0,
+                    at,
+                });
+            }
+        }
+        for k in state.kv.live_keys(ns) {
+            if want.contains_key(k) || (cert_managed && k.starts_with("certs/")) {
+                continue;
+            }
+            ev.push(Event::KvDeleted {
+                namespace: ns.to_string(),
+                key: k.to_string(),
+                at,
+            });
+            deleted.insert((ns.to_string(), k.to_string()));
+        }
+    }
+
+    // vars.toml: merged, never wiped.
+    for (job, input) in &ws.jobs {
+        let ns = format!("vars/job/{job}");
+        for (k, v) in &input.vars {
+            if !matches!(state.kv.get(&ns, k), Some(KvValue::Plain(cur)) if cur == v)
+                || state.kv.latest(&ns, k).is_some_and(|l| l.expired_at(at))
+            {
+                ev.push(Event::KvPut {
+                    namespace: ns.clone(),
+                    key: k.clone(),
+                    value: KvValue::Plain(v.clone()),
+                    ttl: 0,
+                    at,
+                });
+                // A fresh version: not subject to the expiry below.
+                deleted.insert((ns.clone(), k.clone()));
+            }
+        }
+    }
+
+    // --purge-job-kv: jobs without an active allocation lose vars and secrets.
+    if ctx.purge_job_kv {
+        let active: BTreeSet<&str> = next
+            .allocations
+            .values()
+            .filter(|a| a.active())
+            .map(|a| a.job.as_str())
+            .collect();
+        // Jobs known to the catalog, plus leftovers of jobs removed by an
+        // earlier build whose vars or secrets are still in KV.
+        let mut jobs: BTreeSet<&str> = state.catalog.jobs.keys().map(String::as_str).collect();
+        jobs.extend(next.jobs.keys().map(String::as_str));
+        for (ns, _, _) in state.kv.iter() {
+            if let Some(j) = ns
+                .strip_prefix("vars/job/")
+                .or_else(|| ns.strip_prefix("secrets/job/"))
+            {
+                jobs.insert(j);
+            }
+        }
+        for job in jobs.into_iter().filter(|j| !active.contains(j)) {
+            for ns in [format!("vars/job/{job}"), format!("secrets/job/{job}")] {
+                for k in state.kv.live_keys(&ns) {
+                    if deleted.insert((ns.clone(), k.to_string())) {
+                        ev.push(Event::KvDeleted {
+                            namespace: ns.clone(),
+                            key: k.to_string(),
+                            at,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    // Expired keys become tombstones (compared with the session's time);
+    // `deleted` also holds keys this build just wrote or deleted.
+    for (ns, key, history) in state.kv.iter() {
+        let Some(last) = history.last() else { continue };
+        if last.value.is_some()
+            && last.expired_at(at)
+            && !deleted.contains(&(ns.to_string(), key.to_string()))
+        {
+            ev.push(Event::KvDeleted {
+                namespace: ns.to_string(),
+                key: key.to_string(),
+                at,
+            });
+        }
+    }
+    ev
+}

@@ -1,0 +1,123 @@
+//! Allocations by selector match; minimum counts; worker capacity.
+
+use crate::error::{Error, Result};
+use crate::state::{Allocation, JobSpec, State, ids};
+use crate::workspace::Workspace;
+use std::collections::BTreeMap;
+
+/// Allocation key: (job, worker address).
+pub(super) type AllocKey = (String, String);
+
+/// Every allocation the catalog should hold: one per (job, worker) whose
+/// labels include all the job's selectors, plus earlier ones now marked
+/// removed.
+pub(super) fn desired_allocations(
+    state: &State,
+    ws: &Workspace,
+    specs: &BTreeMap<String, JobSpec>,
+) -> Result<BTreeMap<AllocKey, Allocation>> {
+    let mut out = BTreeMap::new();
+    for (job, spec) in specs {
+        let mut count = 0;
+        for w in &ws.workers {
+            if spec
+                .selectors
+                .iter()
+                .all(|s| w.labels.binary_search(s).is_ok())
+            {
+                count += 1;
+                let a = Allocation {
+                    alloc_id: ids::alloc_id(job, &w.host),
+                    job: job.clone(),
+                    worker_ip: w.host.clone(),
+                    disabled: ws.disabled.is_disabled(job, &w.host),
+                    removed: false,
+                    new_version: spec.version.clone(),
+                };
+                out.insert((job.clone(), w.host.clone()), a);
+            }
+        }
+        if count < spec.min_allocations_count {
+            return Err(Error::input(format!(
+                "workspace/jobs/{job}/manifest.json: field `min_allocations_count`: {count} worker(s) carry the labels [{}], at least {} required",
+                spec.selectors.join(", "),
+                spec.min_allocations_count
+            )));
+        }
+    }
+    for (key, a) in &state.catalog.allocations {
+        if !out.contains_key(key) {
+            out.insert(
+                key.clone(),
+                Allocation {
+                    removed: true,
+                    ..a.clone()
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The reservations of active allocations on each worker fit its declared
+/// memory and CPU.
+pub(super) fn check_capacity(
+    ws: &Workspace,
+    specs: &BTreeMap<String, JobSpec>,
+    allocations: &BTreeMap<AllocKey, Allocation>,
+) -> Result<()> {
+    for w in &ws.workers {
+        let jobs: Vec<&JobSpec> = allocations
+            .values()
+            .filter(|a| a.worker_ip == w.host && a.active())
+            .filter_map(|a| specs.get(&a.job))
+            .collect();
+        for (what, field, unit, have, need) in [
+            (
+                "memory",
+                "memory",
+                "MB",
+                w.memory_mb,
+                jobs.iter()
+                    .map(|j| (j.name.as_str(), j.current_memory_mb))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "CPU",
+                "cpu",
+                "MHz",
+                w.cpu_mhz,
+                jobs.iter()
+                    .map(|j| (j.name.as_str(), j.current_cpu_mhz))
+                    .collect(),
+            ),
+        ] {
+            let total: u64 = need.iter().map(|(_, n)| n).sum();
+            if total == 0 {
+                continue;
+            }
+            let detail = need
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(j, n)| format!("{j} {n} {unit}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match have {
+                None => {
+                    return Err(Error::input(format!(
+                        "workspace/workers.json: worker {}, field `{field}`: not declared, but its jobs reserve {total} {unit} of {what} ({detail})",
+                        w.host
+                    )));
+                }
+                Some(cap) if total > cap => {
+                    return Err(Error::input(format!(
+                        "workspace/workers.json: worker {}: available {what} is {cap} {unit}, required {what} is {total} {unit} ({detail})",
+                        w.host
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}

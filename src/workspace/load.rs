@@ -1,0 +1,148 @@
+//! Reading the whole workspace from disk into typed, validated values: the
+//! input of the build planner.
+
+use super::bucket_files::{
+    Disabled, JobOverrides, Vars, parse_disabled, parse_job_overrides, parse_vars, port_pool,
+};
+use super::job_dir::{JobFileSpec, check_job_layout, read_job_files};
+use super::manifest::{Manifest, parse_manifest};
+use super::names::check_job_name;
+use super::workers::{WorkerSpec, parse_workers};
+use crate::bucket::{BucketPaths, MaandConf};
+use crate::error::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One job directory, parsed.
+#[derive(Debug, Clone)]
+pub struct JobInput {
+    /// Name (directory name).
+    pub name: String,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Every indexed file.
+    pub files: BTreeMap<String, JobFileSpec>,
+    /// Hook name → script path.
+    pub hook_scripts: BTreeMap<String, String>,
+    /// `vars.toml`, if present.
+    pub vars: Vars,
+}
+
+/// The whole workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Workers in file order.
+    pub workers: Vec<WorkerSpec>,
+    /// Jobs by name.
+    pub jobs: BTreeMap<String, JobInput>,
+    /// `bucket.conf` keys.
+    pub bucket_vars: Vars,
+    /// Port pool from `bucket.conf`.
+    pub port_pool: Option<(u16, u16)>,
+    /// Sections of the bucket.jobs file, by job.
+    pub job_overrides: BTreeMap<String, JobOverrides>,
+    /// Which bucket.jobs file was read (for messages and `current_*_source`).
+    pub job_overrides_file: String,
+    /// `disabled.json`.
+    pub disabled: Disabled,
+}
+
+fn read_opt(path: &std::path::Path, shown: &str) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::input(format!("{shown}: cannot read: {e}"))),
+    }
+}
+
+/// Read and validate the workspace of the bucket at `paths`.
+pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
+    let ws = paths.workspace();
+    let workers_src = read_opt(&paths.workers_json(), "workspace/workers.json")?
+        .ok_or_else(|| Error::input("workspace/workers.json is missing: create it (`[]` for no workers) or run `maand init`"))?;
+    let workers = parse_workers(&workers_src)?;
+
+    let bucket_src = read_opt(&paths.bucket_conf(), "workspace/bucket.conf")?.unwrap_or_default();
+    let bucket_vars = parse_vars("workspace/bucket.conf", &bucket_src)?;
+    let port_pool = port_pool(&bucket_vars, &bucket_src)?;
+
+    let mut jobs = BTreeMap::new();
+    if paths.jobs_dir().is_dir() {
+        let mut names: Vec<String> = std::fs::read_dir(paths.jobs_dir())
+            .map_err(|e| Error::input(format!("workspace/jobs: cannot read: {e}")))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for name in names {
+            check_job_name(&name)
+                .map_err(|e| Error::input(format!("workspace/jobs/{name}/: {e}")))?;
+            let dir = paths.jobs_dir().join(&name);
+            let manifest_src = read_opt(&dir.join("manifest.json"), &format!("workspace/jobs/{name}/manifest.json"))?
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "workspace/jobs/{name}/manifest.json is missing (every job directory needs one; `maand job create {name}` scaffolds it)"
+                    ))
+                })?;
+            let manifest = parse_manifest(&name, &manifest_src)?;
+            let files = read_job_files(&name, &dir)?;
+            let hook_scripts = check_job_layout(&name, &manifest, &files)?;
+            let vars_file = format!("workspace/jobs/{name}/vars.toml");
+            let vars = match read_opt(&dir.join("vars.toml"), &vars_file)? {
+                Some(src) => parse_vars(&vars_file, &src)?,
+                None => Vars::new(),
+            };
+            jobs.insert(
+                name.clone(),
+                JobInput {
+                    name,
+                    manifest,
+                    files,
+                    hook_scripts,
+                    vars,
+                },
+            );
+        }
+    }
+
+    let job_overrides_file = if conf.job_config_selector.is_empty() {
+        "bucket.jobs.conf".to_string()
+    } else {
+        format!("bucket.jobs.{}.conf", conf.job_config_selector)
+    };
+    let shown = format!("workspace/{job_overrides_file}");
+    let job_overrides = match read_opt(&ws.join(&job_overrides_file), &shown)? {
+        Some(src) => parse_job_overrides(&shown, &src)?,
+        None if !conf.job_config_selector.is_empty() => {
+            return Err(Error::input(format!(
+                "{shown} is missing (maand.conf sets job_config_selector = {:?})",
+                conf.job_config_selector
+            )));
+        }
+        None => BTreeMap::new(),
+    };
+    for job in job_overrides.keys() {
+        if !jobs.contains_key(job) {
+            return Err(Error::input(format!(
+                "{shown}: section [{job}] names no job in workspace/jobs"
+            )));
+        }
+    }
+
+    let job_names: BTreeSet<&str> = jobs.keys().map(String::as_str).collect();
+    let worker_ips: BTreeSet<&str> = workers.iter().map(|w| w.host.as_str()).collect();
+    let disabled = match read_opt(&ws.join("disabled.json"), "workspace/disabled.json")? {
+        Some(src) => parse_disabled(&src, &job_names, &worker_ips)?,
+        None => Disabled::default(),
+    };
+    Ok(Workspace {
+        workers,
+        jobs,
+        bucket_vars,
+        port_pool,
+        job_overrides,
+        job_overrides_file,
+        disabled,
+    })
+}
