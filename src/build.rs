@@ -38,7 +38,9 @@ pub struct BuildReport {
 
 /// Run a build on an open bucket.
 pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
+    let t = std::time::Instant::now();
     let ws = workspace::load(&bucket.paths, &bucket.conf)?;
+    tracing::info!(ms = t.elapsed().as_millis() as u64, "workspace loaded");
     let bucket_id = bucket
         .state
         .bucket_id()
@@ -59,7 +61,14 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         certs_renewal_buffer_days: bucket.conf.certs_renewal_buffer,
         purge_job_kv: opts.purge_job_kv,
     };
+    let t = std::time::Instant::now();
     let plan = plan_build(&bucket.state, &ws, &ctx)?;
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        events = plan.events.len(),
+        certs = plan.certs.len(),
+        "planned"
+    );
 
     // Issue certificates before recording anything: a bad CA key fails the
     // build with nothing written.
@@ -72,6 +81,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         (issued, Some(KvKey::load(&bucket.paths.kv_key())?))
     };
 
+    let t = std::time::Instant::now();
     let mut session = bucket.begin(session_info("build"))?;
     let mut changes = plan.events.len();
     let recorded: Result<()> = (|| {
@@ -118,7 +128,14 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
                 changes += 3;
             }
         }
-        session.checkpoint("catalog")
+        tracing::info!(ms = t.elapsed().as_millis() as u64, "recorded");
+        let t = std::time::Instant::now();
+        session.checkpoint("catalog")?;
+        tracing::info!(
+            ms = t.elapsed().as_millis() as u64,
+            "checkpoint (journal + projection)"
+        );
+        Ok(())
     })();
     if let Err(e) = recorded {
         session.fail(&e)?;
@@ -141,6 +158,8 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
             cat.allocations.values().filter(|a| a.removed).count(),
         ),
     };
+    let t = std::time::Instant::now();
     session.commit()?;
+    tracing::info!(ms = t.elapsed().as_millis() as u64, "committed");
     Ok(report)
 }

@@ -84,15 +84,15 @@ fn damaged_snapshot_is_ignored_on_load_and_reported_by_verify() {
         journal::reader_snapshots(&t).unwrap().last().unwrap().seq
     };
     {
-        const DATA: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshot_data");
+        const CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("snapshot_chunks");
         let db = redb::Database::create(dir.path().join("data/journal.redb")).unwrap();
         let txn = db.begin_write().unwrap();
         {
-            let mut t = txn.open_table(DATA).unwrap();
-            let mut v = t.get(latest).unwrap().unwrap().value().to_vec();
+            let mut t = txn.open_table(CHUNKS).unwrap();
+            let mut v = t.get((latest, 0)).unwrap().unwrap().value().to_vec();
             let mid = v.len() / 2;
             v[mid] ^= 0xff;
-            t.insert(latest, v.as_slice()).unwrap();
+            t.insert((latest, 0), v.as_slice()).unwrap();
         }
         txn.commit().unwrap();
         let _ = db.begin_read();

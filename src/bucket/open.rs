@@ -109,10 +109,16 @@ impl Bucket {
             ));
         }
         mark_dead_sessions(&mut journal, &mut notes)?;
+        let t = std::time::Instant::now();
         let state = {
             let txn = journal.begin_read()?;
             journal::load_state(&txn)?.state
         };
+        tracing::info!(
+            ms = t.elapsed().as_millis() as u64,
+            seq = state.seq,
+            "state loaded"
+        );
         if projection::ensure(&paths.db(), &state, &journal.meta().journal_id)?
             && paths.db().exists()
         {

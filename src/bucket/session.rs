@@ -17,7 +17,7 @@ use crate::state::{State, Touched, touched_by};
 use std::collections::BTreeSet;
 
 /// Buffered events are flushed to the journal at this many.
-const FLUSH_AT: usize = 1024;
+const FLUSH_AT: usize = 8192;
 
 /// A running session on a writable bucket.
 pub struct Session<'b> {

@@ -28,6 +28,14 @@ pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("eve
 pub(crate) const SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("sessions");
 pub(crate) const SNAPSHOT_META: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshot_meta");
 pub(crate) const SNAPSHOT_DATA: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshot_data");
+/// Snapshot state in chunks of [`SNAPSHOT_CHUNK`] bytes, keyed (seq, index):
+/// redb sizes a value's pages by powers of two, so one huge value would waste
+/// up to half its size. `snapshot_data` (whole values) is still read.
+pub(crate) const SNAPSHOT_CHUNKS: TableDefinition<(u64, u32), &[u8]> =
+    TableDefinition::new("snapshot_chunks");
+
+/// Size of one snapshot chunk.
+pub const SNAPSHOT_CHUNK: usize = 4 << 20;
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// How many committed events may accumulate before a commit writes a new

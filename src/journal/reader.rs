@@ -2,7 +2,7 @@
 //! processes (`maand info`, `maand cat`, `maand-journal`).
 
 use super::records::{JournalMeta, SessionRecord, SnapshotMeta};
-use super::{EVENTS, META, SESSIONS, SNAPSHOT_DATA, SNAPSHOT_META};
+use super::{EVENTS, META, SESSIONS, SNAPSHOT_CHUNKS, SNAPSHOT_DATA, SNAPSHOT_META};
 use crate::error::{Context, Error, Result};
 use crate::event::Envelope;
 use redb::{
@@ -151,6 +151,21 @@ pub fn snapshots(txn: &ReadTransaction) -> Result<Vec<SnapshotMeta>> {
 
 /// Encoded state of the snapshot at `seq`.
 pub fn snapshot_data(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>> {
+    match txn.open_table(SNAPSHOT_CHUNKS) {
+        Ok(t) => {
+            let mut out: Option<Vec<u8>> = None;
+            for item in t.range((seq, 0)..=(seq, u32::MAX))? {
+                let (_, v) = item?;
+                out.get_or_insert_with(Vec::new)
+                    .extend_from_slice(v.value());
+            }
+            if out.is_some() {
+                return Ok(out);
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     let t = txn.open_table(SNAPSHOT_DATA)?;
     Ok(t.get(seq)?.map(|v| v.value().to_vec()))
 }

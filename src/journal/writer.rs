@@ -5,7 +5,10 @@ use super::codec;
 use super::fault;
 use super::reader::{self, builder};
 use super::records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta};
-use super::{EVENTS, META, SESSIONS, SNAPSHOT_DATA, SNAPSHOT_META, SNAPSHOTS_KEPT};
+use super::{
+    EVENTS, META, SESSIONS, SNAPSHOT_CHUNK, SNAPSHOT_CHUNKS, SNAPSHOT_DATA, SNAPSHOT_META,
+    SNAPSHOTS_KEPT,
+};
 use crate::error::{Context, Error, Result};
 use crate::event::{Envelope, Event, FORMAT_VERSION, Hash32, Millis};
 use crate::state::State;
@@ -57,6 +60,7 @@ impl JournalWriter {
             txn.open_table(SESSIONS)?;
             txn.open_table(SNAPSHOT_META)?;
             txn.open_table(SNAPSHOT_DATA)?;
+            txn.open_table(SNAPSHOT_CHUNKS)?;
             txn.open_table(META)?
                 .insert("journal", meta.encode()?.as_slice())?;
         }
@@ -175,8 +179,11 @@ impl JournalWriter {
         {
             let mut m = txn.open_table(SNAPSHOT_META)?;
             let mut d = txn.open_table(SNAPSHOT_DATA)?;
+            let mut c = txn.open_table(SNAPSHOT_CHUNKS)?;
             m.insert(meta.seq, meta.encode()?.as_slice())?;
-            d.insert(meta.seq, bytes.as_slice())?;
+            for (i, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
+                c.insert((meta.seq, i as u32), chunk)?;
+            }
             let seqs: Vec<u64> = m
                 .iter()?
                 .map(|r| r.map(|(k, _)| k.value()))
@@ -185,6 +192,7 @@ impl JournalWriter {
                 for old in &seqs[..seqs.len() - SNAPSHOTS_KEPT] {
                     m.remove(*old)?;
                     d.remove(*old)?;
+                    c.retain_in((*old, 0)..=(*old, u32::MAX), |_, _| false)?;
                 }
             }
         }

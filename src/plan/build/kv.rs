@@ -196,38 +196,45 @@ pub(super) fn kv_events(
     next: &Catalog,
     ctx: &BuildContext,
 ) -> Vec<Event> {
-    let desired = desired_kv(ws, next, ctx);
+    let mut desired = desired_kv(ws, next, ctx);
     let at = ctx.now;
     let mut ev = Vec::new();
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut namespaces: BTreeSet<&str> = desired.keys().map(String::as_str).collect();
+    let mut namespaces: BTreeSet<String> = desired.keys().cloned().collect();
     for (ns, _, history) in state.kv.iter() {
-        if is_build_owned(ns) && history.last().is_some_and(|v| v.value.is_some()) {
-            namespaces.insert(ns);
+        if is_build_owned(ns)
+            && history.last().is_some_and(|v| v.value.is_some())
+            && !namespaces.contains(ns)
+        {
+            namespaces.insert(ns.to_string());
         }
     }
-    let empty = Ns::new();
     for ns in namespaces {
-        let want = desired.get(ns).unwrap_or(&empty);
+        // Taken by value: changed values move into their events (a cold
+        // build at scale writes hundreds of megabytes of values).
+        let want = desired.remove(&ns).unwrap_or_default();
+        let ns = ns.as_str();
         let cert_managed = allocation_namespace(ns).is_some_and(|(j, ip)| {
             next.allocations
                 .get(&(j.to_string(), ip.to_string()))
                 .is_some_and(|a| !a.removed)
         });
+        let mut keep: BTreeSet<String> = BTreeSet::new();
         for (k, v) in want {
-            let same = matches!(state.kv.get(ns, k), Some(KvValue::Plain(cur)) if cur == v);
+            let same = matches!(state.kv.get(ns, &k), Some(KvValue::Plain(cur)) if *cur == v);
+            keep.insert(k.clone());
             if !same {
                 ev.push(Event::KvPut {
                     namespace: ns.to_string(),
-                    key: k.clone(),
-                    value: KvValue::Plain(v.clone()),
+                    key: k,
+                    value: KvValue::Plain(v),
                     ttl: 0,
                     at,
                 });
             }
         }
         for k in state.kv.live_keys(ns) {
-            if want.contains_key(k) || (cert_managed && k.starts_with("certs/")) {
+            if keep.contains(k) || (cert_managed && k.starts_with("certs/")) {
                 continue;
             }
             ev.push(Event::KvDeleted {
