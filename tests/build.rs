@@ -678,3 +678,70 @@ fn job_create_scaffolds_a_buildable_job_and_refuses_to_overwrite() {
     .unwrap();
     assert_eq!(m["selectors"], serde_json::json!(["worker", "edge"]));
 }
+
+#[test]
+fn cat_certs_reports_expiring_expired_and_invalid() {
+    let dir = built();
+    let p = dir.path();
+    std::fs::write(
+        p.join("maand.conf"),
+        "certs_ttl = 60\ncerts_renewal_buffer = 10\n",
+    )
+    .unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(p.join("secrets/ca.key")).unwrap())
+            .unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(p.join("secrets/ca.crt")).unwrap(),
+        ca_key,
+    )
+    .unwrap();
+    let leaf = |days: i64| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "api.internal");
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(90);
+        params.not_after = now + time::Duration::days(days);
+        params.signed_by(&key, &issuer).unwrap().pem()
+    };
+    // Replace three stored leaves as a renewal would have left them.
+    {
+        let mut b = open(p, "test");
+        let mut s = b.begin(maand::bucket::session_info("test")).unwrap();
+        let ns = |ip: &str| format!("maand/job/api/worker/{ip}");
+        s.record(put(&ns("10.0.0.1"), "certs/tls.crt", &leaf(5), 1))
+            .unwrap();
+        s.record(put(&ns("10.0.0.2"), "certs/tls.crt", &leaf(-1), 1))
+            .unwrap();
+        s.record(put(
+            &ns("10.0.0.3"),
+            "certs/tls.crt",
+            "not a certificate",
+            1,
+        ))
+        .unwrap();
+        s.commit().unwrap();
+    }
+    let certs: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&maand(p, &["cat", "certs", "--json", "--jobs", "api"]))).unwrap();
+    let status = |ip: &str| {
+        certs
+            .iter()
+            .find(|c| c["worker"] == ip && c["name"] == "tls")
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status("10.0.0.1"), "expiring");
+    assert_eq!(status("10.0.0.2"), "expired");
+    assert_eq!(status("10.0.0.3"), "invalid");
+    let days = certs
+        .iter()
+        .find(|c| c["worker"] == "10.0.0.1" && c["name"] == "tls")
+        .unwrap()["days_left"]
+        .as_i64()
+        .unwrap();
+    assert!((4..=5).contains(&days), "{days}");
+}

@@ -3,3 +3,4 @@
 //! collections only, so the same inputs always give the same events.
 
 pub mod build;
+pub mod hooks;
