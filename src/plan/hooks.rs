@@ -44,7 +44,7 @@ pub fn allocations_for<'a>(
 ) -> Vec<&'a Allocation> {
     let all = catalog.allocations_of(job);
     let wanted = |a: &&Allocation| {
-        filter.is_none_or(|f| f.is_empty() || f.iter().any(|ip| *ip == a.worker_ip))
+        filter.is_none_or(|f| f.is_empty() || f.contains(&a.worker_ip))
     };
     match (event, filter) {
         (HookEvent::JobControl, Some(_)) => all
