@@ -19,21 +19,14 @@ fn write(p: &Path, rel: &str, body: &str) {
 #[allow(clippy::zombie_processes)]
 fn maand(dir: &Path, args: &[&str]) -> (Duration, f64) {
     let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_maand"))
-        .args(args)
-        .current_dir(dir)
-        .spawn()
-        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_maand")).args(args).current_dir(dir).spawn().unwrap();
     let mut status = 0;
     // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     let took = start.elapsed();
     assert_eq!(pid, child.id() as i32);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "maand {args:?} failed"
-    );
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "maand {args:?} failed");
     (took, usage.ru_maxrss as f64 / 1024.0)
 }
 
@@ -42,13 +35,16 @@ fn scale() {
     let p = dir.path();
     maand(p, &["init"]);
     let workers: Vec<String> = (0..1000)
-        .map(|i| format!(r#"{{"host": "10.{}.{}.{}", "labels": ["worker"], "memory": "64 gb", "cpu": "32 ghz"}}"#, i / 65536, (i / 256) % 256, i % 256))
+        .map(|i| {
+            format!(
+                r#"{{"host": "10.{}.{}.{}", "labels": ["worker"], "memory": "64 gb", "cpu": "32 ghz"}}"#,
+                i / 65536,
+                (i / 256) % 256,
+                i % 256
+            )
+        })
         .collect();
-    write(
-        p,
-        "workspace/workers.json",
-        &format!("[\n{}\n]\n", workers.join(",\n")),
-    );
+    write(p, "workspace/workers.json", &format!("[\n{}\n]\n", workers.join(",\n")));
     for j in 0..100 {
         write(
             p,
@@ -57,17 +53,11 @@ fn scale() {
                 r#"{{"version": "1.0.0", "selectors": ["worker"], "resources": {{"ports": {{"job{j:03}_http": {{}}, "job{j:03}_admin": {{}}}}}}}}"#
             ),
         );
-        write(
-            p,
-            &format!("workspace/jobs/job{j:03}/Makefile"),
-            "start:\n\ttrue\nstop:\n\ttrue\nrestart: stop start\n",
-        );
+        write(p, &format!("workspace/jobs/job{j:03}/Makefile"), "start:\n\ttrue\nstop:\n\ttrue\nrestart: stop start\n");
         write(
             p,
             &format!("workspace/jobs/job{j:03}/vars.toml"),
-            &(0..5)
-                .map(|v| format!("var{v} = \"value {v} of job {j}\"\n"))
-                .collect::<String>(),
+            &(0..5).map(|v| format!("var{v} = \"value {v} of job {j}\"\n")).collect::<String>(),
         );
     }
     let (cold, cold_rss) = maand(p, &["build"]);
@@ -82,26 +72,15 @@ fn scale() {
         cold.as_secs_f64(),
         cold_rss
     );
-    println!(
-        "no-op rebuild: {:.2} s median of 3 (peak RSS {:.0} MB)",
-        noops[1].as_secs_f64(),
-        noop_rss
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_maand"))
-        .args(["info", "--json"])
-        .current_dir(p)
-        .output()
-        .unwrap();
+    println!("no-op rebuild: {:.2} s median of 3 (peak RSS {:.0} MB)", noops[1].as_secs_f64(), noop_rss);
+    let out = Command::new(env!("CARGO_BIN_EXE_maand")).args(["info", "--json"]).current_dir(p).output().unwrap();
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     println!(
         "  state: {} allocations, {} KV keys, {} journal events; journal {} MB, maand.db {} MB",
         info["allocations"],
         info["kv_keys"],
         info["journal_events"],
-        std::fs::metadata(p.join("data/journal.redb"))
-            .unwrap()
-            .len()
-            / 1_000_000,
+        std::fs::metadata(p.join("data/journal.redb")).unwrap().len() / 1_000_000,
         std::fs::metadata(p.join("data/maand.db")).unwrap().len() / 1_000_000
     );
 }
@@ -110,14 +89,8 @@ fn certs() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     maand(p, &["init"]);
-    let workers: Vec<String> = (0..100)
-        .map(|i| format!(r#"{{"host": "10.9.0.{i}"}}"#))
-        .collect();
-    write(
-        p,
-        "workspace/workers.json",
-        &format!("[{}]", workers.join(",")),
-    );
+    let workers: Vec<String> = (0..100).map(|i| format!(r#"{{"host": "10.9.0.{i}"}}"#)).collect();
+    write(p, "workspace/workers.json", &format!("[{}]", workers.join(",")));
     write(
         p,
         "workspace/jobs/tls/manifest.json",

@@ -31,10 +31,7 @@ fn kv_event(n: u64) -> Event {
 fn record(id: u64) -> SessionRecord {
     SessionRecord {
         id,
-        info: SessionInfo {
-            started_at: 0,
-            ..session_info("bench")
-        },
+        info: SessionInfo { started_at: 0, ..session_info("bench") },
         first_seq: 0,
         last_seq: 0,
         events: 0,
@@ -66,15 +63,12 @@ fn fill(paths: &BucketPaths, total: u64, batch: u64) -> Duration {
     let start = Instant::now();
     let mut n = 0;
     while n < total {
-        let events: Vec<_> = (n..(n + batch).min(total))
-            .map(|i| (i as i64, kv_event(i)))
-            .collect();
+        let events: Vec<_> = (n..(n + batch).min(total)).map(|i| (i as i64, kv_event(i))).collect();
         n += events.len() as u64;
         w.append(&mut rec, &events).unwrap();
     }
     let took = start.elapsed();
-    w.append(&mut rec, &[(0, Event::SessionCommitted { ended_at: 0 })])
-        .unwrap();
+    w.append(&mut rec, &[(0, Event::SessionCommitted { ended_at: 0 })]).unwrap();
     took
 }
 
@@ -86,10 +80,7 @@ fn bench_append() {
         rates.push(Duration::from_secs_f64(took.as_secs_f64() / 200_000.0));
     }
     let per = median(rates);
-    println!(
-        "append, 1,000 events per durable commit: {:.0} events/s",
-        1.0 / per.as_secs_f64()
-    );
+    println!("append, 1,000 events per durable commit: {:.0} events/s", 1.0 / per.as_secs_f64());
 
     let (_d, paths) = fresh_bucket();
     let mut w = JournalWriter::open(&paths.journal()).unwrap();
@@ -113,10 +104,7 @@ fn bench_fold_open_projection() {
     let (_d, paths) = fresh_bucket();
     let t = Instant::now();
     fill(&paths, MILLION, 10_000);
-    println!(
-        "setup: wrote 1,000,000 events in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("setup: wrote 1,000,000 events in {:.1} s", t.elapsed().as_secs_f64());
 
     // Full fold from the stored journal (no snapshot yet).
     let mut times = Vec::new();
@@ -147,10 +135,7 @@ fn bench_fold_open_projection() {
     // A writer opens (full fold, projection of 1M KV versions), then a
     // session commits, which writes a snapshot; then 1,000 more events form
     // the tail a later open folds.
-    let opts = OpenOptions {
-        command: "bench".into(),
-        lock_wait: Duration::ZERO,
-    };
+    let opts = OpenOptions { command: "bench".into(), lock_wait: Duration::ZERO };
     let _ = std::fs::remove_file(paths.db());
     let t = Instant::now();
     let mut b = Bucket::open(paths.clone(), &opts).unwrap();
@@ -167,19 +152,13 @@ fn bench_fold_open_projection() {
         maand::projection::rebuild(&tmp, &state, "bench").unwrap();
         times.push(t.elapsed());
     }
-    println!(
-        "projection: initial write of 1,000,000 KV versions: {:.2} s",
-        median(times).as_secs_f64()
-    );
+    println!("projection: initial write of 1,000,000 KV versions: {:.2} s", median(times).as_secs_f64());
 
     b.snapshot_every = 1;
     let s = b.begin(session_info("bench")).unwrap();
     let t = Instant::now();
     s.commit().unwrap();
-    println!(
-        "commit writing a snapshot of that state: {:.0} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
+    println!("commit writing a snapshot of that state: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
 
     // Checkpoints that change 10 keys: projection update alone, and the
     // whole session checkpoint (journal append + projection update).
@@ -191,10 +170,7 @@ fn bench_fold_open_projection() {
         for i in 0..10 {
             let ev = kv_event(round * 1000 + i * 7);
             if let Event::KvPut { namespace, key, .. } = &ev {
-                touched.insert(Touched::Kv {
-                    namespace: namespace.clone(),
-                    key: key.clone(),
-                });
+                touched.insert(Touched::Kv { namespace: namespace.clone(), key: key.clone() });
             }
             s.record(ev).unwrap();
         }
@@ -234,9 +210,7 @@ fn bench_fold_open_projection() {
         let txn = r.begin_read().unwrap();
         let snaps = journal::reader_snapshots(&txn).unwrap();
         let t = Instant::now();
-        let bytes = journal::reader_snapshot_data(&txn, snaps.last().unwrap().seq)
-            .unwrap()
-            .unwrap();
+        let bytes = journal::reader_snapshot_data(&txn, snaps.last().unwrap().seq).unwrap().unwrap();
         let read = t.elapsed();
         let t = Instant::now();
         let _digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);

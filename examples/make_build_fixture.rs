@@ -9,12 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 fn maand(dir: &Path, args: &[&str]) {
-    let st = Command::new("target/debug/maand")
-        .args(args)
-        .arg("--bucket")
-        .arg(dir)
-        .status()
-        .expect("target/debug/maand");
+    let st =
+        Command::new("target/debug/maand").args(args).arg("--bucket").arg(dir).status().expect("target/debug/maand");
     assert!(st.success(), "maand {args:?}");
 }
 
@@ -25,9 +21,7 @@ fn write(dir: &Path, rel: &str, body: &str) {
 }
 
 fn main() {
-    let dir = std::env::args()
-        .nth(1)
-        .expect("usage: make_build_fixture <empty dir>");
+    let dir = std::env::args().nth(1).expect("usage: make_build_fixture <empty dir>");
     let dir = Path::new(&dir);
     std::fs::create_dir_all(dir).unwrap();
     maand(dir, &["init"]);
@@ -45,39 +39,19 @@ fn main() {
         "workspace/jobs/database/manifest.json",
         r#"{"version": "2.1", "selectors": ["db"], "resources": {"memory": {"min": "256 mb", "max": "1 gb"}, "ports": {"database_port": 5432}}, "hooks": {"hook_schema": {"executed_on": ["pre_deploy"]}}, "health_check": {"checks": [{"type": "tcp", "port": "database_port"}]}}"#,
     );
-    write(
-        dir,
-        "workspace/jobs/database/_hooks/hook_schema.py",
-        "print('schema')\n",
-    );
+    write(dir, "workspace/jobs/database/_hooks/hook_schema.py", "print('schema')\n");
     write(
         dir,
         "workspace/jobs/api/manifest.json",
         r#"{"version": "1.0.0", "selectors": ["app"], "restart_policy": "reload", "restart_globs": ["*.conf"], "resources": {"ports": {"api_http_port": {}}}, "hooks": {"hook_migrate": {"executed_on": ["pre_deploy", "cli"], "demands": {"job": "database", "hook": "hook_schema", "config": {"min_version": "2"}}}}, "certs": {"tls": {"subject": {"common_name": "api.internal"}, "one": true}}}"#,
     );
-    write(
-        dir,
-        "workspace/jobs/api/_hooks/hook_migrate.py",
-        "print('migrate')\n",
-    );
+    write(dir, "workspace/jobs/api/_hooks/hook_migrate.py", "print('migrate')\n");
     for j in ["database", "api"] {
-        write(
-            dir,
-            &format!("workspace/jobs/{j}/Makefile"),
-            "start:\n\ttrue\n",
-        );
+        write(dir, &format!("workspace/jobs/{j}/Makefile"), "start:\n\ttrue\n");
     }
     write(dir, "workspace/jobs/api/vars.toml", "replicas = 2\n");
-    write(
-        dir,
-        "workspace/bucket.jobs.conf",
-        "[database]\nmemory = \"512 mb\"\n",
-    );
-    write(
-        dir,
-        "workspace/disabled.json",
-        r#"{"jobs": {"api": {"allocations": ["10.0.0.2"]}}}"#,
-    );
+    write(dir, "workspace/bucket.jobs.conf", "[database]\nmemory = \"512 mb\"\n");
+    write(dir, "workspace/disabled.json", r#"{"jobs": {"api": {"allocations": ["10.0.0.2"]}}}"#);
     maand(dir, &["build"]);
     write(
         dir,

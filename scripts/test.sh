@@ -4,13 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v python3 >/dev/null || need+=(python3)
+command -v npm >/dev/null || command -v bun >/dev/null || need+=(npm)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Bun runs .ts/.js hooks; the npm package carries the binary.
+if ! command -v bun >/dev/null; then
+  echo "installing: bun (npm)"
+  $SUDO npm install -g bun >/dev/null
 fi
 
 cargo fmt --all -- --check

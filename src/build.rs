@@ -7,16 +7,20 @@ use crate::certs;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::event::{Event, KvValue};
+use crate::hooks::{HookRequest, run_hooks};
 use crate::kv::seal::KvKey;
 use crate::plan::build::{BuildContext, plan_build};
 use crate::state::CertRecord;
 use crate::workspace;
+use crate::workspace::manifest::HookEvent;
 
 /// Flags of a build.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     /// Clear `vars/job` and `secrets/job` of jobs without active allocations.
     pub purge_job_kv: bool,
+    /// Stream `post_build` hook output.
+    pub verbose: bool,
 }
 
 /// What a build did.
@@ -41,16 +45,10 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     let t = std::time::Instant::now();
     let ws = workspace::load(&bucket.paths, &bucket.conf)?;
     tracing::info!(ms = t.elapsed().as_millis() as u64, "workspace loaded");
-    let bucket_id = bucket
-        .state
-        .bucket_id()
-        .ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?
-        .to_string();
-    let ca_pem = std::fs::read_to_string(bucket.paths.ca_crt()).map_err(|e| {
-        Error::usage(format!(
-            "secrets/ca.crt: cannot read ({e}): run `maand init`"
-        ))
-    })?;
+    let bucket_id =
+        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let ca_pem = std::fs::read_to_string(bucket.paths.ca_crt())
+        .map_err(|e| Error::usage(format!("secrets/ca.crt: cannot read ({e}): run `maand init`")))?;
     let (_, ca_fingerprint) = certs::inspect_ca(&ca_pem)?;
     let now = clock::now_ms();
     let ctx = BuildContext {
@@ -94,10 +92,11 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
                 let ns = format!("maand/job/{}/worker/{ip}", r.job);
                 let crt_key = format!("certs/{}.crt", r.name);
                 let key_key = format!("certs/{}.key", r.name);
-                let sealed = kv_key
-                    .as_ref()
-                    .ok_or_else(|| Error::op("kv key not loaded"))?
-                    .seal(&ns, &key_key, &cert.key_pem)?;
+                let sealed = kv_key.as_ref().ok_or_else(|| Error::op("kv key not loaded"))?.seal(
+                    &ns,
+                    &key_key,
+                    &cert.key_pem,
+                )?;
                 session.record(Event::KvPut {
                     namespace: ns.clone(),
                     key: crt_key,
@@ -105,13 +104,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
                     ttl: 0,
                     at: now,
                 })?;
-                session.record(Event::KvPut {
-                    namespace: ns,
-                    key: key_key,
-                    value: sealed,
-                    ttl: 0,
-                    at: now,
-                })?;
+                session.record(Event::KvPut { namespace: ns, key: key_key, value: sealed, ttl: 0, at: now })?;
                 let record = CertRecord {
                     ca_fingerprint: ca_fingerprint.clone(),
                     config_hash: r.config_hash.clone(),
@@ -131,13 +124,29 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         tracing::info!(ms = t.elapsed().as_millis() as u64, "recorded");
         let t = std::time::Instant::now();
         session.checkpoint("catalog")?;
-        tracing::info!(
-            ms = t.elapsed().as_millis() as u64,
-            "checkpoint (journal + projection)"
-        );
+        tracing::info!(ms = t.elapsed().as_millis() as u64, "checkpoint (journal + projection)");
         Ok(())
     })();
     if let Err(e) = recorded {
+        session.fail(&e)?;
+        return Err(e);
+    }
+
+    // post_build hooks, in deployment_seq order. A failure fails the build;
+    // the catalog checkpoint above stands, the hooks' KV writes do not.
+    let mut jobs: Vec<(u64, String)> =
+        session.state().catalog.jobs.values().map(|j| (j.spec.deployment_seq, j.spec.name.clone())).collect();
+    jobs.sort();
+    let req = HookRequest {
+        event: HookEvent::PostBuild,
+        hook: None,
+        jobs: jobs.into_iter().map(|(_, j)| j).collect(),
+        filter: None,
+        phase: "post_build",
+        verbose: opts.verbose,
+        extra: Default::default(),
+    };
+    if let Err(e) = run_hooks(&mut session, &req) {
         session.fail(&e)?;
         return Err(e);
     }
@@ -151,10 +160,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         jobs: cat.jobs.len(),
         allocations: (
             cat.allocations.len(),
-            cat.allocations
-                .values()
-                .filter(|a| a.disabled && !a.removed)
-                .count(),
+            cat.allocations.values().filter(|a| a.disabled && !a.removed).count(),
             cat.allocations.values().filter(|a| a.removed).count(),
         ),
     };

@@ -5,9 +5,7 @@ use crate::event::Millis;
 
 /// Current time in milliseconds since the epoch (UTC).
 pub fn now_ms() -> Millis {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     d.as_millis() as Millis
 }
 
@@ -30,9 +28,6 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(super::format_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            super::format_ms(1_763_780_645_123),
-            "2025-11-22T03:04:05.123Z"
-        );
+        assert_eq!(super::format_ms(1_763_780_645_123), "2025-11-22T03:04:05.123Z");
     }
 }

@@ -29,26 +29,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// Bad usage: wrong flags, wrong place, bucket not initialised.
     pub fn usage(message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Usage,
-            message: message.into(),
-        }
+        Error { kind: ErrorKind::Usage, message: message.into() }
     }
 
     /// Bad input: a file or value the operator supplied is invalid.
     pub fn input(message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Input,
-            message: message.into(),
-        }
+        Error { kind: ErrorKind::Input, message: message.into() }
     }
 
     /// A failed operation (IO, storage, remote).
     pub fn op(message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Operation,
-            message: message.into(),
-        }
+        Error { kind: ErrorKind::Operation, message: message.into() }
     }
 
     /// The kind of this error.
@@ -71,10 +62,7 @@ impl Error {
 
     /// Prefix the message with what was being done, keeping the kind.
     pub fn context(self, what: impl fmt::Display) -> Self {
-        Error {
-            kind: self.kind,
-            message: format!("{what}: {}", self.message),
-        }
+        Error { kind: self.kind, message: format!("{what}: {}", self.message) }
     }
 }
 

@@ -230,6 +230,42 @@ pub enum Event {
         /// Worker address.
         ip: String,
     },
+    /// A hook process ran for one allocation (recorded when it ended).
+    HookInvoked(Box<HookInvocation>),
+}
+
+/// One hook process run: what ran where, in which batch, and how it ended.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct HookInvocation {
+    /// Job.
+    pub job: String,
+    /// Hook name.
+    pub hook: String,
+    /// Event (`pre_deploy`, `cli`, ...).
+    pub event: String,
+    /// Allocation id.
+    pub alloc_id: String,
+    /// Worker address.
+    pub ip: String,
+    /// Batch index.
+    pub batch_index: u64,
+    /// Batch count.
+    pub batch_count: u64,
+    /// The batch's allocations (worker addresses, in order).
+    pub batch_allocations: Vec<String>,
+    /// Exit code, when the process exited.
+    pub exit_code: Option<i32>,
+    /// Signal, when the process was killed by one.
+    pub signal: Option<i32>,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl HookInvocation {
+    /// Whether the process succeeded.
+    pub fn ok(&self) -> bool {
+        self.exit_code == Some(0)
+    }
 }
 
 impl Event {
@@ -258,6 +294,7 @@ impl Event {
             Event::AllocationUpserted(_) => "allocation_upserted",
             Event::CertIssued { .. } => "cert_issued",
             Event::CertRetired { .. } => "cert_retired",
+            Event::HookInvoked(_) => "hook_invoked",
         }
     }
 
@@ -278,10 +315,7 @@ impl Event {
     /// Informational records (files created, CA fingerprint) do not.
     pub fn changes_state(&self) -> bool {
         !self.is_session_record()
-            && !matches!(
-                self,
-                Event::BucketFilesCreated { .. } | Event::CaCreated { .. }
-            )
+            && !matches!(self, Event::BucketFilesCreated { .. } | Event::CaCreated { .. } | Event::HookInvoked(_))
     }
 }
 
@@ -335,42 +369,24 @@ impl Event {
             Event::SessionCommitted { .. } => "committed".into(),
             Event::SessionFailed { error, .. } => format!("failed: {error}"),
             Event::SessionAborted { reason, .. } => format!("aborted: {reason}"),
-            Event::BucketInitialized {
-                bucket_id,
-                id_source,
-            } => format!("bucket {bucket_id} (id from {id_source})"),
+            Event::BucketInitialized { bucket_id, id_source } => format!("bucket {bucket_id} (id from {id_source})"),
             Event::BucketFilesCreated { paths } => format!("created {}", paths.join(", ")),
             Event::CaCreated { fingerprint, .. } => format!("CA sha256 {fingerprint}"),
             Event::FormatUpgraded { from, to } => format!("journal format {from} -> {to}"),
             Event::UpdateSeqSet { update_seq } => format!("update_seq = {update_seq}"),
-            Event::KvPut {
-                namespace,
-                key,
-                value,
-                ttl,
-                ..
-            } => {
-                let ttl = if *ttl > 0 {
-                    format!(" ttl={ttl}s")
-                } else {
-                    String::new()
-                };
+            Event::KvPut { namespace, key, value, ttl, .. } => {
+                let ttl = if *ttl > 0 { format!(" ttl={ttl}s") } else { String::new() };
                 format!("{namespace} {key} = {}{ttl}", val(value))
             }
             Event::KvDeleted { namespace, key, .. } => format!("{namespace} {key} deleted"),
             Event::KvPurged { namespace, key } => format!("{namespace} {key} purged"),
             Event::WorkerUpserted(w) => format!("worker {} labels {}", w.ip, w.labels.join(",")),
             Event::WorkerRemoved { ip } => format!("worker {ip} removed"),
-            Event::JobUpserted(j) => format!(
-                "job {} version {} seq {}",
-                j.name, j.version, j.deployment_seq
-            ),
+            Event::JobUpserted(j) => format!("job {} version {} seq {}", j.name, j.version, j.deployment_seq),
             Event::JobRemoved { name } => format!("job {name} removed"),
-            Event::JobFilePut { job, path, file } => format!(
-                "{job}/{path} ({} bytes, mode {:o})",
-                file.content.len(),
-                file.mode
-            ),
+            Event::JobFilePut { job, path, file } => {
+                format!("{job}/{path} ({} bytes, mode {:o})", file.content.len(), file.mode)
+            }
             Event::JobFileRemoved { job, path } => format!("{job}/{path} removed"),
             Event::AllocationUpserted(a) => format!(
                 "{} on {} ({}{}version {})",
@@ -380,13 +396,25 @@ impl Event {
                 if a.disabled { "disabled, " } else { "" },
                 a.new_version
             ),
-            Event::CertIssued {
-                job,
-                name,
-                ip,
-                record,
-            } => format!("cert {job}/{name} for {ip} (serial {})", record.serial),
+            Event::CertIssued { job, name, ip, record } => {
+                format!("cert {job}/{name} for {ip} (serial {})", record.serial)
+            }
             Event::CertRetired { job, name, ip } => format!("cert {job}/{name} for {ip} retired"),
+            Event::HookInvoked(h) => format!(
+                "{} {} on {} ({}) batch {}/{} [{}]: {}",
+                h.job,
+                h.hook,
+                h.ip,
+                h.event,
+                h.batch_index + 1,
+                h.batch_count,
+                h.batch_allocations.join(","),
+                match (h.exit_code, h.signal) {
+                    (Some(c), _) => format!("exit {c}"),
+                    (None, Some(s)) => format!("killed by signal {s}"),
+                    _ => "did not start".to_string(),
+                }
+            ),
         }
     }
 }

@@ -10,11 +10,7 @@ pub mod vec {
 
     /// Serialize bytes as hex when human readable.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&hex::encode(bytes))
-        } else {
-            s.serialize_bytes(bytes)
-        }
+        if s.is_human_readable() { s.serialize_str(&hex::encode(bytes)) } else { s.serialize_bytes(bytes) }
     }
 
     /// Inverse of [`serialize`].
@@ -40,10 +36,7 @@ pub mod vec {
             fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
                 Ok(v)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut a: A,
-            ) -> Result<Vec<u8>, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Vec<u8>, A::Error> {
                 let mut out = Vec::new();
                 while let Some(b) = a.next_element::<u8>()? {
                     out.push(b);
@@ -60,20 +53,13 @@ pub mod array {
     use super::*;
 
     /// Serialize a byte array as hex when human readable.
-    pub fn serialize<S: Serializer, const N: usize>(
-        bytes: &[u8; N],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         super::vec::serialize(bytes, s)
     }
 
     /// Inverse of [`serialize`]; checks the length.
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
         let v = super::vec::deserialize(d)?;
-        v.as_slice()
-            .try_into()
-            .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes, got {}", v.len())))
+        v.as_slice().try_into().map_err(|_| serde::de::Error::custom(format!("expected {N} bytes, got {}", v.len())))
     }
 }

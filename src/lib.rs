@@ -13,6 +13,7 @@ pub mod clock;
 pub mod error;
 pub mod event;
 pub mod hexser;
+pub mod hooks;
 pub mod journal;
 pub mod kv;
 pub mod plan;

@@ -16,10 +16,7 @@ fn main() {
         Ok("trace") => tracing::Level::TRACE,
         _ => tracing::Level::WARN,
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .init();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
     let cli = maand::cli::Cli::parse();
     if let Err(e) = maand::cli::run(cli) {
         eprintln!("maand: error: {e}");

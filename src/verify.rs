@@ -65,10 +65,7 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
     let txn = reader.begin_read()?;
     let meta = journal::reader_meta(&txn)?;
     let mut report = Report::default();
-    let snapshots: BTreeMap<u64, _> = journal::reader_snapshots(&txn)?
-        .into_iter()
-        .map(|s| (s.seq, s))
-        .collect();
+    let snapshots: BTreeMap<u64, _> = journal::reader_snapshots(&txn)?.into_iter().map(|s| (s.seq, s)).collect();
     report.snapshots = snapshots.len();
 
     let mut fold = Fold::default();
@@ -78,10 +75,7 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
     let mut broken = false;
     journal::for_each_raw(&txn, .., |seq, raw| {
         report.events += 1;
-        let fail = |what: String| Problem {
-            seq: Some(seq),
-            what,
-        };
+        let fail = |what: String| Problem { seq: Some(seq), what };
         if seq != expected_seq {
             report.problems.push(Problem {
                 seq: Some(expected_seq),
@@ -91,9 +85,7 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
             return Ok(ControlFlow::Break(()));
         }
         if !codec::check(raw) {
-            report.problems.push(fail(
-                "stored hash does not match the event's content (edited or corrupted)".into(),
-            ));
+            report.problems.push(fail("stored hash does not match the event's content (edited or corrupted)".into()));
             broken = true;
             return Ok(ControlFlow::Break(()));
         }
@@ -106,18 +98,14 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
             }
         };
         if env.seq != seq {
-            report.problems.push(fail(format!(
-                "stored under {seq} but records sequence number {}",
-                env.seq
-            )));
+            report.problems.push(fail(format!("stored under {seq} but records sequence number {}", env.seq)));
             broken = true;
             return Ok(ControlFlow::Break(()));
         }
         if env.prev_hash != prev {
-            report.problems.push(fail(
-                "previous-hash link broken (an event before it was changed, dropped or moved)"
-                    .into(),
-            ));
+            report
+                .problems
+                .push(fail("previous-hash link broken (an event before it was changed, dropped or moved)".into()));
             broken = true;
             return Ok(ControlFlow::Break(()));
         }
@@ -125,21 +113,14 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
         expected_seq += 1;
         summarise(&mut sessions, seq, env.session_id, &env.event);
         fold.push(&env);
-        if let Some(snap) = snapshots
-            .get(&seq)
-            .filter(|s| s.state_version == State::ENCODING_VERSION)
-        {
+        if let Some(snap) = snapshots.get(&seq).filter(|s| s.state_version == State::ENCODING_VERSION) {
             let digest = fold.state().digest()?;
             if digest != snap.digest || fold.state().seq != seq {
-                report.problems.push(fail(
-                    "snapshot differs from the state re-folded up to it".into(),
-                ));
+                report.problems.push(fail("snapshot differs from the state re-folded up to it".into()));
             } else if let Some(bytes) = journal::reader_snapshot_data(&txn, seq)? {
                 let stored = State::decode(&bytes).ok();
                 if stored.as_ref() != Some(fold.state()) {
-                    report.problems.push(fail(
-                        "stored snapshot state differs from its digest's state".into(),
-                    ));
+                    report.problems.push(fail("stored snapshot state differs from its digest's state".into()));
                 }
             }
         }
@@ -149,10 +130,7 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
     if broken {
         return Ok(report);
     }
-    let stale = snapshots
-        .values()
-        .filter(|s| s.state_version != State::ENCODING_VERSION)
-        .count();
+    let stale = snapshots.values().filter(|s| s.state_version != State::ENCODING_VERSION).count();
     if stale > 0 {
         report.notes.push(format!(
             "{stale} snapshot(s) use an older state encoding; they are ignored and replaced at the next commit of a large session"
@@ -160,10 +138,9 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
     }
     for snap in snapshots.values() {
         if snap.seq >= expected_seq {
-            report.problems.push(Problem {
-                seq: Some(snap.seq),
-                what: "snapshot points past the end of the journal".into(),
-            });
+            report
+                .problems
+                .push(Problem { seq: Some(snap.seq), what: "snapshot points past the end of the journal".into() });
         }
     }
 
@@ -181,18 +158,14 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
         if want.as_ref() != Some(&have) {
             report.problems.push(Problem {
                 seq: want.as_ref().map(|w| w.first_seq),
-                what: format!(
-                    "session index entry {} disagrees with the journal's events",
-                    rec.id
-                ),
+                what: format!("session index entry {} disagrees with the journal's events", rec.id),
             });
         }
     }
     if let Some((id, s)) = sessions.into_iter().next() {
-        report.problems.push(Problem {
-            seq: Some(s.first_seq),
-            what: format!("session {id} has events but no index entry"),
-        });
+        report
+            .problems
+            .push(Problem { seq: Some(s.first_seq), what: format!("session {id} has events but no index entry") });
     }
 
     check_projection(paths, &meta.journal_id, &mut report)?;
@@ -225,15 +198,13 @@ fn check_projection(paths: &BucketPaths, journal_id: &str, report: &mut Report) 
     let db = paths.db();
     let Some(mark) = projection::mark(&db) else {
         report.notes.push(
-            "data/maand.db is missing or unreadable; `maand-journal rebuild-db` (or any maand command) recreates it".into(),
+            "data/maand.db is missing or unreadable; `maand-journal rebuild-db` (or any maand command) recreates it"
+                .into(),
         );
         return Ok(());
     };
     if mark.journal_id != journal_id {
-        report.problems.push(Problem {
-            seq: None,
-            what: "data/maand.db was made from another journal".into(),
-        });
+        report.problems.push(Problem { seq: None, what: "data/maand.db was made from another journal".into() });
         return Ok(());
     }
     if mark.seq != report.state.seq {
@@ -244,20 +215,12 @@ fn check_projection(paths: &BucketPaths, journal_id: &str, report: &mut Report) 
         ));
         return Ok(());
     }
-    let on_disk =
-        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let on_disk = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut fresh = rusqlite::Connection::open_in_memory()?;
     projection::write_all(&mut fresh, &report.state, journal_id)?;
-    let (a, b) = (
-        projection::canonical_dump(&on_disk)?,
-        projection::canonical_dump(&fresh)?,
-    );
+    let (a, b) = (projection::canonical_dump(&on_disk)?, projection::canonical_dump(&fresh)?);
     if a != b {
-        let line = a
-            .lines()
-            .zip(b.lines())
-            .find(|(x, y)| x != y)
-            .map(|(x, y)| format!("have {x:?}, want {y:?}"));
+        let line = a.lines().zip(b.lines()).find(|(x, y)| x != y).map(|(x, y)| format!("have {x:?}, want {y:?}"));
         report.problems.push(Problem {
             seq: None,
             what: format!(

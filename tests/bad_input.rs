@@ -21,31 +21,13 @@ fn corrupt_maand_conf_names_file_line_and_key() {
     let dir = fresh_bucket();
     let conf = dir.path().join("maand.conf");
     let cases: &[(&str, &[&str])] = &[
-        (
-            "ssh_user = \"agent\"\nssh_port = [\n",
-            &["maand.conf: line 2", "ssh_port"],
-        ),
-        (
-            "ssh_user = \"agent\"\n\nssh_prot = 22\n",
-            &["maand.conf: line 3, key `ssh_prot`", "unknown field"],
-        ),
-        (
-            "ssh_port = \"twenty\"\n",
-            &["maand.conf: line 1, key `ssh_port`", "invalid type"],
-        ),
+        ("ssh_user = \"agent\"\nssh_port = [\n", &["maand.conf: line 2", "ssh_port"]),
+        ("ssh_user = \"agent\"\n\nssh_prot = 22\n", &["maand.conf: line 3, key `ssh_prot`", "unknown field"]),
+        ("ssh_port = \"twenty\"\n", &["maand.conf: line 1, key `ssh_port`", "invalid type"]),
         ("use_sudo = 1\n", &["maand.conf: line 1, key `use_sudo`"]),
-        (
-            "log_format = \"xml\"\n",
-            &["maand.conf: line 1, key `log_format`", "xml"],
-        ),
-        (
-            "ssh_key = \"../id_rsa\"\n",
-            &["maand.conf: line 1, key `ssh_key`"],
-        ),
-        (
-            "certs_ttl = 5\ncerts_renewal_buffer = 9\n",
-            &["maand.conf: line 2, key `certs_renewal_buffer`"],
-        ),
+        ("log_format = \"xml\"\n", &["maand.conf: line 1, key `log_format`", "xml"]),
+        ("ssh_key = \"../id_rsa\"\n", &["maand.conf: line 1, key `ssh_key`"]),
+        ("certs_ttl = 5\ncerts_renewal_buffer = 9\n", &["maand.conf: line 2, key `certs_renewal_buffer`"]),
     ];
     for (text, want) in cases {
         std::fs::write(&conf, text).unwrap();
@@ -72,22 +54,14 @@ fn uninitialised_directory_is_refused_with_the_fix() {
 fn half_a_ca_is_refused() {
     let dir = fresh_bucket();
     std::fs::remove_file(dir.path().join("secrets/ca.key")).unwrap();
-    assert_rejected(
-        dir.path(),
-        &["init"],
-        &["secrets/ca.crt exists but secrets/ca.key does not"],
-    );
+    assert_rejected(dir.path(), &["init"], &["secrets/ca.crt exists but secrets/ca.key does not"]);
 }
 
 #[test]
 fn wrong_kv_key_size_is_refused() {
     let dir = fresh_bucket();
     std::fs::write(dir.path().join("secrets/kv.key"), b"short").unwrap();
-    assert_rejected(
-        dir.path(),
-        &["init"],
-        &["secrets/kv.key must hold exactly 32 bytes"],
-    );
+    assert_rejected(dir.path(), &["init"], &["secrets/kv.key must hold exactly 32 bytes"]);
 }
 
 #[test]
@@ -108,8 +82,7 @@ fn bad_flags_exit_2() {
 fn journal_format_newer_or_older_than_binary_is_refused() {
     let dir = fresh_bucket();
     let set_format = |v: u16| {
-        let mut w =
-            maand::journal::JournalWriter::open(&dir.path().join("data/journal.redb")).unwrap();
+        let mut w = maand::journal::JournalWriter::open(&dir.path().join("data/journal.redb")).unwrap();
         w.set_format_version(v).unwrap();
     };
     set_format(maand::event::FORMAT_VERSION + 1);
@@ -122,11 +95,7 @@ fn journal_format_newer_or_older_than_binary_is_refused() {
     set_format(0);
     let o = maand(dir.path(), &["info"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("run `maand init` to upgrade"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("run `maand init` to upgrade"), "{}", stderr(&o));
     // ... and `maand init` does upgrade it, recording the upgrade.
     ok(&maand(dir.path(), &["init"]));
     ok(&maand(dir.path(), &["info"]));

@@ -9,10 +9,7 @@ fn built() -> tempfile::TempDir {
     let dir = fresh_bucket();
     acceptance_workspace(dir.path());
     let out = ok(&maand(dir.path(), &["build"]));
-    assert!(
-        out.contains("catalog: 3 workers, 3 jobs, 5 allocations (1 disabled, 0 removed)"),
-        "{out}"
-    );
+    assert!(out.contains("catalog: 3 workers, 3 jobs, 5 allocations (1 disabled, 0 removed)"), "{out}");
     dir
 }
 
@@ -51,10 +48,8 @@ fn acceptance_workspace_catalog_rows() {
             vec!["frontend", "3.0.0", "2", "web", "0", "manifest"],
         ]
     );
-    let allocs = query(
-        p,
-        "SELECT job, worker_ip, disabled, removed, new_version, ifnull(zone, '-') FROM cat_allocations",
-    );
+    let allocs =
+        query(p, "SELECT job, worker_ip, disabled, removed, new_version, ifnull(zone, '-') FROM cat_allocations");
     assert_eq!(
         allocs,
         vec![
@@ -65,17 +60,12 @@ fn acceptance_workspace_catalog_rows() {
             vec!["frontend", "10.0.0.3", "0", "0", "3.0.0", "-"],
         ]
     );
-    let id = query(
-        p,
-        "SELECT alloc_id FROM allocations WHERE job = 'api' AND worker_ip = '10.0.0.1'",
-    )[0][0]
-        .clone();
+    let id = query(p, "SELECT alloc_id FROM allocations WHERE job = 'api' AND worker_ip = '10.0.0.1'")[0][0].clone();
     assert_eq!(
         id,
         uuid::Uuid::new_v5(
             &uuid::Uuid::from_bytes([
-                0x6d, 0x61, 0x61, 0x6e, 0x64, 0x2d, 0x40, 0x69, 0x80, 0x73, 0x2d, 0x76, 0x35, 0x2d,
-                0x6e, 0x73
+                0x6d, 0x61, 0x61, 0x6e, 0x64, 0x2d, 0x40, 0x69, 0x80, 0x73, 0x2d, 0x76, 0x35, 0x2d, 0x6e, 0x73
             ]),
             b"api|10.0.0.1"
         )
@@ -85,14 +75,8 @@ fn acceptance_workspace_catalog_rows() {
         p,
         "SELECT worker_ip, available_memory_mb, available_cpu_mhz, position, labels, ifnull(zone, '-') FROM cat_workers",
     );
-    assert_eq!(
-        workers[0],
-        vec!["10.0.0.1", "4096", "4000", "0", "app,db,worker", "a"]
-    );
-    assert_eq!(
-        workers[2],
-        vec!["10.0.0.3", "2048", "2000", "2", "app,web,worker", "-"]
-    );
+    assert_eq!(workers[0], vec!["10.0.0.1", "4096", "4000", "0", "app,db,worker", "a"]);
+    assert_eq!(workers[2], vec!["10.0.0.3", "2048", "2000", "2", "app,web,worker", "-"]);
     let hooks = query(
         p,
         "SELECT job, command_name, executed_on, demand_job, demand_command, demand_config FROM cat_job_commands",
@@ -100,30 +84,14 @@ fn acceptance_workspace_catalog_rows() {
     assert_eq!(
         hooks,
         vec![
-            vec![
-                "api",
-                "hook_migrate",
-                "pre_deploy",
-                "database",
-                "hook_schema",
-                r#"{"min_version":"2"}"#
-            ],
+            vec!["api", "hook_migrate", "pre_deploy", "database", "hook_schema", r#"{"min_version":"2"}"#],
             vec!["database", "hook_schema", "cli", "", "", "{}"],
             vec!["database", "hook_schema", "pre_deploy", "", "", "{}"],
-            vec![
-                "frontend",
-                "hook_assets",
-                "post_deploy",
-                "api",
-                "hook_migrate",
-                "{}"
-            ],
+            vec!["frontend", "hook_assets", "post_deploy", "api", "hook_migrate", "{}"],
         ]
     );
-    let ports = query(
-        p,
-        "SELECT j.name, p.name, p.port FROM job_ports p JOIN job j ON j.job_id = p.job_id ORDER BY p.port",
-    );
+    let ports =
+        query(p, "SELECT j.name, p.name, p.port FROM job_ports p JOIN job j ON j.job_id = p.job_id ORDER BY p.port");
     assert_eq!(
         ports,
         vec![
@@ -133,20 +101,11 @@ fn acceptance_workspace_catalog_rows() {
             vec!["api", "api_http_port", "30001"],
         ]
     );
-    let files = query(
-        p,
-        "SELECT path FROM job_files f JOIN job j ON j.job_id = f.job_id WHERE j.name = 'api'",
-    );
+    let files = query(p, "SELECT path FROM job_files f JOIN job j ON j.job_id = f.job_id WHERE j.name = 'api'");
     let files: Vec<&str> = files.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         files,
-        [
-            "Makefile",
-            "_hooks/hook_migrate.py",
-            "config.json.tpl",
-            "manifest.json",
-            "vars.toml"
-        ],
+        ["Makefile", "_hooks/hook_migrate.py", "config.json.tpl", "manifest.json", "vars.toml"],
         ".venv is skipped"
     );
     ok(&journal(p, &["verify"]));
@@ -159,11 +118,7 @@ fn acceptance_workspace_kv_keys() {
     let bucket_id = ok(&maand(p, &["info", "--json"]));
     let bucket_id: serde_json::Value = serde_json::from_str(&bucket_id).unwrap();
     let cases: &[(&str, &str, &str)] = &[
-        (
-            "maand/bucket",
-            "bucket_id",
-            bucket_id["bucket_id"].as_str().unwrap(),
-        ),
+        ("maand/bucket", "bucket_id", bucket_id["bucket_id"].as_str().unwrap()),
         ("maand/bucket", "jobs", "api,database,frontend"),
         ("maand/bucket", "activejobs", "api,database,frontend"),
         ("maand/bucket", "api_http_port", "30001"),
@@ -201,11 +156,7 @@ fn acceptance_workspace_kv_keys() {
         ("vars/job/api", "cluster_name", "prod-east"),
         ("vars/job/api", "replicas", "3"),
         ("maand/job/api/worker/10.0.0.2", "api_allocation_index", "1"),
-        (
-            "maand/job/api/worker/10.0.0.2",
-            "peer_workers",
-            "10.0.0.1,10.0.0.3",
-        ),
+        ("maand/job/api/worker/10.0.0.2", "peer_workers", "10.0.0.1,10.0.0.3"),
         ("maand/job/api/worker/10.0.0.3", "version", "1.0.0"),
     ];
     for (ns, key, want) in cases {
@@ -228,8 +179,7 @@ fn certificates_verify_against_the_bucket_ca_with_the_right_sans() {
     let sans = |pem: &str| -> (Vec<String>, String) {
         let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
         let cert = pem.parse_x509().unwrap();
-        cert.verify_signature(Some(ca.public_key()))
-            .expect("signed by the bucket CA");
+        cert.verify_signature(Some(ca.public_key())).expect("signed by the bucket CA");
         let mut ips: Vec<String> = cert
             .subject_alternative_name()
             .unwrap()
@@ -238,63 +188,34 @@ fn certificates_verify_against_the_bucket_ca_with_the_right_sans() {
             .general_names
             .iter()
             .filter_map(|g| match g {
-                GeneralName::IPAddress(b) if b.len() == 4 => {
-                    Some(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
-                }
+                GeneralName::IPAddress(b) if b.len() == 4 => Some(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])),
                 _ => None,
             })
             .collect();
         ips.sort();
-        let cn = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string();
+        let cn = cert.subject().iter_common_name().next().unwrap().as_str().unwrap().to_string();
         (ips, cn)
     };
     for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
         let ns = format!("maand/job/api/worker/{ip}");
         let (ips, cn) = sans(&kv_get(p, &ns, "certs/tls.crt"));
-        assert_eq!(
-            ips,
-            vec!["10.0.0.".to_string() + &ip[7..], "127.0.0.1".into()],
-            "per-worker SANs"
-        );
+        assert_eq!(ips, vec!["10.0.0.".to_string() + &ip[7..], "127.0.0.1".into()], "per-worker SANs");
         assert_eq!(cn, "api.internal");
         let (ips, cn) = sans(&kv_get(p, &ns, "certs/cluster.crt"));
-        assert_eq!(
-            ips,
-            ["10.0.0.1", "10.0.0.2", "10.0.0.3", "127.0.0.1"],
-            "one: SANs of all allocations"
-        );
+        assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.3", "127.0.0.1"], "one: SANs of all allocations");
         assert_eq!(cn, "api-cluster");
         // Keys are secrets: masked without --reveal, PKCS#1 or PKCS#8 with it.
         let o = maand(p, &["cat", "kv", "get", &ns, "certs/tls.key"]);
         assert_eq!(o.status.code(), Some(2));
-        let tls_key = ok(&maand(
-            p,
-            &["cat", "kv", "get", "--reveal", &ns, "certs/tls.key"],
-        ));
-        assert!(
-            tls_key.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
-            "{tls_key}"
-        );
-        let cluster_key = ok(&maand(
-            p,
-            &["cat", "kv", "get", "--reveal", &ns, "certs/cluster.key"],
-        ));
+        let tls_key = ok(&maand(p, &["cat", "kv", "get", "--reveal", &ns, "certs/tls.key"]));
+        assert!(tls_key.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{tls_key}");
+        let cluster_key = ok(&maand(p, &["cat", "kv", "get", "--reveal", &ns, "certs/cluster.key"]));
         assert!(cluster_key.starts_with("-----BEGIN PRIVATE KEY-----"));
         // The private key never reaches the journal, the projection or listings in plaintext.
         let body: String = tls_key.lines().nth(1).unwrap().to_string();
         for f in ["data/journal.redb", "data/maand.db"] {
             let raw = std::fs::read(p.join(f)).unwrap();
-            assert!(
-                !raw.windows(body.len()).any(|w| w == body.as_bytes()),
-                "{f} holds key material"
-            );
+            assert!(!raw.windows(body.len()).any(|w| w == body.as_bytes()), "{f} holds key material");
         }
         let export = ok(&journal(p, &["export", "--jsonl"]));
         assert!(!export.contains(&body));
@@ -302,18 +223,9 @@ fn certificates_verify_against_the_bucket_ca_with_the_right_sans() {
     }
     let one: Vec<String> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
         .iter()
-        .map(|ip| {
-            kv_get(
-                p,
-                &format!("maand/job/api/worker/{ip}"),
-                "certs/cluster.crt",
-            )
-        })
+        .map(|ip| kv_get(p, &format!("maand/job/api/worker/{ip}"), "certs/cluster.crt"))
         .collect();
-    assert!(
-        one.windows(2).all(|w| w[0] == w[1]),
-        "one: the same pair everywhere"
-    );
+    assert!(one.windows(2).all(|w| w[0] == w[1]), "one: the same pair everywhere");
     let certs = ok(&maand(p, &["cat", "certs", "--json"]));
     let certs: Vec<serde_json::Value> = serde_json::from_str(&certs).unwrap();
     assert_eq!(certs.len(), 7, "CA + 2 certs x 3 workers");
@@ -329,21 +241,9 @@ fn unchanged_rebuild_records_nothing_and_keeps_the_projection() {
     let out = ok(&maand(p, &["build"]));
     assert!(out.contains("nothing changed"), "{out}");
     assert!(changes_in(p, last_session(p)).is_empty());
-    let strip = |s: &str| {
-        s.lines()
-            .filter(|l| !l.contains("maand_projection VALUES"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(
-        strip(&before),
-        strip(&sqlite_dump(&p.join("data/maand.db")))
-    );
-    assert_eq!(
-        serials,
-        ok(&maand(p, &["cat", "kv", "--jobs", "api", "--json"])),
-        "certificates are not churned"
-    );
+    let strip = |s: &str| s.lines().filter(|l| !l.contains("maand_projection VALUES")).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip(&before), strip(&sqlite_dump(&p.join("data/maand.db"))));
+    assert_eq!(serials, ok(&maand(p, &["cat", "kv", "--jobs", "api", "--json"])), "certificates are not churned");
     ok(&journal(p, &["verify"]));
 }
 
@@ -352,21 +252,11 @@ fn build_session_lists_its_events() {
     let dir = built();
     let p = dir.path();
     let kinds = changes_in(p, 2);
-    for k in [
-        "WorkerUpserted",
-        "JobUpserted",
-        "JobFilePut",
-        "AllocationUpserted",
-        "KvPut",
-        "CertIssued",
-    ] {
+    for k in ["WorkerUpserted", "JobUpserted", "JobFilePut", "AllocationUpserted", "KvPut", "CertIssued"] {
         assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
     }
     let shown = ok(&journal(p, &["show", "2"]));
-    assert!(
-        shown.contains("allocation_upserted  api on 10.0.0.2 (disabled, version 1.0.0)"),
-        "{shown}"
-    );
+    assert!(shown.contains("allocation_upserted  api on 10.0.0.2 (disabled, version 1.0.0)"), "{shown}");
 }
 
 #[test]
@@ -381,16 +271,9 @@ fn removing_a_worker_and_editing_disabled_json() {
             {"host": "10.0.0.2", "labels": ["app"], "memory": "2048 mb", "cpu": "2000 mhz", "tags": {"zone": "b"}, "hostname": "node-b"}]"#,
     );
     // ... and enable api on 10.0.0.2, disable database everywhere.
-    write(
-        p,
-        "workspace/disabled.json",
-        r#"{"jobs": {"database": {}}}"#,
-    );
+    write(p, "workspace/disabled.json", r#"{"jobs": {"database": {}}}"#);
     ok(&maand(p, &["build"]));
-    let allocs = query(
-        p,
-        "SELECT job, worker_ip, disabled, removed FROM cat_allocations",
-    );
+    let allocs = query(p, "SELECT job, worker_ip, disabled, removed FROM cat_allocations");
     assert_eq!(
         allocs,
         vec![
@@ -404,95 +287,34 @@ fn removing_a_worker_and_editing_disabled_json() {
     assert!(query(p, "SELECT * FROM worker WHERE worker_ip = '10.0.0.3'").is_empty());
     // The removed allocation's namespace and the worker's are cleared; jobs
     // without an active allocation lose their job namespace.
-    let o = maand(
-        p,
-        &[
-            "cat",
-            "kv",
-            "get",
-            "maand/job/api/worker/10.0.0.3",
-            "peer_workers",
-        ],
-    );
+    let o = maand(p, &["cat", "kv", "get", "maand/job/api/worker/10.0.0.3", "peer_workers"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("was deleted"));
-    let o = maand(
-        p,
-        &[
-            "cat",
-            "kv",
-            "get",
-            "maand/job/api/worker/10.0.0.3",
-            "certs/tls.key",
-        ],
-    );
+    let o = maand(p, &["cat", "kv", "get", "maand/job/api/worker/10.0.0.3", "certs/tls.key"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        maand(
-            p,
-            &["cat", "kv", "get", "maand/worker/10.0.0.3", "worker_ip"]
-        )
-        .status
-        .code(),
-        Some(1)
-    );
-    assert_eq!(
-        maand(p, &["cat", "kv", "get", "maand/job/frontend", "name"])
-            .status
-            .code(),
-        Some(1)
-    );
-    assert_eq!(
-        maand(p, &["cat", "kv", "get", "maand/job/database", "name"])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(maand(p, &["cat", "kv", "get", "maand/worker/10.0.0.3", "worker_ip"]).status.code(), Some(1));
+    assert_eq!(maand(p, &["cat", "kv", "get", "maand/job/frontend", "name"]).status.code(), Some(1));
+    assert_eq!(maand(p, &["cat", "kv", "get", "maand/job/database", "name"]).status.code(), Some(1));
     assert_eq!(kv_get(p, "maand/bucket", "activejobs"), "api");
-    assert_eq!(
-        kv_get(p, "maand/job/api", "rollout_order"),
-        "10.0.0.1,10.0.0.2"
-    );
-    assert_eq!(
-        kv_get(p, "maand/job/api/worker/10.0.0.2", "peer_workers"),
-        "10.0.0.1"
-    );
+    assert_eq!(kv_get(p, "maand/job/api", "rollout_order"), "10.0.0.1,10.0.0.2");
+    assert_eq!(kv_get(p, "maand/job/api/worker/10.0.0.2", "peer_workers"), "10.0.0.1");
     // Certificate records of the removed allocation are retired; one: true re-issued for the new set.
-    let certs: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(
-        p,
-        &["cat", "certs", "--json", "--workers", "10.0.0.1"],
-    )))
-    .unwrap();
+    let certs: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&maand(p, &["cat", "certs", "--json", "--workers", "10.0.0.1"]))).unwrap();
     assert_eq!(certs.len(), 2);
     let cluster = kv_get(p, "maand/job/api/worker/10.0.0.1", "certs/cluster.crt");
-    assert_eq!(
-        cluster,
-        kv_get(p, "maand/job/api/worker/10.0.0.2", "certs/cluster.crt")
-    );
+    assert_eq!(cluster, kv_get(p, "maand/job/api/worker/10.0.0.2", "certs/cluster.crt"));
     let deleted = ok(&maand(p, &["cat", "allocations", "--deleted", "--json"]));
-    assert_eq!(
-        serde_json::from_str::<Vec<serde_json::Value>>(&deleted)
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&deleted).unwrap().len(), 2);
     let active = ok(&maand(p, &["cat", "allocations", "--active", "--json"]));
-    assert_eq!(
-        serde_json::from_str::<Vec<serde_json::Value>>(&active)
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&active).unwrap().len(), 2);
     // Rebuilding again changes nothing.
     ok(&maand(p, &["build"]));
     assert!(changes_in(p, last_session(p)).is_empty());
     // The worker comes back: its allocations are live again.
     acceptance_workspace(p);
     ok(&maand(p, &["build"]));
-    assert_eq!(
-        query(p, "SELECT count(*) FROM allocations WHERE removed = 1"),
-        vec![vec!["0"]]
-    );
+    assert_eq!(query(p, "SELECT count(*) FROM allocations WHERE removed = 1"), vec![vec!["0"]]);
     ok(&journal(p, &["verify"]));
 }
 
@@ -502,13 +324,8 @@ fn ports_stay_stable_and_certs_follow_their_config() {
     let p = dir.path();
     let serial_of = |ip: &str, name: &str| {
         let certs: Vec<serde_json::Value> =
-            serde_json::from_str(&ok(&maand(p, &["cat", "kv", "--json", "--workers", ip])))
-                .unwrap();
-        certs
-            .iter()
-            .find(|c| c["key"] == format!("certs/{name}.crt"))
-            .map(|c| c["version"].clone())
-            .unwrap()
+            serde_json::from_str(&ok(&maand(p, &["cat", "kv", "--json", "--workers", ip]))).unwrap();
+        certs.iter().find(|c| c["key"] == format!("certs/{name}.crt")).map(|c| c["version"].clone()).unwrap()
     };
     let v_tls = serial_of("10.0.0.1", "tls");
     // A new pool port whose name sorts first must not move existing assignments.
@@ -528,18 +345,7 @@ fn ports_stay_stable_and_certs_follow_their_config() {
     // Changed CN → re-issued; removed `cluster` cert → purged.
     assert_ne!(serial_of("10.0.0.1", "tls"), v_tls);
     assert_eq!(
-        maand(
-            p,
-            &[
-                "cat",
-                "kv",
-                "get",
-                "maand/job/api/worker/10.0.0.1",
-                "certs/cluster.crt"
-            ]
-        )
-        .status
-        .code(),
+        maand(p, &["cat", "kv", "get", "maand/job/api/worker/10.0.0.1", "certs/cluster.crt"]).status.code(),
         Some(1)
     );
     // A new CA → every leaf re-issued.
@@ -549,8 +355,7 @@ fn ports_stay_stable_and_certs_follow_their_config() {
     ok(&maand(p, &["init"]));
     ok(&maand(p, &["build"]));
     assert_ne!(serial_of("10.0.0.3", "tls"), v);
-    let certs: Vec<serde_json::Value> =
-        serde_json::from_str(&ok(&maand(p, &["cat", "certs", "--json"]))).unwrap();
+    let certs: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "certs", "--json"]))).unwrap();
     assert!(certs.iter().all(|c| c["status"] == "ok"), "{certs:?}");
     ok(&journal(p, &["verify"]));
 }
@@ -563,13 +368,7 @@ fn vars_merge_ttl_expiry_and_purge_job_kv() {
     {
         let mut b = open(p, "hooks");
         let mut s = b.begin(maand::bucket::session_info("hooks")).unwrap();
-        s.record(put(
-            "vars/job/api",
-            "from_hook",
-            "kept",
-            maand::clock::now_ms(),
-        ))
-        .unwrap();
+        s.record(put("vars/job/api", "from_hook", "kept", maand::clock::now_ms())).unwrap();
         s.record(maand::event::Event::KvPut {
             namespace: "vars/job/api".into(),
             key: "short_lived".into(),
@@ -580,30 +379,17 @@ fn vars_merge_ttl_expiry_and_purge_job_kv() {
         .unwrap();
         s.commit().unwrap();
     }
-    write(
-        p,
-        "workspace/jobs/api/vars.toml",
-        "cluster_name = \"prod-west\"\n",
-    );
+    write(p, "workspace/jobs/api/vars.toml", "cluster_name = \"prod-west\"\n");
     ok(&maand(p, &["build"]));
     assert_eq!(kv_get(p, "vars/job/api", "cluster_name"), "prod-west");
-    assert_eq!(
-        kv_get(p, "vars/job/api", "replicas"),
-        "3",
-        "vars.toml merge never deletes"
-    );
+    assert_eq!(kv_get(p, "vars/job/api", "replicas"), "3", "vars.toml merge never deletes");
     assert_eq!(kv_get(p, "vars/job/api", "from_hook"), "kept");
     assert_eq!(
-        maand(p, &["cat", "kv", "get", "vars/job/api", "short_lived"])
-            .status
-            .code(),
+        maand(p, &["cat", "kv", "get", "vars/job/api", "short_lived"]).status.code(),
         Some(1),
         "expired key tombstoned"
     );
-    let tomb = ok(&maand(
-        p,
-        &["cat", "kv", "--deleted", "--jobs", "api", "--json"],
-    ));
+    let tomb = ok(&maand(p, &["cat", "kv", "--deleted", "--jobs", "api", "--json"]));
     assert!(tomb.contains("short_lived"), "{tomb}");
 
     // Without --purge-job-kv a job's vars outlive it; with it they go.
@@ -611,38 +397,15 @@ fn vars_merge_ttl_expiry_and_purge_job_kv() {
     std::fs::remove_dir_all(p.join("workspace/jobs/api")).unwrap();
     write(p, "workspace/disabled.json", "{}");
     let o = maand(p, &["build"]);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "a bucket.jobs.conf section for a job that is gone is a typo guard"
-    );
-    assert!(
-        stderr(&o).contains("workspace/bucket.jobs.conf: section [api] names no job"),
-        "{}",
-        stderr(&o)
-    );
-    write(
-        p,
-        "workspace/bucket.jobs.conf",
-        "[database]\nmemory = \"512 mb\"\n",
-    );
+    assert_eq!(o.status.code(), Some(2), "a bucket.jobs.conf section for a job that is gone is a typo guard");
+    assert!(stderr(&o).contains("workspace/bucket.jobs.conf: section [api] names no job"), "{}", stderr(&o));
+    write(p, "workspace/bucket.jobs.conf", "[database]\nmemory = \"512 mb\"\n");
     ok(&maand(p, &["build"]));
     assert_eq!(kv_get(p, "vars/job/api", "from_hook"), "kept");
     ok(&maand(p, &["build", "--purge-job-kv"]));
-    assert_eq!(
-        maand(p, &["cat", "kv", "get", "vars/job/api", "from_hook"])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(maand(p, &["cat", "kv", "get", "vars/job/api", "from_hook"]).status.code(), Some(1));
     assert_eq!(query(p, "SELECT count(*) FROM job"), vec![vec!["1"]]);
-    assert_eq!(
-        query(
-            p,
-            "SELECT count(*) FROM job_files f WHERE f.path = 'config.json.tpl'"
-        ),
-        vec![vec!["0"]]
-    );
+    assert_eq!(query(p, "SELECT count(*) FROM job_files f WHERE f.path = 'config.json.tpl'"), vec![vec!["0"]]);
     ok(&journal(p, &["verify"]));
 }
 
@@ -650,11 +413,7 @@ fn vars_merge_ttl_expiry_and_purge_job_kv() {
 fn job_create_scaffolds_a_buildable_job_and_refuses_to_overwrite() {
     let dir = fresh_bucket();
     let p = dir.path();
-    write(
-        p,
-        "workspace/workers.json",
-        r#"[{"host": "10.1.0.1", "labels": ["cache"]}]"#,
-    );
+    write(p, "workspace/workers.json", r#"[{"host": "10.1.0.1", "labels": ["cache"]}]"#);
     let out = ok(&maand(p, &["job", "create", "cache"]));
     assert!(out.contains("created workspace/jobs/cache/"), "{out}");
     let mk = std::fs::read_to_string(p.join("workspace/jobs/cache/Makefile")).unwrap();
@@ -668,14 +427,9 @@ fn job_create_scaffolds_a_buildable_job_and_refuses_to_overwrite() {
     assert_eq!(o.status.code(), Some(2));
     let out = ok(&maand(p, &["build"]));
     assert!(out.contains("1 allocations"), "{out}");
-    ok(&maand(
-        p,
-        &["job", "create", "web", "--selectors", "worker,edge"],
-    ));
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    ok(&maand(p, &["job", "create", "web", "--selectors", "worker,edge"]));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap()).unwrap();
     assert_eq!(m["selectors"], serde_json::json!(["worker", "edge"]));
 }
 
@@ -683,25 +437,14 @@ fn job_create_scaffolds_a_buildable_job_and_refuses_to_overwrite() {
 fn cat_certs_reports_expiring_expired_and_invalid() {
     let dir = built();
     let p = dir.path();
-    std::fs::write(
-        p.join("maand.conf"),
-        "certs_ttl = 60\ncerts_renewal_buffer = 10\n",
-    )
-    .unwrap();
-    let ca_key =
-        rcgen::KeyPair::from_pem(&std::fs::read_to_string(p.join("secrets/ca.key")).unwrap())
-            .unwrap();
-    let issuer = rcgen::Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(p.join("secrets/ca.crt")).unwrap(),
-        ca_key,
-    )
-    .unwrap();
+    std::fs::write(p.join("maand.conf"), "certs_ttl = 60\ncerts_renewal_buffer = 10\n").unwrap();
+    let ca_key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(p.join("secrets/ca.key")).unwrap()).unwrap();
+    let issuer =
+        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(p.join("secrets/ca.crt")).unwrap(), ca_key).unwrap();
     let leaf = |days: i64| {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "api.internal");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "api.internal");
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(90);
         params.not_after = now + time::Duration::days(days);
@@ -712,17 +455,9 @@ fn cat_certs_reports_expiring_expired_and_invalid() {
         let mut b = open(p, "test");
         let mut s = b.begin(maand::bucket::session_info("test")).unwrap();
         let ns = |ip: &str| format!("maand/job/api/worker/{ip}");
-        s.record(put(&ns("10.0.0.1"), "certs/tls.crt", &leaf(5), 1))
-            .unwrap();
-        s.record(put(&ns("10.0.0.2"), "certs/tls.crt", &leaf(-1), 1))
-            .unwrap();
-        s.record(put(
-            &ns("10.0.0.3"),
-            "certs/tls.crt",
-            "not a certificate",
-            1,
-        ))
-        .unwrap();
+        s.record(put(&ns("10.0.0.1"), "certs/tls.crt", &leaf(5), 1)).unwrap();
+        s.record(put(&ns("10.0.0.2"), "certs/tls.crt", &leaf(-1), 1)).unwrap();
+        s.record(put(&ns("10.0.0.3"), "certs/tls.crt", "not a certificate", 1)).unwrap();
         s.commit().unwrap();
     }
     let certs: Vec<serde_json::Value> =
@@ -737,11 +472,7 @@ fn cat_certs_reports_expiring_expired_and_invalid() {
     assert_eq!(status("10.0.0.1"), "expiring");
     assert_eq!(status("10.0.0.2"), "expired");
     assert_eq!(status("10.0.0.3"), "invalid");
-    let days = certs
-        .iter()
-        .find(|c| c["worker"] == "10.0.0.1" && c["name"] == "tls")
-        .unwrap()["days_left"]
-        .as_i64()
-        .unwrap();
+    let days =
+        certs.iter().find(|c| c["worker"] == "10.0.0.1" && c["name"] == "tls").unwrap()["days_left"].as_i64().unwrap();
     assert!((4..=5).contains(&days), "{days}");
 }

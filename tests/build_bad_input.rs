@@ -36,17 +36,11 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
                 "workspace/workers.json",
                 r#"[{"host": "10.0.0.1", "labels": ["db","app","web"], "memory": "4 gb", "cpu": "4 ghz"}, {"host": "10.0.0.1"}]"#,
             ),
-            vec![
-                "workspace/workers.json: worker 1 (10.0.0.1), field `host`",
-                "listed twice",
-            ],
+            vec!["workspace/workers.json: worker 1 (10.0.0.1), field `host`", "listed twice"],
         ),
         (
             "unknown worker field",
-            edit(
-                "workspace/workers.json",
-                r#"[{"host": "10.0.0.1", "lables": ["db"]}]"#,
-            ),
+            edit("workspace/workers.json", r#"[{"host": "10.0.0.1", "lables": ["db"]}]"#),
             vec!["workspace/workers.json: line 1", "unknown field `lables`"],
         ),
         (
@@ -55,10 +49,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
                 "workspace/workers.json",
                 r#"[{"host": "10.0.0.1", "labels": ["db","app","web"], "memory": "4 parsecs"}]"#,
             ),
-            vec![
-                "workspace/workers.json: worker 0 (10.0.0.1), field `memory`",
-                "\"4 parsecs\" is not a quantity",
-            ],
+            vec!["workspace/workers.json: worker 0 (10.0.0.1), field `memory`", "\"4 parsecs\" is not a quantity"],
         ),
         (
             "invalid manifest JSON",
@@ -72,14 +63,8 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         ),
         (
             "min > max",
-            extra(
-                r#"{"selectors": ["app"], "resources": {"memory": {"min": "2 gb", "max": "1 gb"}}}"#,
-            ),
-            vec![
-                EXTRA,
-                "field `resources.memory`",
-                "min (2048) is greater than max (1024)",
-            ],
+            extra(r#"{"selectors": ["app"], "resources": {"memory": {"min": "2 gb", "max": "1 gb"}}}"#),
+            vec![EXTRA, "field `resources.memory`", "min (2048) is greater than max (1024)"],
         ),
         (
             "unknown demand job",
@@ -98,10 +83,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
                 "workspace/jobs/frontend/manifest.json",
                 r#"{"version": "3", "selectors": ["web"], "hooks": {"hook_assets": {"executed_on": ["post_deploy"], "demands": {"job": "api", "hook": "hook_nope"}}}}"#,
             ),
-            vec![
-                "field `hooks.hook_assets.demands.hook`",
-                "job api has no hook \"hook_nope\"",
-            ],
+            vec!["field `hooks.hook_assets.demands.hook`", "job api has no hook \"hook_nope\""],
         ),
         (
             "partial demand",
@@ -120,10 +102,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
                 "workspace/jobs/frontend/manifest.json",
                 r#"{"version": "3", "selectors": ["web"], "hooks": {"hook_assets": {"executed_on": ["post_deploy"], "demands": {"job": "frontend", "hook": "hook_assets"}}}}"#,
             ),
-            vec![
-                "field `hooks.hook_assets.demands.job`",
-                "cannot demand itself",
-            ],
+            vec!["field `hooks.hook_assets.demands.job`", "cannot demand itself"],
         ),
         (
             "missing version on the demanding job",
@@ -142,10 +121,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
                 "workspace/jobs/database/manifest.json",
                 r#"{"selectors": ["db"], "hooks": {"hook_schema": {"executed_on": ["pre_deploy"]}}}"#,
             ),
-            vec![
-                "workspace/jobs/database/manifest.json: field `version`",
-                "required because job api demands it",
-            ],
+            vec!["workspace/jobs/database/manifest.json: field `version`", "required because job api demands it"],
         ),
         (
             "version below min_version",
@@ -165,10 +141,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
                 "workspace/jobs/database/manifest.json",
                 r#"{"version": "unknown", "selectors": ["db"], "hooks": {"hook_schema": {"executed_on": ["pre_deploy"]}}}"#,
             ),
-            vec![
-                "workspace/jobs/database/manifest.json: field `version`",
-                "\"unknown\" is not a version",
-            ],
+            vec!["workspace/jobs/database/manifest.json: field `version`", "\"unknown\" is not a version"],
         ),
         (
             "demand cycle",
@@ -181,20 +154,12 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         (
             "bad port name",
             extra(r#"{"selectors": ["app"], "resources": {"ports": {"Http-Port": {}}}}"#),
-            vec![
-                EXTRA,
-                "field `resources.ports.Http-Port`",
-                "lowercase identifier",
-            ],
+            vec![EXTRA, "field `resources.ports.Http-Port`", "lowercase identifier"],
         ),
         (
             "bad port value",
             extra(r#"{"selectors": ["app"], "resources": {"ports": {"http_port": "80"}}}"#),
-            vec![
-                EXTRA,
-                "field `resources.ports.http_port`",
-                "must be {} (assign from the pool) or a port number",
-            ],
+            vec![EXTRA, "field `resources.ports.http_port`", "must be {} (assign from the pool) or a port number"],
         ),
         (
             "port out of range",
@@ -204,44 +169,26 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         (
             "port collision",
             extra(r#"{"selectors": ["app"], "resources": {"ports": {"http_port": 5432}}}"#),
-            vec![
-                EXTRA,
-                "field `resources.ports.http_port`",
-                "port 5432 is also used by job database (database_port)",
-            ],
+            vec![EXTRA, "field `resources.ports.http_port`", "port 5432 is also used by job database (database_port)"],
         ),
         (
             "port name clash",
             extra(r#"{"selectors": ["app"], "resources": {"ports": {"database_port": {}}}}"#),
-            vec![
-                EXTRA,
-                "port name \"database_port\" is also declared by job database",
-            ],
+            vec![EXTRA, "port name \"database_port\" is also declared by job database"],
         ),
         (
             "pool exhausted",
-            edit(
-                "workspace/bucket.conf",
-                "port_min = \"30000\"\nport_max = \"30000\"\n",
-            ),
+            edit("workspace/bucket.conf", "port_min = \"30000\"\nport_max = \"30000\"\n"),
             vec!["workspace/bucket.conf: the port pool 30000-30000 is exhausted"],
         ),
         (
             "bad pool",
-            edit(
-                "workspace/bucket.conf",
-                "port_min = \"40000\"\nport_max = \"30000\"\n",
-            ),
-            vec![
-                "workspace/bucket.conf: key `port_min` (40000) is greater than `port_max` (30000)",
-            ],
+            edit("workspace/bucket.conf", "port_min = \"40000\"\nport_max = \"30000\"\n"),
+            vec!["workspace/bucket.conf: key `port_min` (40000) is greater than `port_max` (30000)"],
         ),
         (
             "invalid bucket.conf",
-            edit(
-                "workspace/bucket.conf",
-                "port_min = \"30000\"\nport_max = \n",
-            ),
+            edit("workspace/bucket.conf", "port_min = \"30000\"\nport_max = \n"),
             vec!["workspace/bucket.conf: line 2"],
         ),
         (
@@ -267,17 +214,12 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         (
             "reservation outside bounds",
             edit("workspace/bucket.jobs.conf", "[api]\nmemory = \"2 gb\"\n"),
-            vec![
-                "workspace/bucket.jobs.conf: [api] key `memory`: 2048 MB is outside the manifest bounds 0-512 MB",
-            ],
+            vec!["workspace/bucket.jobs.conf: [api] key `memory`: 2048 MB is outside the manifest bounds 0-512 MB"],
         ),
         (
             "bad reservation unit",
             edit("workspace/bucket.jobs.conf", "[api]\ncpu = \"fast\"\n"),
-            vec![
-                "workspace/bucket.jobs.conf: [api] key `cpu`",
-                "not a quantity",
-            ],
+            vec!["workspace/bucket.jobs.conf: [api] key `cpu`", "not a quantity"],
         ),
         (
             "unknown section",
@@ -306,9 +248,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         ),
         (
             "missing Makefile",
-            Box::new(|p: &Path| {
-                std::fs::remove_file(p.join("workspace/jobs/frontend/Makefile")).unwrap()
-            }),
+            Box::new(|p: &Path| std::fs::remove_file(p.join("workspace/jobs/frontend/Makefile")).unwrap()),
             vec!["workspace/jobs/frontend/: needs a Makefile"],
         ),
         (
@@ -320,13 +260,8 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         ),
         (
             "hook without script",
-            Box::new(|p: &Path| {
-                std::fs::remove_file(p.join("workspace/jobs/api/_hooks/hook_migrate.py")).unwrap()
-            }),
-            vec![
-                API,
-                "field `hooks.hook_migrate`: no script _hooks/hook_migrate.py, .ts or .js",
-            ],
+            Box::new(|p: &Path| std::fs::remove_file(p.join("workspace/jobs/api/_hooks/hook_migrate.py")).unwrap()),
+            vec![API, "field `hooks.hook_migrate`: no script _hooks/hook_migrate.py, .ts or .js"],
         ),
         (
             "script without hook",
@@ -340,9 +275,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         ),
         (
             "unknown event",
-            extra(
-                r#"{"selectors": ["app"], "hooks": {"hook_migrate": {"executed_on": ["pre-deploy"]}}}"#,
-            ),
+            extra(r#"{"selectors": ["app"], "hooks": {"hook_migrate": {"executed_on": ["pre-deploy"]}}}"#),
             vec![EXTRA, "unknown variant `pre-deploy`, expected one of"],
         ),
         (
@@ -353,9 +286,7 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         (
             "nested vars.toml",
             edit("workspace/jobs/api/vars.toml", "[section]\na = 1\n"),
-            vec![
-                "workspace/jobs/api/vars.toml: line 1, key `section`: only strings, numbers and booleans",
-            ],
+            vec!["workspace/jobs/api/vars.toml: line 1, key `section`: only strings, numbers and booleans"],
         ),
         (
             "invalid disabled.json",
@@ -389,13 +320,8 @@ fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
         ),
         (
             "health probe on an undeclared port",
-            extra(
-                r#"{"selectors": ["app"], "health_check": {"checks": [{"type": "tcp", "port": "nope"}]}}"#,
-            ),
-            vec![
-                EXTRA,
-                "field `health_check.checks[0]`: port \"nope\" is not declared",
-            ],
+            extra(r#"{"selectors": ["app"], "health_check": {"checks": [{"type": "tcp", "port": "nope"}]}}"#),
+            vec![EXTRA, "field `health_check.checks[0]`: port \"nope\" is not declared"],
         ),
     ]
 }
@@ -413,16 +339,8 @@ fn every_bad_input_is_refused_with_file_field_and_reason_and_records_nothing() {
         mutate(dir.path());
         let o = maand(dir.path(), &["build"]);
         let err = stderr(&o);
-        assert_eq!(
-            o.status.code(),
-            Some(2),
-            "{name}: expected exit 2, got {:?}: {err}",
-            o.status
-        );
-        assert!(
-            err.starts_with("maand: error: workspace/"),
-            "{name}: message must lead with the file: {err}"
-        );
+        assert_eq!(o.status.code(), Some(2), "{name}: expected exit 2, got {:?}: {err}", o.status);
+        assert!(err.starts_with("maand: error: workspace/"), "{name}: message must lead with the file: {err}");
         for w in &want {
             assert!(err.contains(w), "{name}: expected {w:?} in:\n{err}");
         }
@@ -438,11 +356,7 @@ fn every_bad_input_is_refused_with_file_field_and_reason_and_records_nothing() {
 fn over_capacity_names_worker_and_amounts() {
     let dir = fresh_bucket();
     acceptance_workspace(dir.path());
-    write(
-        dir.path(),
-        "workspace/bucket.jobs.conf",
-        "[database]\nmemory = \"1 gb\"\n[api]\nmemory = \"512 mb\"\n",
-    );
+    write(dir.path(), "workspace/bucket.jobs.conf", "[database]\nmemory = \"1 gb\"\n[api]\nmemory = \"512 mb\"\n");
     write(dir.path(), "workspace/disabled.json", "{}");
     write(
         dir.path(),

@@ -24,11 +24,7 @@ enum Step {
 
 fn script() -> Vec<Step> {
     use Step::*;
-    let del = |k: &str| Event::KvDeleted {
-        namespace: "vars/job/a".into(),
-        key: k.into(),
-        at: 9,
-    };
+    let del = |k: &str| Event::KvDeleted { namespace: "vars/job/a".into(), key: k.into(), at: 9 };
     vec![
         Record(put("vars/job/a", "a1", "1", 1)),
         Record(put("vars/job/a", "a2", "2", 2)),
@@ -45,11 +41,7 @@ fn script() -> Vec<Step> {
 
 /// Events the child appends: open + records + checkpoints + commit.
 fn total_events() -> u64 {
-    1 + script()
-        .iter()
-        .filter(|s| !matches!(s, Step::Flush))
-        .count() as u64
-        + 1
+    1 + script().iter().filter(|s| !matches!(s, Step::Flush)).count() as u64 + 1
 }
 
 fn child(dir: &Path) {
@@ -71,10 +63,7 @@ fn expected(base: &State, n: u64) -> State {
     let mut state = base.clone();
     let mut pending = Vec::new();
     let mut count = 1; // SessionOpened
-    let mut steps = script()
-        .into_iter()
-        .filter(|s| !matches!(s, Step::Flush))
-        .peekable();
+    let mut steps = script().into_iter().filter(|s| !matches!(s, Step::Flush)).peekable();
     let commit_at = total_events();
     while count < n {
         count += 1;
@@ -117,11 +106,7 @@ fn library_session_cut_at_every_event() {
             .status()
             .unwrap();
         if n <= total {
-            assert_eq!(
-                status.signal(),
-                Some(libc::SIGABRT),
-                "n={n}: child should abort, got {status:?}"
-            );
+            assert_eq!(status.signal(), Some(libc::SIGABRT), "n={n}: child should abort, got {status:?}");
         } else {
             assert!(status.success(), "n={n}: {status:?}");
         }
@@ -131,10 +116,7 @@ fn library_session_cut_at_every_event() {
         // Right after the crash, before anyone reopens: verify accepts it.
         let report = maand::verify::verify(&maand::bucket::BucketPaths::new(tmp.path())).unwrap();
         assert!(report.ok(), "n={n}: {:?}", report.problems);
-        assert_eq!(
-            report.state.kv, want.kv,
-            "n={n}: folded state is not the last checkpoint"
-        );
+        assert_eq!(report.state.kv, want.kv, "n={n}: folded state is not the last checkpoint");
         assert_eq!(report.state.update_seq, want.update_seq, "n={n}");
         let cli = journal(tmp.path(), &["verify"]);
         assert!(cli.status.success(), "n={n}: {}", stderr(&cli));
@@ -146,20 +128,12 @@ fn library_session_cut_at_every_event() {
             assert!(reopened.state.seq > base.seq, "n={n}");
         }
         drop(reopened);
-        let txn =
-            maand::journal::JournalReader::open(&tmp.path().join("data/journal.redb")).unwrap();
+        let txn = maand::journal::JournalReader::open(&tmp.path().join("data/journal.redb")).unwrap();
         let t = txn.begin_read().unwrap();
         let sessions = maand::journal::reader_sessions(&t).unwrap();
-        let crashed = sessions
-            .iter()
-            .find(|s| s.info.command == "crashtest")
-            .unwrap();
+        let crashed = sessions.iter().find(|s| s.info.command == "crashtest").unwrap();
         if n < total {
-            assert!(
-                matches!(crashed.outcome, Outcome::Aborted(_)),
-                "n={n}: {:?}",
-                crashed.outcome
-            );
+            assert!(matches!(crashed.outcome, Outcome::Aborted(_)), "n={n}: {:?}", crashed.outcome);
         } else {
             assert_eq!(crashed.outcome, Outcome::Committed, "n={n}");
         }
@@ -169,12 +143,7 @@ fn library_session_cut_at_every_event() {
         // The next command works and everything still verifies, projection included.
         write_session(tmp.path(), "vars/job/z", 2, "after");
         let report = maand::verify::verify(&maand::bucket::BucketPaths::new(tmp.path())).unwrap();
-        assert!(
-            report.ok() && report.notes.is_empty(),
-            "n={n}: {:?} {:?}",
-            report.problems,
-            report.notes
-        );
+        assert!(report.ok() && report.notes.is_empty(), "n={n}: {:?} {:?}", report.problems, report.notes);
         ok(&journal(tmp.path(), &["verify"]));
     }
 }
@@ -188,22 +157,14 @@ fn cli_init_cut_at_every_event() {
             .env("MAAND_FAULT_ABORT_AFTER_EVENTS", n.to_string())
             .output()
             .unwrap();
-        assert_eq!(
-            o.status.signal(),
-            Some(libc::SIGABRT),
-            "n={n}: {}",
-            stderr(&o)
-        );
+        assert_eq!(o.status.signal(), Some(libc::SIGABRT), "n={n}: {}", stderr(&o));
         let v = journal(tmp.path(), &["verify"]);
         assert!(v.status.success(), "n={n}: {}", stderr(&v));
         ok(&maand(tmp.path(), &["init"]));
-        let info: serde_json::Value =
-            serde_json::from_str(&ok(&maand(tmp.path(), &["info", "--json"]))).unwrap();
+        let info: serde_json::Value = serde_json::from_str(&ok(&maand(tmp.path(), &["info", "--json"]))).unwrap();
         // The CA (if the crashed run wrote it) and the bucket id agree.
-        let (cn, _) = maand::certs::inspect_ca(
-            &std::fs::read_to_string(tmp.path().join("secrets/ca.crt")).unwrap(),
-        )
-        .unwrap();
+        let (cn, _) =
+            maand::certs::inspect_ca(&std::fs::read_to_string(tmp.path().join("secrets/ca.crt")).unwrap()).unwrap();
         assert_eq!(info["bucket_id"].as_str().unwrap(), cn, "n={n}");
         // init appends 5 events; the 5th is its commit, so only a cut before
         // it leaves an aborted session.
@@ -219,18 +180,11 @@ fn main() {
         return;
     }
     let results = [
-        check(
-            "library_session_cut_at_every_event",
-            library_session_cut_at_every_event,
-        ),
+        check("library_session_cut_at_every_event", library_session_cut_at_every_event),
         check("cli_init_cut_at_every_event", cli_init_cut_at_every_event),
     ];
     let passed = results.iter().filter(|r| **r).count();
-    println!(
-        "\ncrash: {} passed, {} failed",
-        passed,
-        results.len() - passed
-    );
+    println!("\ncrash: {} passed, {} failed", passed, results.len() - passed);
     if passed != results.len() {
         std::process::exit(1);
     }

@@ -12,10 +12,7 @@ use std::path::Path;
 
 fn fixture_copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1/bucket"),
-        tmp.path(),
-    );
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1/bucket"), tmp.path());
     tmp
 }
 
@@ -24,10 +21,7 @@ fn format1_fixture_folds_to_the_expected_state() {
     let dir = fixture_copy();
     let v = ok(&journal(dir.path(), &["verify"]));
     assert!(v.contains("ok: 26 events in 5 sessions"), "{v}");
-    assert!(
-        v.contains("1 snapshot(s) use an older state encoding"),
-        "{v}"
-    );
+    assert!(v.contains("1 snapshot(s) use an older state encoding"), "{v}");
 
     let reader = JournalReader::open(&dir.path().join("data/journal.redb")).unwrap();
     let txn = reader.begin_read().unwrap();
@@ -36,14 +30,8 @@ fn format1_fixture_folds_to_the_expected_state() {
     // encodes state differently, so it must be ignored (not misread) and
     // the journal re-folded.
     let snaps = journal::reader_snapshots(&txn).unwrap();
-    assert_eq!(
-        (snaps.len(), snaps[0].seq, snaps[0].state_version),
-        (1, 13, 1)
-    );
-    assert_eq!(
-        loaded.snapshot_seq, None,
-        "an old-encoding snapshot is not used"
-    );
+    assert_eq!((snaps.len(), snaps[0].seq, snaps[0].state_version), (1, 13, 1));
+    assert_eq!(loaded.snapshot_seq, None, "an old-encoding snapshot is not used");
     let mut full = Fold::default();
     journal::for_each_event(&txn, .., |e| {
         full.push(&e);
@@ -63,41 +51,21 @@ fn format1_fixture_folds_to_the_expected_state() {
         Some(other) => panic!("{other:?}"),
         None => None,
     };
-    assert_eq!(
-        plain("vars/job/api", "db_url").as_deref(),
-        Some("postgres://db2/api")
-    );
+    assert_eq!(plain("vars/job/api", "db_url").as_deref(), Some("postgres://db2/api"));
     let h = s.kv.history("vars/job/api", "db_url");
     assert_eq!(h.len(), 2, "failed and aborted tails are not state");
     assert_eq!((h[0].ttl, h[0].created_at), (3600, 1_001));
     assert_eq!(plain("vars/bucket", "port_min"), None);
-    assert_eq!(
-        s.kv.history("vars/bucket", "port_min").len(),
-        2,
-        "delete is a tombstone version"
-    );
+    assert_eq!(s.kv.history("vars/bucket", "port_min").len(), 2, "delete is a tombstone version");
     assert_eq!(s.kv.history("vars/job/web", "gone").len(), 0, "purged");
     assert_eq!(plain("vars/job/web", "replicas").as_deref(), Some("3"));
     assert_eq!(
         s.kv.get("secrets/job/api", "password"),
-        Some(&KvValue::Sealed {
-            nonce: [9; 12],
-            ciphertext: vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]
-        })
+        Some(&KvValue::Sealed { nonce: [9; 12], ciphertext: vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4] })
     );
-    let outcomes: Vec<&str> = journal::reader_sessions(&txn)
-        .unwrap()
-        .iter()
-        .map(|r| r.outcome.word())
-        .collect();
-    assert_eq!(
-        outcomes,
-        ["committed", "committed", "failed", "aborted", "committed"]
-    );
-    assert!(matches!(
-        journal::reader_sessions(&txn).unwrap()[3].outcome,
-        Outcome::Aborted(_)
-    ));
+    let outcomes: Vec<&str> = journal::reader_sessions(&txn).unwrap().iter().map(|r| r.outcome.word()).collect();
+    assert_eq!(outcomes, ["committed", "committed", "failed", "aborted", "committed"]);
+    assert!(matches!(journal::reader_sessions(&txn).unwrap()[3].outcome, Outcome::Aborted(_)));
 }
 
 #[test]
@@ -108,17 +76,13 @@ fn format1_fixture_accepts_new_sessions_and_rebuilds_its_projection() {
     assert!(dir.path().join("data/maand.db").exists());
     let v = ok(&journal(dir.path(), &["verify"]));
     assert!(v.contains("ok: 31 events in 6 sessions"), "{v}");
-    let info: serde_json::Value =
-        serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
     assert_eq!(info["kv_keys"], 7);
 }
 
 fn build_fixture_copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-build/bucket"),
-        tmp.path(),
-    );
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-build/bucket"), tmp.path());
     tmp
 }
 
@@ -131,40 +95,17 @@ fn format1_build_fixture_replays_to_the_expected_catalog() {
     let txn = reader.begin_read().unwrap();
     let state = journal::load_state(&txn).unwrap().state;
     let cat = &state.catalog;
-    assert_eq!(
-        cat.workers.keys().collect::<Vec<_>>(),
-        ["10.0.0.1", "10.0.0.2"]
-    );
+    assert_eq!(cat.workers.keys().collect::<Vec<_>>(), ["10.0.0.1", "10.0.0.2"]);
     assert_eq!(cat.workers["10.0.0.2"].hostname.as_deref(), Some("node-b"));
     let api = &cat.jobs["api"].spec;
-    assert_eq!(
-        (
-            api.deployment_seq,
-            api.restart_policy.as_str(),
-            api.version.as_str()
-        ),
-        (1, "reload", "1.0.0")
-    );
+    assert_eq!((api.deployment_seq, api.restart_policy.as_str(), api.version.as_str()), (1, "reload", "1.0.0"));
     assert_eq!(api.restart_globs, ["*.conf"]);
     assert_eq!(api.ports["api_http_port"].port, 30000);
-    assert_eq!(
-        api.hooks["hook_migrate"].demand.as_ref().unwrap().job,
-        "database"
-    );
-    assert!(
-        cat.jobs["database"]
-            .spec
-            .health_check
-            .as_deref()
-            .unwrap()
-            .contains("database_port")
-    );
+    assert_eq!(api.hooks["hook_migrate"].demand.as_ref().unwrap().job, "database");
+    assert!(cat.jobs["database"].spec.health_check.as_deref().unwrap().contains("database_port"));
     assert_eq!(cat.jobs["database"].spec.current_memory_mb, 512);
-    let flags: Vec<(String, String, bool, bool)> = cat
-        .allocations
-        .values()
-        .map(|a| (a.job.clone(), a.worker_ip.clone(), a.disabled, a.removed))
-        .collect();
+    let flags: Vec<(String, String, bool, bool)> =
+        cat.allocations.values().map(|a| (a.job.clone(), a.worker_ip.clone(), a.disabled, a.removed)).collect();
     assert_eq!(
         flags,
         [
@@ -174,39 +115,18 @@ fn format1_build_fixture_replays_to_the_expected_catalog() {
             ("database".into(), "10.0.0.1".into(), false, false),
         ]
     );
-    assert_eq!(
-        cat.certs.len(),
-        2,
-        "one: true cert re-issued for the two remaining workers"
-    );
-    assert!(
-        cat.certs
-            .values()
-            .all(|c| c.sans == ["127.0.0.1", "10.0.0.1", "10.0.0.2"])
-    );
+    assert_eq!(cat.certs.len(), 2, "one: true cert re-issued for the two remaining workers");
+    assert!(cat.certs.values().all(|c| c.sans == ["127.0.0.1", "10.0.0.1", "10.0.0.2"]));
     assert!(cat.jobs["api"].files.contains_key("_hooks/hook_migrate.py"));
-    assert_eq!(
-        state.kv.get("vars/job/api", "replicas"),
-        Some(&KvValue::Plain("2".into())),
-        "vars merge never deletes"
-    );
-    assert_eq!(
-        state
-            .kv
-            .get("maand/job/api/worker/10.0.0.3", "peer_workers"),
-        None
-    );
+    assert_eq!(state.kv.get("vars/job/api", "replicas"), Some(&KvValue::Plain("2".into())), "vars merge never deletes");
+    assert_eq!(state.kv.get("maand/job/api/worker/10.0.0.3", "peer_workers"), None);
 
     // The current planner agrees with what the old binary recorded: planning
     // the same workspace at the recorded time changes nothing.
     let paths = maand::bucket::BucketPaths::new(dir.path());
     let conf = maand::bucket::MaandConf::load(&paths.conf()).unwrap();
     let ws = maand::workspace::load(&paths, &conf).unwrap();
-    let last = journal::reader_sessions(&txn)
-        .unwrap()
-        .into_iter()
-        .rfind(|s| s.info.command == "build")
-        .unwrap();
+    let last = journal::reader_sessions(&txn).unwrap().into_iter().rfind(|s| s.info.command == "build").unwrap();
     let mut at = 0;
     journal::for_each_event(&txn, last.first_seq..=last.last_seq, |e| {
         if let maand::event::Event::KvPut { at: t, .. } = e.event {

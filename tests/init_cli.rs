@@ -7,27 +7,18 @@ use common::*;
 #[test]
 fn init_twice_keeps_bucket_id_and_records_both_sessions() {
     let dir = fresh_bucket();
-    let info1: serde_json::Value =
-        serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
+    let info1: serde_json::Value = serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
     let ca1 = std::fs::read(dir.path().join("secrets/ca.crt")).unwrap();
     let kv1 = std::fs::read(dir.path().join("secrets/kv.key")).unwrap();
     let out = ok(&maand(dir.path(), &["init"]));
     assert!(out.contains("is up to date"), "{out}");
-    let info2: serde_json::Value =
-        serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
+    let info2: serde_json::Value = serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
     assert_eq!(info1["bucket_id"], info2["bucket_id"]);
     assert!(uuid::Uuid::parse_str(info1["bucket_id"].as_str().unwrap()).is_ok());
-    assert_eq!(
-        ca1,
-        std::fs::read(dir.path().join("secrets/ca.crt")).unwrap()
-    );
-    assert_eq!(
-        kv1,
-        std::fs::read(dir.path().join("secrets/kv.key")).unwrap()
-    );
+    assert_eq!(ca1, std::fs::read(dir.path().join("secrets/ca.crt")).unwrap());
+    assert_eq!(kv1, std::fs::read(dir.path().join("secrets/kv.key")).unwrap());
 
-    let sessions: serde_json::Value =
-        serde_json::from_str(&ok(&journal(dir.path(), &["sessions", "--json"]))).unwrap();
+    let sessions: serde_json::Value = serde_json::from_str(&ok(&journal(dir.path(), &["sessions", "--json"]))).unwrap();
     let list = sessions.as_array().unwrap();
     assert_eq!(list.len(), 2);
     for s in list {
@@ -43,17 +34,9 @@ fn init_writes_spec_defaults_and_private_modes() {
     use std::os::unix::fs::PermissionsExt;
     let dir = fresh_bucket();
     let p = dir.path();
-    assert_eq!(
-        std::fs::read_to_string(p.join("workspace/workers.json"))
-            .unwrap()
-            .trim(),
-        "[]"
-    );
+    assert_eq!(std::fs::read_to_string(p.join("workspace/workers.json")).unwrap().trim(), "[]");
     let bucket_conf = std::fs::read_to_string(p.join("workspace/bucket.conf")).unwrap();
-    assert!(
-        bucket_conf.contains("port_min = \"30000\"")
-            && bucket_conf.contains("port_max = \"39999\"")
-    );
+    assert!(bucket_conf.contains("port_min = \"30000\"") && bucket_conf.contains("port_max = \"39999\""));
     let conf = maand::bucket::MaandConf::load(&p.join("maand.conf")).unwrap();
     assert_eq!(conf, maand::bucket::MaandConf::default());
     assert_eq!(conf.hook_api_port, 8080);
@@ -63,50 +46,26 @@ fn init_writes_spec_defaults_and_private_modes() {
     let mode = |f: &str| std::fs::metadata(p.join(f)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("secrets/kv.key"), 0o600);
     assert_eq!(mode("secrets/ca.key"), 0o600);
-    assert_eq!(
-        std::fs::metadata(p.join("secrets/kv.key")).unwrap().len(),
-        32
-    );
+    assert_eq!(std::fs::metadata(p.join("secrets/kv.key")).unwrap().len(), 32);
     // CA: CN is the bucket id, ten years, and a CA.
-    let info: serde_json::Value =
-        serde_json::from_str(&ok(&maand(p, &["info", "--json"]))).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&ok(&maand(p, &["info", "--json"]))).unwrap();
     let pem = std::fs::read(p.join("secrets/ca.crt")).unwrap();
     let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
     let cert = pem.parse_x509().unwrap();
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cn = cert.subject().iter_common_name().next().unwrap().as_str().unwrap().to_string();
     assert_eq!(cn, info["bucket_id"].as_str().unwrap());
-    let days =
-        (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp()) / 86_400;
+    let days = (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp()) / 86_400;
     assert!((3650..=3651).contains(&days), "{days}");
     assert!(cert.is_ca());
-    assert_eq!(
-        cert.public_key().algorithm.algorithm.to_id_string(),
-        "1.2.840.113549.1.1.1",
-        "RSA key"
-    );
+    assert_eq!(cert.public_key().algorithm.algorithm.to_id_string(), "1.2.840.113549.1.1.1", "RSA key");
 }
 
 #[test]
 fn init_keeps_existing_files_untouched() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("workspace")).unwrap();
-    std::fs::write(
-        dir.path().join("workspace/workers.json"),
-        "[{\"host\": \"10.0.0.1\"}]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("maand.conf"),
-        "ssh_user = \"root\"\nuse_sudo = false\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("workspace/workers.json"), "[{\"host\": \"10.0.0.1\"}]\n").unwrap();
+    std::fs::write(dir.path().join("maand.conf"), "ssh_user = \"root\"\nuse_sudo = false\n").unwrap();
     ok(&maand(dir.path(), &["init"]));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("workspace/workers.json")).unwrap(),
@@ -135,12 +94,7 @@ fn rebuild_db_recreates_an_identical_projection() {
     ok(&maand(dir.path(), &["init"]));
     let again = sqlite_dump(&db);
     // init appended a session (no state change): same rows except the mark.
-    let strip = |s: &str| {
-        s.lines()
-            .filter(|l| !l.contains("maand_projection VALUES"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let strip = |s: &str| s.lines().filter(|l| !l.contains("maand_projection VALUES")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(&before), strip(&again));
     ok(&journal(dir.path(), &["verify"]));
 }
@@ -150,13 +104,8 @@ fn projection_has_the_catalog_schema_and_views() {
     let dir = fresh_bucket();
     let conn = rusqlite::Connection::open(dir.path().join("data/maand.db")).unwrap();
     let cols = |name: &str| -> Vec<String> {
-        let mut st = conn
-            .prepare(&format!("SELECT name FROM pragma_table_info('{name}')"))
-            .unwrap();
-        st.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
+        let mut st = conn.prepare(&format!("SELECT name FROM pragma_table_info('{name}')")).unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
     };
     for t in [
         "bucket",
@@ -179,15 +128,7 @@ fn projection_has_the_catalog_schema_and_views() {
     let want: &[(&str, &[&str])] = &[
         (
             "cat_workers",
-            &[
-                "worker_id",
-                "worker_ip",
-                "available_memory_mb",
-                "available_cpu_mhz",
-                "position",
-                "labels",
-                "zone",
-            ],
+            &["worker_id", "worker_ip", "available_memory_mb", "available_cpu_mhz", "position", "labels", "zone"],
         ),
         (
             "cat_jobs",
@@ -204,41 +145,9 @@ fn projection_has_the_catalog_schema_and_views() {
                 "current_cpu_source",
             ],
         ),
-        (
-            "cat_allocations",
-            &[
-                "alloc_id",
-                "worker_ip",
-                "job",
-                "disabled",
-                "removed",
-                "new_version",
-                "zone",
-            ],
-        ),
-        (
-            "cat_job_commands",
-            &[
-                "job",
-                "command_name",
-                "executed_on",
-                "demand_job",
-                "demand_command",
-                "demand_config",
-            ],
-        ),
-        (
-            "cat_kv",
-            &[
-                "namespace",
-                "key",
-                "value",
-                "version",
-                "ttl",
-                "created_date",
-                "deleted",
-            ],
-        ),
+        ("cat_allocations", &["alloc_id", "worker_ip", "job", "disabled", "removed", "new_version", "zone"]),
+        ("cat_job_commands", &["job", "command_name", "executed_on", "demand_job", "demand_command", "demand_config"]),
+        ("cat_kv", &["namespace", "key", "value", "version", "ttl", "created_date", "deleted"]),
         (
             "cat_deployments",
             &[
@@ -255,28 +164,14 @@ fn projection_has_the_catalog_schema_and_views() {
         ),
     ];
     for (view, columns) in want {
-        assert_eq!(
-            cols(view),
-            columns.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            "{view}"
-        );
-        conn.prepare(&format!("SELECT * FROM {view}"))
-            .unwrap()
-            .query([])
-            .unwrap()
-            .next()
-            .unwrap();
+        assert_eq!(cols(view), columns.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{view}");
+        conn.prepare(&format!("SELECT * FROM {view}")).unwrap().query([]).unwrap().next().unwrap();
     }
-    let (id, seq): (String, i64) = conn
-        .query_row("SELECT bucket_id, update_seq FROM bucket", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let (id, seq): (String, i64) =
+        conn.query_row("SELECT bucket_id, update_seq FROM bucket", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!(seq, 0);
     assert!(uuid::Uuid::parse_str(&id).is_ok());
-    let v: i64 = conn
-        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-        .unwrap();
+    let v: i64 = conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, 1);
 }
 
@@ -291,76 +186,31 @@ fn cat_kv_shows_latest_version_and_masks_secrets() {
         s.record(maand::event::Event::KvPut {
             namespace: "secrets/job/api".into(),
             key: "pw".into(),
-            value: maand::event::KvValue::Sealed {
-                nonce: [7; 12],
-                ciphertext: vec![1, 2, 3],
-            },
+            value: maand::event::KvValue::Sealed { nonce: [7; 12], ciphertext: vec![1, 2, 3] },
             ttl: 60,
             at: 5,
         })
         .unwrap();
-        s.record(maand::event::Event::KvDeleted {
-            namespace: "vars/job/api".into(),
-            key: "k1".into(),
-            at: 6,
-        })
-        .unwrap();
+        s.record(maand::event::Event::KvDeleted { namespace: "vars/job/api".into(), key: "k1".into(), at: 6 }).unwrap();
         s.commit().unwrap();
     }
     let conn = rusqlite::Connection::open(dir.path().join("data/maand.db")).unwrap();
-    let mut st = conn
-        .prepare("SELECT namespace, key, value, version, ttl, deleted FROM cat_kv")
-        .unwrap();
+    let mut st = conn.prepare("SELECT namespace, key, value, version, ttl, deleted FROM cat_kv").unwrap();
     let rows: Vec<(String, String, String, i64, String, i64)> = st
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
     assert_eq!(
         rows,
         vec![
-            (
-                "secrets/job/api".into(),
-                "pw".into(),
-                "[encrypted]".into(),
-                1,
-                "60".into(),
-                0
-            ),
-            (
-                "vars/job/api".into(),
-                "k0".into(),
-                "two-0".into(),
-                2,
-                "0".into(),
-                0
-            ),
-            (
-                "vars/job/api".into(),
-                "k1".into(),
-                "".into(),
-                2,
-                "0".into(),
-                1
-            ),
+            ("secrets/job/api".into(), "pw".into(), "[encrypted]".into(), 1, "60".into(), 0),
+            ("vars/job/api".into(), "k0".into(), "two-0".into(), 2, "0".into(), 0),
+            ("vars/job/api".into(), "k1".into(), "".into(), 2, "0".into(), 1),
         ]
     );
-    let raw: String = conn
-        .query_row(
-            "SELECT value FROM key_value WHERE namespace = 'secrets/job/api'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let raw: String =
+        conn.query_row("SELECT value FROM key_value WHERE namespace = 'secrets/job/api'", [], |r| r.get(0)).unwrap();
     assert_eq!(raw, format!("enc:v1:{}:010203", "07".repeat(12)));
     ok(&journal(dir.path(), &["verify"]));
 }

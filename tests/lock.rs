@@ -22,11 +22,7 @@ fn second_writer_fails_with_busy_message_and_nothing_is_corrupted() {
     let v = ok(&journal(dir.path(), &["verify"]));
     assert!(v.starts_with("ok: "), "{v}");
     drop(held);
-    assert_eq!(
-        event_count(dir.path()),
-        before,
-        "the refused writer wrote events"
-    );
+    assert_eq!(event_count(dir.path()), before, "the refused writer wrote events");
     ok(&maand(dir.path(), &["init"]));
     ok(&journal(dir.path(), &["verify"]));
 }
@@ -34,23 +30,14 @@ fn second_writer_fails_with_busy_message_and_nothing_is_corrupted() {
 #[test]
 fn two_real_maand_writers_race_and_exactly_the_loser_is_refused() {
     let dir = fresh_bucket();
-    let spawn = || {
-        std::process::Command::new(maand_bin())
-            .arg("init")
-            .current_dir(dir.path())
-            .output()
-    };
+    let spawn = || std::process::Command::new(maand_bin()).arg("init").current_dir(dir.path()).output();
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(spawn);
         let b = s.spawn(spawn);
         (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
     });
     for o in [&a, &b] {
-        assert!(
-            o.status.success() || stderr(o).contains("bucket is busy (pid "),
-            "{}",
-            stderr(o)
-        );
+        assert!(o.status.success() || stderr(o).contains("bucket is busy (pid "), "{}", stderr(o));
     }
     let v = ok(&journal(dir.path(), &["verify"]));
     assert!(v.starts_with("ok: "), "{v}");
@@ -59,8 +46,7 @@ fn two_real_maand_writers_race_and_exactly_the_loser_is_refused() {
 #[test]
 fn lock_wait_queues_behind_a_writer() {
     let dir = fresh_bucket();
-    let lock =
-        BucketLock::acquire(&dir.path().join("data/maand.lock"), "build", Duration::ZERO).unwrap();
+    let lock = BucketLock::acquire(&dir.path().join("data/maand.lock"), "build", Duration::ZERO).unwrap();
     let releaser = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(400));
         drop(lock);
@@ -80,9 +66,5 @@ fn lock_left_by_a_dead_process_is_taken_over_with_a_note() {
     .unwrap();
     let o = maand(dir.path(), &["init"]);
     ok(&o);
-    assert!(
-        stderr(&o).contains("took over the bucket lock left by pid 4194303 (deploy"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("took over the bucket lock left by pid 4194303 (deploy"), "{}", stderr(&o));
 }

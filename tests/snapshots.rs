@@ -29,20 +29,10 @@ fn bucket_with_snapshots() -> tempfile::TempDir {
         b.snapshot_every = 10;
         let mut s = b.begin(session_info("test")).unwrap();
         for i in 0..7 {
-            s.record_at(
-                i,
-                put(
-                    &format!("vars/job/j{}", i % 3),
-                    &format!("k{i}"),
-                    &format!("r{round}"),
-                    i,
-                ),
-            )
-            .unwrap();
+            s.record_at(i, put(&format!("vars/job/j{}", i % 3), &format!("k{i}"), &format!("r{round}"), i)).unwrap();
         }
         s.checkpoint("mid").unwrap();
-        s.record_at(9, put("vars/job/x", "round", &round.to_string(), 9))
-            .unwrap();
+        s.record_at(9, put("vars/job/x", "round", &round.to_string(), 9)).unwrap();
         s.commit().unwrap();
     }
     dir
@@ -54,18 +44,10 @@ fn snapshot_load_equals_full_refold() {
     let r = JournalReader::open(&dir.path().join("data/journal.redb")).unwrap();
     let t = r.begin_read().unwrap();
     let snaps = journal::reader_snapshots(&t).unwrap();
-    assert_eq!(
-        snaps.len(),
-        journal::SNAPSHOTS_KEPT,
-        "old snapshots are pruned"
-    );
+    assert_eq!(snaps.len(), journal::SNAPSHOTS_KEPT, "old snapshots are pruned");
     let loaded = journal::load_state(&t).unwrap();
     assert_eq!(loaded.snapshot_seq, Some(snaps.last().unwrap().seq));
-    assert!(
-        loaded.folded < 15,
-        "only the tail is folded: {}",
-        loaded.folded
-    );
+    assert!(loaded.folded < 15, "only the tail is folded: {}", loaded.folded);
     let full = full_fold(dir.path());
     assert_eq!(loaded.state, full);
     assert_eq!(loaded.state.digest().unwrap(), full.digest().unwrap());
@@ -100,17 +82,9 @@ fn damaged_snapshot_is_ignored_on_load_and_reported_by_verify() {
     let r = JournalReader::open(&dir.path().join("data/journal.redb")).unwrap();
     let t = r.begin_read().unwrap();
     let loaded = journal::load_state(&t).unwrap();
-    assert_ne!(
-        loaded.snapshot_seq,
-        Some(latest),
-        "damaged snapshot must not be used"
-    );
+    assert_ne!(loaded.snapshot_seq, Some(latest), "damaged snapshot must not be used");
     assert_eq!(loaded.state, full_fold(dir.path()));
     let o = journal(dir.path(), &["verify"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains(&format!("verify failed at event {latest}: stored snapshot")),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains(&format!("verify failed at event {latest}: stored snapshot")), "{}", stderr(&o));
 }

@@ -32,18 +32,9 @@ fn get(t: &redb::Table<u64, &[u8]>, seq: u64) -> Vec<u8> {
 
 fn verify_fails_at(dir: &Path, seq: u64) -> String {
     let o = journal(dir, &["verify"]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "verify should fail: {}{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    assert_eq!(o.status.code(), Some(1), "verify should fail: {}{}", stdout(&o), stderr(&o));
     let err = stderr(&o);
-    assert!(
-        err.contains(&format!("verify failed at event {seq}:")),
-        "{err}"
-    );
+    assert!(err.contains(&format!("verify failed at event {seq}:")), "{err}");
     err
 }
 
@@ -113,14 +104,8 @@ fn rewritten_event_with_recomputed_hash_breaks_the_chain_after_it() {
     edit_events(dir.path(), |t| {
         let env = maand::journal::codec::decode(&get(t, 8)).unwrap();
         let forged = put("vars/job/api", "k0", "forged", 1);
-        let (bytes, _) = maand::journal::codec::encode(
-            env.seq,
-            env.session_id,
-            env.prev_hash,
-            env.recorded_at,
-            &forged,
-        )
-        .unwrap();
+        let (bytes, _) =
+            maand::journal::codec::encode(env.seq, env.session_id, env.prev_hash, env.recorded_at, &forged).unwrap();
         t.insert(8, bytes.as_slice()).unwrap();
     });
     let err = verify_fails_at(dir.path(), 9);
@@ -131,19 +116,11 @@ fn rewritten_event_with_recomputed_hash_breaks_the_chain_after_it() {
 fn projection_that_disagrees_with_the_journal_fails_verify() {
     let dir = bucket_with_history();
     let conn = rusqlite::Connection::open(dir.path().join("data/maand.db")).unwrap();
-    conn.execute(
-        "UPDATE key_value SET value = 'edited' WHERE key = 'k1' AND namespace = 'vars/job/api'",
-        [],
-    )
-    .unwrap();
+    conn.execute("UPDATE key_value SET value = 'edited' WHERE key = 'k1' AND namespace = 'vars/job/api'", []).unwrap();
     drop(conn);
     let o = journal(dir.path(), &["verify"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("data/maand.db disagrees with a fresh projection"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("data/maand.db disagrees with a fresh projection"), "{}", stderr(&o));
     ok(&journal(dir.path(), &["rebuild-db"]));
     ok(&journal(dir.path(), &["verify"]));
 }

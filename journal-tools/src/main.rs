@@ -44,11 +44,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let paths = BucketPaths::new(
-        cli.bucket
-            .as_deref()
-            .unwrap_or_else(|| std::path::Path::new(".")),
-    );
+    let paths = BucketPaths::new(cli.bucket.as_deref().unwrap_or_else(|| std::path::Path::new(".")));
     let result: Result<i32> = match &cli.command {
         Command::Sessions(a) => sessions::run(&paths, a).map(|_| 0),
         Command::Show(a) => show::run(&paths, a).map(|_| 0),

@@ -21,22 +21,11 @@ enum Selection {
 }
 
 fn parse(what: &str) -> Result<Selection> {
-    let bad = || {
-        Error::usage(format!(
-            "expected a session id like `7` or a sequence range like `10..20`, got {what:?}"
-        ))
-    };
+    let bad =
+        || Error::usage(format!("expected a session id like `7` or a sequence range like `10..20`, got {what:?}"));
     if let Some((a, b)) = what.split_once("..") {
-        let a = if a.is_empty() {
-            1
-        } else {
-            a.parse().map_err(|_| bad())?
-        };
-        let b = if b.is_empty() {
-            u64::MAX
-        } else {
-            b.parse().map_err(|_| bad())?
-        };
+        let a = if a.is_empty() { 1 } else { a.parse().map_err(|_| bad())? };
+        let b = if b.is_empty() { u64::MAX } else { b.parse().map_err(|_| bad())? };
         if a > b {
             return Err(bad());
         }
@@ -52,11 +41,8 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     let (range, session) = match sel {
         Selection::Range(a, b) => (a..=b, None),
         Selection::Session(id) => {
-            let rec = journal::reader_session(&txn, id)?.ok_or_else(|| {
-                Error::usage(format!(
-                    "no session {id}; `maand-journal sessions` lists them"
-                ))
-            })?;
+            let rec = journal::reader_session(&txn, id)?
+                .ok_or_else(|| Error::usage(format!("no session {id}; `maand-journal sessions` lists them")))?;
             // Events of an aborted session include the abort marker written later.
             (rec.first_seq..=u64::MAX, Some(id))
         }

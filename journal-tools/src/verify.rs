@@ -15,11 +15,7 @@ pub fn run(paths: &BucketPaths) -> Result<i32> {
             None => eprintln!("verify failed: {}", first.what),
         }
         for p in &report.problems[1..] {
-            eprintln!(
-                "  also: {}{}",
-                p.seq.map(|s| format!("event {s}: ")).unwrap_or_default(),
-                p.what
-            );
+            eprintln!("  also: {}{}", p.seq.map(|s| format!("event {s}: ")).unwrap_or_default(), p.what);
         }
         return Ok(1);
     }

@@ -74,9 +74,8 @@ hook_api_port = 8080          # hook runtime API on 127.0.0.1; 0 = any free port
 impl MaandConf {
     /// Read and validate `maand.conf` at `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let src = std::fs::read_to_string(path).map_err(|e| {
-            Error::input(format!("maand.conf: cannot read {}: {e}", path.display()))
-        })?;
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| Error::input(format!("maand.conf: cannot read {}: {e}", path.display())))?;
         Self::parse(&src)
     }
 
@@ -84,27 +83,14 @@ impl MaandConf {
     pub fn parse(src: &str) -> Result<Self> {
         let conf: MaandConf = parse_toml("maand.conf", src)?;
         let bad = |key: &str, why: &str| {
-            let at = line_of_key(src, key)
-                .map(|l| format!("line {l}, "))
-                .unwrap_or_default();
+            let at = line_of_key(src, key).map(|l| format!("line {l}, ")).unwrap_or_default();
             Err(Error::input(format!("maand.conf: {at}key `{key}`: {why}")))
         };
-        if conf.ssh_user.is_empty()
-            || !conf
-                .ssh_user
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        {
-            return bad(
-                "ssh_user",
-                "must be a non-empty user name of letters, digits, '.', '_' or '-'",
-            );
+        if conf.ssh_user.is_empty() || !conf.ssh_user.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return bad("ssh_user", "must be a non-empty user name of letters, digits, '.', '_' or '-'");
         }
         if conf.ssh_key.is_empty() || conf.ssh_key.contains('/') || conf.ssh_key.starts_with('.') {
-            return bad(
-                "ssh_key",
-                "must be a file name inside secrets/ (no '/', not starting with '.')",
-            );
+            return bad("ssh_key", "must be a file name inside secrets/ (no '/', not starting with '.')");
         }
         if conf.ssh_port == 0 {
             return bad("ssh_port", "must be between 1 and 65535");
@@ -115,15 +101,8 @@ impl MaandConf {
         if conf.certs_renewal_buffer >= conf.certs_ttl {
             return bad("certs_renewal_buffer", "must be smaller than certs_ttl");
         }
-        if !conf
-            .job_config_selector
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-        {
-            return bad(
-                "job_config_selector",
-                "may only hold letters, digits, '_' and '-'",
-            );
+        if !conf.job_config_selector.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+            return bad("job_config_selector", "may only hold letters, digits, '_' and '-'");
         }
         Ok(conf)
     }
@@ -135,10 +114,7 @@ mod tests {
 
     #[test]
     fn default_file_parses_to_defaults() {
-        assert_eq!(
-            MaandConf::parse(DEFAULT_CONF).unwrap(),
-            MaandConf::default()
-        );
+        assert_eq!(MaandConf::parse(DEFAULT_CONF).unwrap(), MaandConf::default());
         assert_eq!(MaandConf::parse("").unwrap(), MaandConf::default());
     }
 

@@ -33,13 +33,7 @@ pub const DEFAULT_BUCKET_CONF: &str = "# Bucket-wide variables (KV vars/bucket).
 /// Create or upgrade the bucket at `paths`.
 pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     let mut created = Vec::new();
-    for dir in [
-        paths.workspace(),
-        paths.jobs_dir(),
-        paths.data(),
-        paths.tmp(),
-        paths.logs(),
-    ] {
+    for dir in [paths.workspace(), paths.jobs_dir(), paths.data(), paths.tmp(), paths.logs()] {
         if !dir.exists() {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             created.push(paths.rel(&dir) + "/");
@@ -52,40 +46,20 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     }
     let lock = BucketLock::acquire(&paths.lock(), "init", lock_wait)?;
 
-    write_if_missing(
-        paths,
-        &paths.conf(),
-        DEFAULT_CONF.as_bytes(),
-        0o644,
-        &mut created,
-    )?;
+    write_if_missing(paths, &paths.conf(), DEFAULT_CONF.as_bytes(), 0o644, &mut created)?;
     let conf = MaandConf::load(&paths.conf())?;
     write_if_missing(paths, &paths.workers_json(), b"[]\n", 0o644, &mut created)?;
-    write_if_missing(
-        paths,
-        &paths.bucket_conf(),
-        DEFAULT_BUCKET_CONF.as_bytes(),
-        0o644,
-        &mut created,
-    )?;
+    write_if_missing(paths, &paths.bucket_conf(), DEFAULT_BUCKET_CONF.as_bytes(), 0o644, &mut created)?;
     ensure_kv_key(paths, &mut created)?;
 
     let (has_crt, has_key) = (paths.ca_crt().exists(), paths.ca_key().exists());
     if has_crt != has_key {
-        let (have, missing) = if has_crt {
-            ("ca.crt", "ca.key")
-        } else {
-            ("ca.key", "ca.crt")
-        };
+        let (have, missing) = if has_crt { ("ca.crt", "ca.key") } else { ("ca.key", "ca.crt") };
         return Err(Error::input(format!(
             "secrets/{have} exists but secrets/{missing} does not: restore the missing file, or remove both to create a new CA"
         )));
     }
-    let existing_ca = if has_crt {
-        Some(certs::inspect_ca(&fs::read_to_string(paths.ca_crt())?)?)
-    } else {
-        None
-    };
+    let existing_ca = if has_crt { Some(certs::inspect_ca(&fs::read_to_string(paths.ca_crt())?)?) } else { None };
 
     let now = clock::now_ms();
     let new_journal = !paths.journal().exists();
@@ -115,10 +89,7 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     let mut bucket = Bucket::finish_open(paths.clone(), conf, lock, journal)?;
     let mut session = bucket.begin(session_info("init"))?;
     if upgraded_from < FORMAT_VERSION {
-        session.record(Event::FormatUpgraded {
-            from: upgraded_from,
-            to: FORMAT_VERSION,
-        })?;
+        session.record(Event::FormatUpgraded { from: upgraded_from, to: FORMAT_VERSION })?;
     }
 
     let known_id = session.state().bucket_id().map(str::to_string);
@@ -126,11 +97,7 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         Some(id) => (id, None),
         None => match legacy_id.or_else(|| existing_ca.as_ref().map(|(cn, _)| cn.clone())) {
             Some(id) if uuid::Uuid::parse_str(&id).is_ok() => {
-                let src = if existing_ca.as_ref().is_some_and(|(cn, _)| *cn == id) {
-                    "ca"
-                } else {
-                    "legacy-db"
-                };
+                let src = if existing_ca.as_ref().is_some_and(|(cn, _)| *cn == id) { "ca" } else { "legacy-db" };
                 (id, Some(src))
             }
             _ => (uuid::Uuid::new_v4().to_string(), Some("new")),
@@ -144,10 +111,7 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         )));
     }
     if let Some(src) = id_source {
-        session.record(Event::BucketInitialized {
-            bucket_id: bucket_id.clone(),
-            id_source: src.to_string(),
-        })?;
+        session.record(Event::BucketInitialized { bucket_id: bucket_id.clone(), id_source: src.to_string() })?;
     }
     if existing_ca.is_none() {
         let ca = certs::generate_ca(&bucket_id, now)?;
@@ -155,15 +119,10 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         write_new(&paths.ca_crt(), ca.cert_pem.as_bytes(), 0o644)?;
         created.push("secrets/ca.key".into());
         created.push("secrets/ca.crt".into());
-        session.record(Event::CaCreated {
-            fingerprint: ca.fingerprint,
-            not_after: ca.not_after,
-        })?;
+        session.record(Event::CaCreated { fingerprint: ca.fingerprint, not_after: ca.not_after })?;
     }
     if !created.is_empty() {
-        session.record(Event::BucketFilesCreated {
-            paths: created.clone(),
-        })?;
+        session.record(Event::BucketFilesCreated { paths: created.clone() })?;
     }
     let session_id = session.id();
     session.commit()?;
@@ -228,18 +187,10 @@ fn legacy_bucket_id(db: &Path) -> Option<String> {
     if !db.exists() {
         return None;
     }
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .ok()?;
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
     // Our own projection is not a legacy catalog: the journal is the truth.
-    if conn
-        .query_row("SELECT 1 FROM maand_projection", [], |_| Ok(()))
-        .is_ok()
-    {
+    if conn.query_row("SELECT 1 FROM maand_projection", [], |_| Ok(())).is_ok() {
         return None;
     }
-    conn.query_row("SELECT bucket_id FROM bucket LIMIT 1", [], |r| {
-        r.get::<_, String>(0)
-    })
-    .ok()
+    conn.query_row("SELECT bucket_id FROM bucket LIMIT 1", [], |r| r.get::<_, String>(0)).ok()
 }

@@ -70,11 +70,8 @@ impl BucketLock {
         }
         // We hold the lock: any holder recorded in the file is dead.
         let took_over = read_holder(&mut file).filter(|h| h.pid != std::process::id());
-        let me = Holder {
-            pid: std::process::id(),
-            command: command.to_string(),
-            since: clock::format_ms(clock::now_ms()),
-        };
+        let me =
+            Holder { pid: std::process::id(), command: command.to_string(), since: clock::format_ms(clock::now_ms()) };
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
         file.write_all(serde_json::to_string(&me)?.as_bytes())?;
@@ -122,13 +119,7 @@ mod tests {
         let p = dir.path().join("maand.lock");
         let a = BucketLock::acquire(&p, "deploy", Duration::ZERO).unwrap();
         let e = BucketLock::acquire(&p, "build", Duration::from_millis(120)).unwrap_err();
-        assert!(
-            e.message().starts_with(&format!(
-                "bucket is busy (pid {}, deploy, since ",
-                std::process::id()
-            )),
-            "{e}"
-        );
+        assert!(e.message().starts_with(&format!("bucket is busy (pid {}, deploy, since ", std::process::id())), "{e}");
         drop(a);
         let b = BucketLock::acquire(&p, "build", Duration::ZERO).unwrap();
         assert!(b.took_over.is_none());

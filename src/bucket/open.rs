@@ -55,11 +55,7 @@ pub(super) fn require_initialised(paths: &BucketPaths) -> Result<()> {
         return Err(Error::usage(format!(
             "{} is not an initialised maand bucket (missing {}): run `maand init` there, or pass --bucket DIR",
             paths.root().display(),
-            if paths.conf().exists() {
-                "data/journal.redb"
-            } else {
-                "maand.conf"
-            }
+            if paths.conf().exists() { "data/journal.redb" } else { "maand.conf" }
         )));
     }
     Ok(())
@@ -114,25 +110,11 @@ impl Bucket {
             let txn = journal.begin_read()?;
             journal::load_state(&txn)?.state
         };
-        tracing::info!(
-            ms = t.elapsed().as_millis() as u64,
-            seq = state.seq,
-            "state loaded"
-        );
-        if projection::ensure(&paths.db(), &state, &journal.meta().journal_id)?
-            && paths.db().exists()
-        {
+        tracing::info!(ms = t.elapsed().as_millis() as u64, seq = state.seq, "state loaded");
+        if projection::ensure(&paths.db(), &state, &journal.meta().journal_id)? && paths.db().exists() {
             tracing::debug!("projection rebuilt");
         }
-        Ok(Bucket {
-            paths,
-            conf,
-            state,
-            journal,
-            lock,
-            notes,
-            snapshot_every: journal::SNAPSHOT_EVERY,
-        })
+        Ok(Bucket { paths, conf, state, journal, lock, notes, snapshot_every: journal::SNAPSHOT_EVERY })
     }
 
     /// Journal metadata.
@@ -151,37 +133,18 @@ impl Bucket {
 fn mark_dead_sessions(journal: &mut JournalWriter, notes: &mut Vec<String>) -> Result<()> {
     let open: Vec<_> = {
         let txn = journal.begin_read()?;
-        journal::reader_sessions(&txn)?
-            .into_iter()
-            .filter(|s| s.outcome == Outcome::Open)
-            .collect()
+        journal::reader_sessions(&txn)?.into_iter().filter(|s| s.outcome == Outcome::Open).collect()
     };
     for mut rec in open {
         // Sessions never interleave, so a seq difference is an event count.
-        let tail = if rec.checkpoint_seq == 0 {
-            rec.events
-        } else {
-            rec.last_seq - rec.checkpoint_seq
-        };
+        let tail = if rec.checkpoint_seq == 0 { rec.events } else { rec.last_seq - rec.checkpoint_seq };
         let reason = format!(
             "process {} ({}) ended without closing the session; {} event(s) after its last checkpoint are not part of state",
             rec.info.pid, rec.info.command, tail
         );
-        notes.push(format!(
-            "session {} ({}) was cut off: marked aborted",
-            rec.id, rec.info.command
-        ));
+        notes.push(format!("session {} ({}) was cut off: marked aborted", rec.id, rec.info.command));
         let now = clock::now_ms();
-        journal.append(
-            &mut rec,
-            &[(
-                now,
-                Event::SessionAborted {
-                    detected_at: now,
-                    reason,
-                },
-            )],
-        )?;
+        journal.append(&mut rec, &[(now, Event::SessionAborted { detected_at: now, reason })])?;
     }
     Ok(())
 }
@@ -197,12 +160,6 @@ impl BucketView {
         check_format(&meta)?;
         let state = journal::load_state(&txn)?.state;
         drop(txn);
-        Ok(BucketView {
-            paths,
-            conf,
-            state,
-            meta,
-            journal,
-        })
+        Ok(BucketView { paths, conf, state, meta, journal })
     }
 }

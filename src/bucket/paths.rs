@@ -82,9 +82,6 @@ impl BucketPaths {
 
     /// Path relative to the bucket root, for messages.
     pub fn rel(&self, p: &Path) -> String {
-        p.strip_prefix(&self.root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
+        p.strip_prefix(&self.root).unwrap_or(p).display().to_string()
     }
 }

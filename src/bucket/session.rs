@@ -30,9 +30,7 @@ pub struct Session<'b> {
 
 /// Describe the current process running `command` for a session record.
 pub fn session_info(command: &str) -> SessionInfo {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| login_name());
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| login_name());
     SessionInfo {
         command: command.to_string(),
         command_line: std::env::args().collect(),
@@ -53,12 +51,8 @@ fn login_name() -> String {
         let mut pwd: libc::passwd = std::mem::zeroed();
         let mut buf = vec![0 as libc::c_char; 4096];
         let mut result: *mut libc::passwd = std::ptr::null_mut();
-        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) == 0
-            && !result.is_null()
-        {
-            return std::ffi::CStr::from_ptr(pwd.pw_name)
-                .to_string_lossy()
-                .into_owned();
+        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) == 0 && !result.is_null() {
+            return std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned();
         }
         format!("uid:{uid}")
     }
@@ -90,15 +84,8 @@ impl Bucket {
             ended_at: None,
             outcome: Outcome::Open,
         };
-        self.journal
-            .append(&mut record, &[(at, Event::SessionOpened(info))])?;
-        Ok(Session {
-            bucket: self,
-            record,
-            buffer: Vec::new(),
-            touched: BTreeSet::new(),
-            ended: false,
-        })
+        self.journal.append(&mut record, &[(at, Event::SessionOpened(info))])?;
+        Ok(Session { bucket: self, record, buffer: Vec::new(), touched: BTreeSet::new(), ended: false })
     }
 }
 
@@ -150,9 +137,7 @@ impl Session<'_> {
     /// Everything recorded so far becomes committed state; the projection
     /// follows.
     pub fn checkpoint(&mut self, label: &str) -> Result<()> {
-        self.push_marker(Event::Checkpoint {
-            label: label.to_string(),
-        })
+        self.push_marker(Event::Checkpoint { label: label.to_string() })
     }
 
     fn push_marker(&mut self, marker: Event) -> Result<()> {
@@ -162,13 +147,7 @@ impl Session<'_> {
         self.bucket.state.seq = self.record.last_seq;
         let touched = std::mem::take(&mut self.touched);
         let b = &*self.bucket;
-        projection::update_or_rebuild(
-            &b.paths.db(),
-            &b.state,
-            &b.journal.meta().journal_id,
-            prev_seq,
-            &touched,
-        )?;
+        projection::update_or_rebuild(&b.paths.db(), &b.state, &b.journal.meta().journal_id, prev_seq, &touched)?;
         Ok(())
     }
 
@@ -176,17 +155,12 @@ impl Session<'_> {
     /// state when enough events accumulated since the last snapshot.
     pub fn commit(mut self) -> Result<()> {
         self.ended = true;
-        self.push_marker(Event::SessionCommitted {
-            ended_at: clock::now_ms(),
-        })?;
+        self.push_marker(Event::SessionCommitted { ended_at: clock::now_ms() })?;
         let last_snapshot = {
             let txn = self.bucket.journal.begin_read()?;
-            crate::journal::reader_snapshots(&txn)?
-                .last()
-                .map_or(0, |s| s.seq)
+            crate::journal::reader_snapshots(&txn)?.last().map_or(0, |s| s.seq)
         };
-        if self.bucket.state.seq.saturating_sub(last_snapshot) >= self.bucket.snapshot_every.max(1)
-        {
+        if self.bucket.state.seq.saturating_sub(last_snapshot) >= self.bucket.snapshot_every.max(1) {
             self.bucket.journal.write_snapshot(&self.bucket.state)?;
         }
         Ok(())
@@ -200,13 +174,8 @@ impl Session<'_> {
     }
 
     fn end_failed(&mut self, message: &str) -> Result<()> {
-        self.buffer.push((
-            clock::now_ms(),
-            Event::SessionFailed {
-                ended_at: clock::now_ms(),
-                error: message.to_string(),
-            },
-        ));
+        self.buffer
+            .push((clock::now_ms(), Event::SessionFailed { ended_at: clock::now_ms(), error: message.to_string() }));
         self.flush()
     }
 }

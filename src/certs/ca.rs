@@ -2,9 +2,7 @@
 
 use crate::error::{Context, Error, Result};
 use crate::event::Millis;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use sha2::{Digest, Sha256};
 
 /// A freshly generated CA, as PEM, with its public facts.
@@ -29,17 +27,11 @@ pub fn generate_ca(bucket_id: &str, now: Millis) -> Result<CaFiles> {
     dn.push(DnType::CommonName, bucket_id);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let start = time::OffsetDateTime::from_unix_timestamp(now / 1000).context("clock")?;
     params.not_before = start - time::Duration::minutes(5);
     params.not_after = start + time::Duration::days(TEN_YEARS_DAYS);
-    let cert = params
-        .self_signed(&key)
-        .context("signing the CA certificate")?;
+    let cert = params.self_signed(&key).context("signing the CA certificate")?;
     Ok(CaFiles {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
@@ -52,15 +44,7 @@ pub fn generate_ca(bucket_id: &str, now: Millis) -> Result<CaFiles> {
 pub fn inspect_ca(pem: &str) -> Result<(String, String)> {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
         .map_err(|e| Error::input(format!("secrets/ca.crt: not a PEM certificate: {e}")))?;
-    let cert = p
-        .parse_x509()
-        .map_err(|e| Error::input(format!("secrets/ca.crt: invalid certificate: {e}")))?;
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let cert = p.parse_x509().map_err(|e| Error::input(format!("secrets/ca.crt: invalid certificate: {e}")))?;
+    let cn = cert.subject().iter_common_name().next().and_then(|c| c.as_str().ok()).unwrap_or_default().to_string();
     Ok((cn, hex::encode(Sha256::digest(&p.contents))))
 }

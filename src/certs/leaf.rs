@@ -5,8 +5,8 @@ use crate::error::{Context, Error, Result};
 use crate::event::Millis;
 use crate::plan::build::CertRequest;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair,
-    KeyUsagePurpose, SanType, SerialNumber,
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    SerialNumber,
 };
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,12 +37,9 @@ pub fn issue_all(
     if requests.is_empty() {
         return Ok(Vec::new());
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(requests.len());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(requests.len());
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<IssuedCert>>>> =
-        Mutex::new((0..requests.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<IssuedCert>>>> = Mutex::new((0..requests.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
@@ -50,9 +47,7 @@ pub fn issue_all(
                     Ok(k) => k,
                     Err(e) => {
                         let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
-                        r[0] = Some(Err(Error::input(format!(
-                            "secrets/ca.key: not a usable private key: {e}"
-                        ))));
+                        r[0] = Some(Err(Error::input(format!("secrets/ca.key: not a usable private key: {e}"))));
                         return;
                     }
                 };
@@ -60,9 +55,7 @@ pub fn issue_all(
                     Ok(i) => i,
                     Err(e) => {
                         let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
-                        r[0] = Some(Err(Error::input(format!(
-                            "secrets/ca.crt: not a usable CA certificate: {e}"
-                        ))));
+                        r[0] = Some(Err(Error::input(format!("secrets/ca.crt: not a usable CA certificate: {e}"))));
                         return;
                     }
                 };
@@ -81,23 +74,11 @@ pub fn issue_all(
     results
         .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            r.unwrap_or_else(|| {
-                Err(Error::op(format!(
-                    "certificate {} was not issued",
-                    requests[i].name
-                )))
-            })
-        })
+        .map(|(i, r)| r.unwrap_or_else(|| Err(Error::op(format!("certificate {} was not issued", requests[i].name)))))
         .collect()
 }
 
-fn issue_one(
-    req: &CertRequest,
-    issuer: &Issuer<'_, KeyPair>,
-    now: Millis,
-    ttl_days: u32,
-) -> Result<IssuedCert> {
+fn issue_one(req: &CertRequest, issuer: &Issuer<'_, KeyPair>, now: Millis, ttl_days: u32) -> Result<IssuedCert> {
     let what = || format!("issuing certificate {} of job {}", req.name, req.job);
     let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).with_context(what)?;
     let mut params = CertificateParams::default();
@@ -109,11 +90,7 @@ fn issue_one(
         .iter()
         .map(|s| match s.parse() {
             Ok(ip) => Ok(SanType::IpAddress(ip)),
-            Err(_) => s
-                .clone()
-                .try_into()
-                .map(SanType::DnsName)
-                .map_err(|e| Error::input(format!("SAN {s:?}: {e}"))),
+            Err(_) => s.clone().try_into().map(SanType::DnsName).map_err(|e| Error::input(format!("SAN {s:?}: {e}"))),
         })
         .collect::<Result<_>>()?;
     let start = time::OffsetDateTime::from_unix_timestamp(now / 1000).context("clock")?;
@@ -123,21 +100,11 @@ fn issue_one(
     getrandom::fill(&mut serial).map_err(|e| Error::op(format!("random serial: {e}")))?;
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;
     let cert = params.signed_by(&key, issuer).with_context(what)?;
-    let key_pem = if req.pkcs8 {
-        key.serialize_pem()
-    } else {
-        pkcs1_pem(&key.serialize_der())?
-    };
+    let key_pem = if req.pkcs8 { key.serialize_pem() } else { pkcs1_pem(&key.serialize_der())? };
     Ok(IssuedCert {
         request: req.clone(),
         cert_pem: cert.pem(),
@@ -155,8 +122,5 @@ fn pkcs1_pem(pkcs8_der: &[u8]) -> Result<String> {
     let (_, obj) = parse_der(pkcs8_der).map_err(|_| bad())?;
     let seq = obj.as_sequence().map_err(|_| bad())?;
     let inner = seq.get(2).ok_or_else(bad)?.as_slice().map_err(|_| bad())?;
-    Ok(pem::encode(&pem::Pem::new(
-        "RSA PRIVATE KEY",
-        inner.to_vec(),
-    )))
+    Ok(pem::encode(&pem::Pem::new("RSA PRIVATE KEY", inner.to_vec())))
 }

@@ -11,6 +11,9 @@ pub struct BuildArgs {
     /// active allocation.
     #[arg(long)]
     pub purge_job_kv: bool,
+    /// Stream `post_build` hook output as `job@worker | line`.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &BuildArgs) -> Result<()> {
@@ -18,12 +21,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &BuildArgs) -> 
     for note in &bucket.notes {
         eprintln!("note: {note}");
     }
-    let r = build(
-        &mut bucket,
-        &BuildOptions {
-            purge_job_kv: args.purge_job_kv,
-        },
-    )?;
+    let r = build(&mut bucket, &BuildOptions { purge_job_kv: args.purge_job_kv, verbose: args.verbose })?;
     let (total, disabled, removed) = r.allocations;
     println!(
         "catalog: {} workers, {} jobs, {} allocations ({} disabled, {} removed)",
@@ -35,11 +33,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &BuildArgs) -> 
         println!(
             "recorded {} change(s){} in journal session {}",
             r.changes,
-            if r.certs_issued > 0 {
-                format!(", issued {} certificate(s)", r.certs_issued)
-            } else {
-                String::new()
-            },
+            if r.certs_issued > 0 { format!(", issued {} certificate(s)", r.certs_issued) } else { String::new() },
             r.session
         );
     }

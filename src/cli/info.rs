@@ -57,10 +57,7 @@ pub(super) fn run(paths: &BucketPaths, args: &InfoArgs) -> Result<()> {
     println!("workers         {}", info.workers);
     println!("jobs            {}", info.jobs);
     println!("allocations     {}", info.allocations);
-    println!(
-        "kv              {} keys, {} versions",
-        info.kv_keys, info.kv_versions
-    );
+    println!("kv              {} keys, {} versions", info.kv_keys, info.kv_versions);
     println!(
         "journal         {} events, {} sessions, committed up to #{} (format {})",
         info.journal_events, info.journal_sessions, info.committed_seq, info.journal_format

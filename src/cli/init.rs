@@ -10,17 +10,9 @@ pub(super) fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<()> {
         eprintln!("note: {note}");
     }
     if report.created {
-        println!(
-            "initialised bucket {} in {}",
-            report.bucket_id,
-            paths.root().display()
-        );
+        println!("initialised bucket {} in {}", report.bucket_id, paths.root().display());
     } else {
-        println!(
-            "bucket {} in {} is up to date",
-            report.bucket_id,
-            paths.root().display()
-        );
+        println!("bucket {} in {} is up to date", report.bucket_id, paths.root().display());
     }
     for f in &report.files_created {
         println!("  created {f}");

@@ -27,8 +27,7 @@ enum JobCommand {
     },
 }
 
-const MAKEFILE: &str =
-    "# Lifecycle targets maand runs on each worker (in /opt/worker/<bucket>/jobs/<job>).
+const MAKEFILE: &str = "# Lifecycle targets maand runs on each worker (in /opt/worker/<bucket>/jobs/<job>).
 # CURRENT_VERSION and NEW_VERSION are set by deploy.
 .PHONY: start stop restart reload status
 
@@ -59,22 +58,13 @@ fn create(paths: &BucketPaths, job: &str, selectors: &[String]) -> Result<()> {
         check_label(s).map_err(|e| Error::usage(format!("--selectors: {e}")))?;
     }
     if !paths.workspace().is_dir() {
-        return Err(Error::usage(format!(
-            "{} has no workspace/: run `maand init` first",
-            paths.root().display()
-        )));
+        return Err(Error::usage(format!("{} has no workspace/: run `maand init` first", paths.root().display())));
     }
     let dir = paths.jobs_dir().join(job);
     if dir.exists() {
-        return Err(Error::usage(format!(
-            "workspace/jobs/{job} already exists; not overwriting it"
-        )));
+        return Err(Error::usage(format!("workspace/jobs/{job} already exists; not overwriting it")));
     }
-    let selectors: Vec<String> = if selectors.is_empty() {
-        vec![job.to_string()]
-    } else {
-        selectors.to_vec()
-    };
+    let selectors: Vec<String> = if selectors.is_empty() { vec![job.to_string()] } else { selectors.to_vec() };
     let manifest = serde_json::json!({
         "version": "0.1.0",
         "selectors": selectors,
@@ -83,8 +73,7 @@ fn create(paths: &BucketPaths, job: &str, selectors: &[String]) -> Result<()> {
         "restart_policy": "always",
         "resources": { "ports": {} },
     });
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::op(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::op(format!("creating {}: {e}", dir.display())))?;
     let write = |name: &str, body: &str| -> Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -94,20 +83,11 @@ fn create(paths: &BucketPaths, job: &str, selectors: &[String]) -> Result<()> {
         f.write_all(body.as_bytes())?;
         Ok(())
     };
-    write(
-        "manifest.json",
-        &(serde_json::to_string_pretty(&manifest)? + "\n"),
-    )?;
+    write("manifest.json", &(serde_json::to_string_pretty(&manifest)? + "\n"))?;
     write("Makefile", MAKEFILE)?;
-    println!(
-        "created workspace/jobs/{job}/ (manifest.json, Makefile); selectors: {}",
-        selectors.join(",")
-    );
+    println!("created workspace/jobs/{job}/ (manifest.json, Makefile); selectors: {}", selectors.join(","));
     if selectors.iter().any(|s| s != "worker") {
-        println!(
-            "label workers with {} in workspace/workers.json, then run `maand build`",
-            selectors.join(", ")
-        );
+        println!("label workers with {} in workspace/workers.json, then run `maand build`", selectors.join(", "));
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod build;
 mod cat;
+mod hooks;
 mod info;
 mod init;
 mod job;
@@ -46,23 +47,18 @@ pub enum Command {
     Cat(cat::CatArgs),
     /// Job commands: `create` scaffolds a job.
     Job(job::JobArgs),
+    /// Run a hook registered for the `cli` event.
+    Hooks(hooks::HooksArgs),
 }
 
 impl Cli {
     fn paths(&self) -> BucketPaths {
-        BucketPaths::new(
-            self.bucket
-                .as_deref()
-                .unwrap_or_else(|| std::path::Path::new(".")),
-        )
+        BucketPaths::new(self.bucket.as_deref().unwrap_or_else(|| std::path::Path::new(".")))
     }
 
     /// Options for opening the bucket as a writer for `command`.
     pub fn open_options(&self, command: &str) -> OpenOptions {
-        OpenOptions {
-            command: command.to_string(),
-            lock_wait: Duration::from_secs(self.lock_wait),
-        }
+        OpenOptions { command: command.to_string(), lock_wait: Duration::from_secs(self.lock_wait) }
     }
 }
 
@@ -75,5 +71,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Build(args) => build::run(&paths, &cli.open_options("build"), args),
         Command::Cat(args) => cat::run(&paths, args),
         Command::Job(args) => job::run(&paths, args),
+        Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
     }
 }

@@ -12,10 +12,7 @@ pub struct Table {
 impl Table {
     /// An empty table with these columns.
     pub fn new(columns: &[&'static str]) -> Self {
-        Table {
-            columns: columns.to_vec(),
-            rows: Vec::new(),
-        }
+        Table { columns: columns.to_vec(), rows: Vec::new() }
     }
 
     /// Add a row (one value per column).
@@ -30,27 +27,12 @@ impl Table {
             let objects: Vec<Value> = self
                 .rows
                 .iter()
-                .map(|r| {
-                    Value::Object(
-                        self.columns
-                            .iter()
-                            .map(|c| c.to_string())
-                            .zip(r.iter().cloned())
-                            .collect(),
-                    )
-                })
+                .map(|r| Value::Object(self.columns.iter().map(|c| c.to_string()).zip(r.iter().cloned()).collect()))
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&objects).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&objects).unwrap_or_default());
             return;
         }
-        let cells: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| r.iter().map(text).collect())
-            .collect();
+        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(text).collect()).collect();
         let mut widths: Vec<usize> = self.columns.iter().map(|c| c.len()).collect();
         for r in &cells {
             for (i, c) in r.iter().enumerate() {
@@ -68,15 +50,7 @@ impl Table {
             }
             println!("{}", s.trim_end());
         };
-        line(
-            self.columns
-                .iter()
-                .map(|c| c.to_uppercase())
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str)
-                .collect(),
-        );
+        line(self.columns.iter().map(|c| c.to_uppercase()).collect::<Vec<_>>().iter().map(String::as_str).collect());
         for r in &cells {
             line(r.iter().map(String::as_str).collect());
         }

@@ -52,14 +52,7 @@ pub fn encode(
     recorded_at: Millis,
     event: &Event,
 ) -> Result<(Vec<u8>, Hash32)> {
-    let body = BodyRef {
-        format_version: FORMAT_VERSION,
-        seq,
-        session_id,
-        prev_hash,
-        recorded_at,
-        event,
-    };
+    let body = BodyRef { format_version: FORMAT_VERSION, seq, session_id, prev_hash, recorded_at, event };
     let mut bytes = bincode::serde::encode_to_vec(&body, config())?;
     let hash = body_hash(&bytes);
     bytes.extend_from_slice(&hash);
@@ -70,10 +63,7 @@ pub fn encode(
 /// [`check`] for that.
 pub fn decode(stored: &[u8]) -> Result<Envelope> {
     if stored.len() < 33 {
-        return Err(Error::op(format!(
-            "record too short ({} bytes)",
-            stored.len()
-        )));
+        return Err(Error::op(format!("record too short ({} bytes)", stored.len())));
     }
     let (body_bytes, hash_bytes) = stored.split_at(stored.len() - 32);
     let (version, _) = bincode::serde::decode_from_slice::<u16, _>(body_bytes, config())
@@ -87,10 +77,7 @@ pub fn decode(stored: &[u8]) -> Result<Envelope> {
     let (body, used) = bincode::serde::decode_from_slice::<Body, _>(body_bytes, config())
         .map_err(|e| Error::op(format!("undecodable record: {e}")))?;
     if used != body_bytes.len() {
-        return Err(Error::op(format!(
-            "record has {} trailing bytes",
-            body_bytes.len() - used
-        )));
+        return Err(Error::op(format!("record has {} trailing bytes", body_bytes.len() - used)));
     }
     let mut hash = [0u8; 32];
     hash.copy_from_slice(hash_bytes);
@@ -123,16 +110,7 @@ mod tests {
         let ev = Event::Checkpoint { label: "x".into() };
         let (mut bytes, hash) = encode(7, 3, [1; 32], 42, &ev).unwrap();
         let env = decode(&bytes).unwrap();
-        assert_eq!(
-            (
-                env.seq,
-                env.session_id,
-                env.prev_hash,
-                env.recorded_at,
-                env.hash
-            ),
-            (7, 3, [1; 32], 42, hash)
-        );
+        assert_eq!((env.seq, env.session_id, env.prev_hash, env.recorded_at, env.hash), (7, 3, [1; 32], 42, hash));
         assert_eq!(env.event, ev);
         assert!(check(&bytes));
         bytes[3] ^= 0x40;

@@ -13,11 +13,7 @@ static APPENDED: AtomicU64 = AtomicU64::new(0);
 pub const ABORT_AFTER_EVENTS: &str = "MAAND_FAULT_ABORT_AFTER_EVENTS";
 
 fn limit() -> Option<u64> {
-    *LIMIT.get_or_init(|| {
-        std::env::var(ABORT_AFTER_EVENTS)
-            .ok()
-            .and_then(|v| v.parse().ok())
-    })
+    *LIMIT.get_or_init(|| std::env::var(ABORT_AFTER_EVENTS).ok().and_then(|v| v.parse().ok()))
 }
 
 /// How many of `n` events may still be appended before the fault fires

@@ -55,11 +55,7 @@ pub fn load_state(txn: &ReadTransaction) -> Result<LoadedState> {
         folded += 1;
         Ok(ControlFlow::Continue(()))
     })?;
-    Ok(LoadedState {
-        state: fold.finish(),
-        snapshot_seq,
-        folded,
-    })
+    Ok(LoadedState { state: fold.finish(), snapshot_seq, folded })
 }
 
 fn sha(bytes: &[u8]) -> [u8; 32] {

@@ -31,8 +31,7 @@ pub(crate) const SNAPSHOT_DATA: TableDefinition<u64, &[u8]> = TableDefinition::n
 /// Snapshot state in chunks of [`SNAPSHOT_CHUNK`] bytes, keyed (seq, index):
 /// redb sizes a value's pages by powers of two, so one huge value would waste
 /// up to half its size. `snapshot_data` (whole values) is still read.
-pub(crate) const SNAPSHOT_CHUNKS: TableDefinition<(u64, u32), &[u8]> =
-    TableDefinition::new("snapshot_chunks");
+pub(crate) const SNAPSHOT_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("snapshot_chunks");
 
 /// Size of one snapshot chunk.
 pub const SNAPSHOT_CHUNK: usize = 4 << 20;
@@ -50,7 +49,6 @@ fn bincode_config() -> bincode::config::Configuration {
 }
 
 pub use reader::{
-    event_count as reader_event_count, for_each_event, for_each_raw, meta as reader_meta,
-    session as reader_session, sessions as reader_sessions, snapshot_data as reader_snapshot_data,
-    snapshots as reader_snapshots,
+    event_count as reader_event_count, for_each_event, for_each_raw, meta as reader_meta, session as reader_session,
+    sessions as reader_sessions, snapshot_data as reader_snapshot_data, snapshots as reader_snapshots,
 };

@@ -5,9 +5,7 @@ use super::records::{JournalMeta, SessionRecord, SnapshotMeta};
 use super::{EVENTS, META, SESSIONS, SNAPSHOT_CHUNKS, SNAPSHOT_DATA, SNAPSHOT_META};
 use crate::error::{Context, Error, Result};
 use crate::event::Envelope;
-use redb::{
-    ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-};
+use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::ops::{ControlFlow, RangeBounds};
 use std::path::Path;
 
@@ -26,36 +24,23 @@ impl JournalReader {
     /// never modify the bucket.
     pub fn open(path: &Path) -> Result<Self> {
         if !path.exists() {
-            return Err(Error::usage(format!(
-                "{} does not exist: run `maand init` first",
-                path.display()
-            )));
+            return Err(Error::usage(format!("{} does not exist: run `maand init` first", path.display())));
         }
         match builder().open_read_only(path) {
             Ok(db) => Ok(JournalReader { db, _copy: None }),
             Err(first) => Self::open_recovered_copy(path).map_err(|e| {
-                Error::op(format!(
-                    "cannot open {} read-only ({first}), nor a recovered copy: {e}",
-                    path.display()
-                ))
+                Error::op(format!("cannot open {} read-only ({first}), nor a recovered copy: {e}", path.display()))
             }),
         }
     }
 
     fn open_recovered_copy(path: &Path) -> Result<Self> {
-        let tmp = tempfile::Builder::new()
-            .prefix("maand-journal-")
-            .suffix(".redb")
-            .tempfile()
-            .context("temp file")?;
+        let tmp = tempfile::Builder::new().prefix("maand-journal-").suffix(".redb").tempfile().context("temp file")?;
         let tmp = tmp.into_temp_path();
         std::fs::copy(path, &tmp).context("copying journal")?;
         drop(builder().create(&tmp)?);
         let db = builder().open_read_only(&tmp)?;
-        Ok(JournalReader {
-            db,
-            _copy: Some(tmp),
-        })
+        Ok(JournalReader { db, _copy: Some(tmp) })
     }
 
     /// Begin a consistent read view.
@@ -73,9 +58,7 @@ pub(crate) fn builder() -> redb::Builder {
 /// Journal metadata.
 pub fn meta(txn: &ReadTransaction) -> Result<JournalMeta> {
     let t = txn.open_table(META).context("journal meta")?;
-    let v = t
-        .get("journal")?
-        .ok_or_else(|| Error::op("journal has no metadata record"))?;
+    let v = t.get("journal")?.ok_or_else(|| Error::op("journal has no metadata record"))?;
     JournalMeta::decode(v.value())
 }
 
@@ -113,8 +96,7 @@ pub fn for_each_event(
     mut f: impl FnMut(Envelope) -> Result<ControlFlow<()>>,
 ) -> Result<()> {
     for_each_raw(txn, range, |seq, raw| {
-        let env =
-            super::codec::decode(raw).map_err(|e| e.context(format!("journal event {seq}")))?;
+        let env = super::codec::decode(raw).map_err(|e| e.context(format!("journal event {seq}")))?;
         f(env)
     })
 }
@@ -133,9 +115,7 @@ pub fn sessions(txn: &ReadTransaction) -> Result<Vec<SessionRecord>> {
 /// One session record.
 pub fn session(txn: &ReadTransaction, id: u64) -> Result<Option<SessionRecord>> {
     let t = txn.open_table(SESSIONS)?;
-    t.get(id)?
-        .map(|v| SessionRecord::decode(v.value()))
-        .transpose()
+    t.get(id)?.map(|v| SessionRecord::decode(v.value())).transpose()
 }
 
 /// Snapshot headers, oldest first.
@@ -156,8 +136,7 @@ pub fn snapshot_data(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>>
             let mut out: Option<Vec<u8>> = None;
             for item in t.range((seq, 0)..=(seq, u32::MAX))? {
                 let (_, v) = item?;
-                out.get_or_insert_with(Vec::new)
-                    .extend_from_slice(v.value());
+                out.get_or_insert_with(Vec::new).extend_from_slice(v.value());
             }
             if out.is_some() {
                 return Ok(out);

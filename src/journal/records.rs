@@ -53,10 +53,7 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        Ok(bincode::serde::encode_to_vec(
-            self,
-            super::bincode_config(),
-        )?)
+        Ok(bincode::serde::encode_to_vec(self, super::bincode_config())?)
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self> {
         Ok(bincode::serde::decode_from_slice(b, super::bincode_config())?.0)
@@ -79,10 +76,7 @@ pub struct SnapshotMeta {
 
 impl SnapshotMeta {
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        Ok(bincode::serde::encode_to_vec(
-            self,
-            super::bincode_config(),
-        )?)
+        Ok(bincode::serde::encode_to_vec(self, super::bincode_config())?)
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self> {
         Ok(bincode::serde::decode_from_slice(b, super::bincode_config())?.0)
@@ -102,10 +96,7 @@ pub struct JournalMeta {
 
 impl JournalMeta {
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        Ok(bincode::serde::encode_to_vec(
-            self,
-            super::bincode_config(),
-        )?)
+        Ok(bincode::serde::encode_to_vec(self, super::bincode_config())?)
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self> {
         Ok(bincode::serde::decode_from_slice(b, super::bincode_config())?.0)

@@ -5,10 +5,7 @@ use super::codec;
 use super::fault;
 use super::reader::{self, builder};
 use super::records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta};
-use super::{
-    EVENTS, META, SESSIONS, SNAPSHOT_CHUNK, SNAPSHOT_CHUNKS, SNAPSHOT_DATA, SNAPSHOT_META,
-    SNAPSHOTS_KEPT,
-};
+use super::{EVENTS, META, SESSIONS, SNAPSHOT_CHUNK, SNAPSHOT_CHUNKS, SNAPSHOT_DATA, SNAPSHOT_META, SNAPSHOTS_KEPT};
 use crate::error::{Context, Error, Result};
 use crate::event::{Envelope, Event, FORMAT_VERSION, Hash32, Millis};
 use crate::state::State;
@@ -30,14 +27,9 @@ impl JournalWriter {
     /// last writer died). Fails if the file does not exist.
     pub fn open(path: &Path) -> Result<Self> {
         if !path.exists() {
-            return Err(Error::usage(format!(
-                "{} does not exist: run `maand init` first",
-                path.display()
-            )));
+            return Err(Error::usage(format!("{} does not exist: run `maand init` first", path.display())));
         }
-        let db = builder()
-            .create(path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let db = builder().create(path).with_context(|| format!("opening {}", path.display()))?;
         Self::from_db(db, path)
     }
 
@@ -46,14 +38,8 @@ impl JournalWriter {
         if path.exists() {
             return Err(Error::op(format!("{} already exists", path.display())));
         }
-        let db = builder()
-            .create(path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        let meta = JournalMeta {
-            format_version: FORMAT_VERSION,
-            journal_id,
-            created_at: now,
-        };
+        let db = builder().create(path).with_context(|| format!("creating {}", path.display()))?;
+        let meta = JournalMeta { format_version: FORMAT_VERSION, journal_id, created_at: now };
         let txn = db.begin_write()?;
         {
             txn.open_table(EVENTS)?;
@@ -61,8 +47,7 @@ impl JournalWriter {
             txn.open_table(SNAPSHOT_META)?;
             txn.open_table(SNAPSHOT_DATA)?;
             txn.open_table(SNAPSHOT_CHUNKS)?;
-            txn.open_table(META)?
-                .insert("journal", meta.encode()?.as_slice())?;
+            txn.open_table(META)?.insert("journal", meta.encode()?.as_slice())?;
         }
         txn.commit()?;
         Self::from_db(db, path)
@@ -76,13 +61,7 @@ impl JournalWriter {
             None => (0, [0; 32]),
         };
         drop(txn);
-        Ok(JournalWriter {
-            db,
-            path: path.to_path_buf(),
-            meta,
-            head_seq,
-            head_hash,
-        })
+        Ok(JournalWriter { db, path: path.to_path_buf(), meta, head_seq, head_hash })
     }
 
     /// Path of the journal file.
@@ -109,8 +88,7 @@ impl JournalWriter {
     pub fn set_format_version(&mut self, v: u16) -> Result<()> {
         self.meta.format_version = v;
         let txn = self.db.begin_write()?;
-        txn.open_table(META)?
-            .insert("journal", self.meta.encode()?.as_slice())?;
+        txn.open_table(META)?.insert("journal", self.meta.encode()?.as_slice())?;
         txn.commit()?;
         Ok(())
     }
@@ -125,11 +103,7 @@ impl JournalWriter {
     /// Append `events` (with their recorded times) to `session` in one
     /// durable transaction, updating its index record. Returns the stored
     /// envelopes.
-    pub fn append(
-        &mut self,
-        session: &mut SessionRecord,
-        events: &[(Millis, Event)],
-    ) -> Result<Vec<Envelope>> {
+    pub fn append(&mut self, session: &mut SessionRecord, events: &[(Millis, Event)]) -> Result<Vec<Envelope>> {
         let allowed = fault::allowance(events.len());
         let events = &events[..allowed];
         let mut out = Vec::with_capacity(events.len());
@@ -154,8 +128,7 @@ impl JournalWriter {
                 });
                 prev = hash;
             }
-            txn.open_table(SESSIONS)?
-                .insert(rec.id, rec.encode()?.as_slice())?;
+            txn.open_table(SESSIONS)?.insert(rec.id, rec.encode()?.as_slice())?;
         }
         txn.commit().context("committing journal events")?;
         self.head_seq = seq;
@@ -184,10 +157,7 @@ impl JournalWriter {
             for (i, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
                 c.insert((meta.seq, i as u32), chunk)?;
             }
-            let seqs: Vec<u64> = m
-                .iter()?
-                .map(|r| r.map(|(k, _)| k.value()))
-                .collect::<std::result::Result<_, _>>()?;
+            let seqs: Vec<u64> = m.iter()?.map(|r| r.map(|(k, _)| k.value())).collect::<std::result::Result<_, _>>()?;
             if seqs.len() > SNAPSHOTS_KEPT {
                 for old in &seqs[..seqs.len() - SNAPSHOTS_KEPT] {
                     m.remove(*old)?;

@@ -36,10 +36,7 @@ pub enum KvOp {
 
 impl KvOp {
     fn writes(self) -> bool {
-        matches!(
-            self,
-            KvOp::Put | KvOp::Delete | KvOp::PutSecret | KvOp::DeleteSecret
-        )
+        matches!(self, KvOp::Put | KvOp::Delete | KvOp::PutSecret | KvOp::DeleteSecret)
     }
 }
 
@@ -74,12 +71,7 @@ pub fn check(scope: &HookScope, op: KvOp, namespace: &str, key: &str) -> Result<
     let (job, ip) = (scope.job, scope.ip);
     let own_vars = namespace == format!("vars/job/{job}");
     let own_secrets = namespace == format!("secrets/job/{job}");
-    let upstream = |prefix: &str| {
-        scope
-            .upstream
-            .iter()
-            .any(|u| namespace == format!("{prefix}/{u}"))
-    };
+    let upstream = |prefix: &str| scope.upstream.iter().any(|u| namespace == format!("{prefix}/{u}"));
     let ok = match op {
         KvOp::Get => {
             matches!(namespace, "maand/bucket" | "vars/bucket" | "maand/worker")
@@ -94,9 +86,7 @@ pub fn check(scope: &HookScope, op: KvOp, namespace: &str, key: &str) -> Result<
                 || upstream("vars/job")
                 || upstream("secrets/job")
         }
-        KvOp::ListKeys => {
-            own_vars || own_secrets || upstream("vars/job") || upstream("secrets/job")
-        }
+        KvOp::ListKeys => own_vars || own_secrets || upstream("vars/job") || upstream("secrets/job"),
         KvOp::Put | KvOp::Delete => {
             own_vars
                 || (namespace == format!("maand/job/{job}")
@@ -116,12 +106,7 @@ mod tests {
 
     fn scope(event: HookEvent) -> HookScope<'static> {
         static UP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-        HookScope {
-            job: "api",
-            ip: "10.0.0.1",
-            event,
-            upstream: UP.get_or_init(|| vec!["database".to_string()]),
-        }
+        HookScope { job: "api", ip: "10.0.0.1", event, upstream: UP.get_or_init(|| vec!["database".to_string()]) }
     }
 
     #[test]
@@ -161,15 +146,7 @@ mod tests {
 
     #[test]
     fn write_matrix_per_event() {
-        for ev in [
-            PostBuild,
-            PreDeploy,
-            PostDeploy,
-            JobControl,
-            Cli,
-            AfterAllocationStarted,
-            AfterAllocationStopped,
-        ] {
+        for ev in [PostBuild, PreDeploy, PostDeploy, JobControl, Cli, AfterAllocationStarted, AfterAllocationStopped] {
             let s = scope(ev);
             assert_eq!(check(&s, Put, "vars/job/api", "k"), Ok(()), "{ev:?}");
             assert_eq!(check(&s, Delete, "vars/job/api", "k"), Ok(()));
@@ -180,38 +157,19 @@ mod tests {
                 Err(Denied::Namespace),
                 "secrets only through /kv/secret"
             );
-            assert_eq!(
-                check(&s, PutSecret, "vars/job/api", "k"),
-                Err(Denied::Namespace)
-            );
-            assert_eq!(
-                check(&s, Put, "vars/job/database", "k"),
-                Err(Denied::Namespace),
-                "upstream is read-only"
-            );
+            assert_eq!(check(&s, PutSecret, "vars/job/api", "k"), Err(Denied::Namespace));
+            assert_eq!(check(&s, Put, "vars/job/database", "k"), Err(Denied::Namespace), "upstream is read-only");
             assert_eq!(check(&s, Put, "vars/bucket", "k"), Err(Denied::Namespace));
-            assert_eq!(
-                check(&s, Put, "maand/job/api", "version"),
-                Err(Denied::Namespace)
-            );
+            assert_eq!(check(&s, Put, "maand/job/api", "version"), Err(Denied::Namespace));
             let rollout = check(&s, Put, "maand/job/api", "rollout_order");
             assert_eq!(rollout.is_ok(), matches!(ev, PreDeploy | Cli), "{ev:?}");
         }
         let h = scope(HealthCheck);
         for op in [Put, Delete, PutSecret, DeleteSecret] {
-            assert_eq!(
-                check(&h, op, "vars/job/api", "k"),
-                Err(Denied::HealthCheckWrite)
-            );
+            assert_eq!(check(&h, op, "vars/job/api", "k"), Err(Denied::HealthCheckWrite));
         }
         assert_eq!(check(&h, Get, "vars/job/api", "k"), Ok(()));
-        assert_eq!(
-            Denied::HealthCheckWrite.message(),
-            "KV writes are not allowed during health_check"
-        );
-        assert_eq!(
-            Denied::Namespace.message(),
-            "Invalid or unauthorized namespace"
-        );
+        assert_eq!(Denied::HealthCheckWrite.message(), "KV writes are not allowed during health_check");
+        assert_eq!(Denied::Namespace.message(), "Invalid or unauthorized namespace");
     }
 }

@@ -25,22 +25,16 @@ fn aad(namespace: &str, key: &str) -> Vec<u8> {
 impl KvKey {
     /// Load `secrets/kv.key` (exactly 32 bytes).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::usage(format!("secrets/kv.key: cannot read: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::usage(format!("secrets/kv.key: cannot read: {e}")))?;
         Self::from_bytes(&bytes)
     }
 
     /// From raw key bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() != 32 {
-            return Err(Error::input(format!(
-                "secrets/kv.key must hold exactly 32 bytes, it holds {}",
-                bytes.len()
-            )));
+            return Err(Error::input(format!("secrets/kv.key must hold exactly 32 bytes, it holds {}", bytes.len())));
         }
-        Ok(KvKey(
-            Aes256Gcm::new_from_slice(bytes).map_err(|e| Error::op(e.to_string()))?,
-        ))
+        Ok(KvKey(Aes256Gcm::new_from_slice(bytes).map_err(|e| Error::op(e.to_string()))?))
     }
 
     /// Seal `plaintext` for `namespace`/`key` with a fresh random nonce.
@@ -49,13 +43,7 @@ impl KvKey {
         getrandom::fill(&mut nonce).map_err(|e| Error::op(format!("random nonce: {e}")))?;
         let ciphertext = self
             .0
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: &aad(namespace, key),
-                },
-            )
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext.as_bytes(), aad: &aad(namespace, key) })
             .map_err(|_| Error::op("sealing a secret failed"))?;
         Ok(KvValue::Sealed { nonce, ciphertext })
     }
@@ -69,10 +57,11 @@ impl KvKey {
                     .0
                     .decrypt(&Nonce::from(*nonce), Payload { msg: ciphertext, aad: &aad(namespace, key) })
                     .map_err(|_| {
-                        Error::op(format!("cannot decrypt {namespace} {key}: wrong secrets/kv.key, or the value was tampered with"))
+                        Error::op(format!(
+                            "cannot decrypt {namespace} {key}: wrong secrets/kv.key, or the value was tampered with"
+                        ))
                     })?;
-                String::from_utf8(plain)
-                    .map_err(|_| Error::op(format!("{namespace} {key}: secret is not UTF-8")))
+                String::from_utf8(plain).map_err(|_| Error::op(format!("{namespace} {key}: secret is not UTF-8")))
             }
         }
     }
@@ -89,10 +78,7 @@ mod tests {
         let b = k.seal("secrets/job/api", "pw", "hunter2").unwrap();
         assert_ne!(a, b, "fresh nonce per write");
         assert_eq!(k.open("secrets/job/api", "pw", &a).unwrap(), "hunter2");
-        assert!(
-            k.open("secrets/job/api", "other", &a).is_err(),
-            "bound to its key"
-        );
+        assert!(k.open("secrets/job/api", "other", &a).is_err(), "bound to its key");
         assert!(KvKey::from_bytes(&[7; 31]).is_err());
         let other = KvKey::from_bytes(&[8; 32]).unwrap();
         assert!(other.open("secrets/job/api", "pw", &a).is_err());

@@ -43,38 +43,21 @@ pub fn allocations_for<'a>(
     filter: Option<&[String]>,
 ) -> Vec<&'a Allocation> {
     let all = catalog.allocations_of(job);
-    let wanted = |a: &&Allocation| {
-        filter.is_none_or(|f| f.is_empty() || f.contains(&a.worker_ip))
-    };
+    let wanted = |a: &&Allocation| filter.is_none_or(|f| f.is_empty() || f.contains(&a.worker_ip));
     match (event, filter) {
-        (HookEvent::JobControl, Some(_)) => all
-            .into_iter()
-            .filter(|a| a.active())
-            .filter(wanted)
-            .collect(),
+        (HookEvent::JobControl, Some(_)) => all.into_iter().filter(|a| a.active()).filter(wanted).collect(),
         (HookEvent::AfterAllocationStarted | HookEvent::AfterAllocationStopped, _) => {
             all.into_iter().filter(wanted).collect()
         }
-        _ => all
-            .into_iter()
-            .filter(|a| !a.removed)
-            .filter(wanted)
-            .collect(),
+        _ => all.into_iter().filter(|a| !a.removed).filter(wanted).collect(),
     }
 }
 
 /// Order `workers` by the job's `rollout_order` KV when it names exactly
 /// that set (no more, no fewer, no repeats), else keep catalog order.
 pub fn rollout_order(kv: &KvStore, job: &str, workers: &[String]) -> (Vec<String>, OrderSource) {
-    if let Some(crate::event::KvValue::Plain(order)) =
-        kv.get(&format!("maand/job/{job}"), "rollout_order")
-    {
-        let listed: Vec<String> = order
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
+    if let Some(crate::event::KvValue::Plain(order)) = kv.get(&format!("maand/job/{job}"), "rollout_order") {
+        let listed: Vec<String> = order.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
         let set: BTreeSet<&String> = listed.iter().collect();
         let want: BTreeSet<&String> = workers.iter().collect();
         if set.len() == listed.len() && set == want {
@@ -89,26 +72,14 @@ pub fn batches(order: &[String], width: u64) -> Vec<Vec<String>> {
     if order.is_empty() {
         return Vec::new();
     }
-    let w = if width == 0 {
-        order.len()
-    } else {
-        width as usize
-    };
+    let w = if width == 0 { order.len() } else { width as usize };
     order.chunks(w).map(|c| c.to_vec()).collect()
 }
 
 /// The batch width an event uses: `max_concurrent_starts` for first-start
 /// hooks (`first_start`), else `max_concurrent_upgrades` (at least 1).
-pub fn batch_width(
-    max_concurrent_upgrades: u64,
-    max_concurrent_starts: u64,
-    first_start: bool,
-) -> u64 {
-    if first_start {
-        max_concurrent_starts
-    } else {
-        max_concurrent_upgrades.max(1)
-    }
+pub fn batch_width(max_concurrent_upgrades: u64, max_concurrent_starts: u64, first_start: bool) -> u64 {
+    if first_start { max_concurrent_starts } else { max_concurrent_upgrades.max(1) }
 }
 
 /// One planned hook process.
@@ -163,19 +134,11 @@ pub fn plan_hook_run(catalog: &Catalog, kv: &KvStore, run: &HookRun) -> Vec<Batc
     let allocs = allocations_for(catalog, run.job, run.event, run.filter);
     let ips: Vec<String> = allocs.iter().map(|a| a.worker_ip.clone()).collect();
     let (order, source) = rollout_order(kv, run.job, &ips);
-    let width = batch_width(
-        spec.max_concurrent_upgrades,
-        spec.max_concurrent_starts,
-        run.first_start,
-    );
+    let width = batch_width(spec.max_concurrent_upgrades, spec.max_concurrent_starts, run.first_start);
     let groups = batches(&order, width);
     // ALLOCATION_INDEX: index among the job's non-removed allocations.
-    let peers: Vec<&str> = catalog
-        .allocations_of(run.job)
-        .into_iter()
-        .filter(|a| !a.removed)
-        .map(|a| a.worker_ip.as_str())
-        .collect();
+    let peers: Vec<&str> =
+        catalog.allocations_of(run.job).into_iter().filter(|a| !a.removed).map(|a| a.worker_ip.as_str()).collect();
     let count = groups.len();
     groups
         .iter()
@@ -198,11 +161,7 @@ pub fn plan_hook_run(catalog: &Catalog, kv: &KvStore, run: &HookRun) -> Vec<Batc
                     set("COMMAND", run.hook.to_string());
                     set("HOOK", run.hook.to_string());
                     set("DISABLED", if a.disabled { "1" } else { "0" }.to_string());
-                    let current = run
-                        .current_versions
-                        .get(&a.alloc_id)
-                        .cloned()
-                        .unwrap_or_else(|| "0.0.0".into());
+                    let current = run.current_versions.get(&a.alloc_id).cloned().unwrap_or_else(|| "0.0.0".into());
                     set("CURRENT_VERSION", current);
                     set("NEW_VERSION", spec.version.clone());
                     set("HOOK_API_HOST", "127.0.0.1".to_string());
@@ -216,11 +175,7 @@ pub fn plan_hook_run(catalog: &Catalog, kv: &KvStore, run: &HookRun) -> Vec<Batc
                     for (k, v) in &run.extra {
                         set(k, v.clone());
                     }
-                    Invocation {
-                        alloc_id: a.alloc_id.clone(),
-                        ip: a.worker_ip.clone(),
-                        env,
-                    }
+                    Invocation { alloc_id: a.alloc_id.clone(), ip: a.worker_ip.clone(), env }
                 })
                 .collect();
             Batch { index, invocations }
@@ -237,14 +192,7 @@ mod tests {
     fn catalog(width: u64, disabled: &[&str], removed: &[&str]) -> Catalog {
         let mut c = Catalog::default();
         for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().enumerate() {
-            c.workers.insert(
-                ip.to_string(),
-                Worker {
-                    ip: ip.to_string(),
-                    position: i as u64,
-                    ..Default::default()
-                },
-            );
+            c.workers.insert(ip.to_string(), Worker { ip: ip.to_string(), position: i as u64, ..Default::default() });
             c.allocations.insert(
                 ("api".into(), ip.to_string()),
                 Allocation {
@@ -263,21 +211,11 @@ mod tests {
             max_concurrent_upgrades: width,
             ..Default::default()
         };
-        c.jobs.insert(
-            "api".into(),
-            Job {
-                spec,
-                files: BTreeMap::new(),
-            },
-        );
+        c.jobs.insert("api".into(), Job { spec, files: BTreeMap::new() });
         c
     }
 
-    fn run<'a>(
-        event: HookEvent,
-        filter: Option<&'a [String]>,
-        versions: &'a BTreeMap<String, String>,
-    ) -> HookRun<'a> {
+    fn run<'a>(event: HookEvent, filter: Option<&'a [String]>, versions: &'a BTreeMap<String, String>) -> HookRun<'a> {
         HookRun {
             job: "api",
             hook: "hook_status",
@@ -298,33 +236,19 @@ mod tests {
     #[test]
     fn width_one_gives_one_batch_per_worker_and_width_eight_one_batch() {
         let v = BTreeMap::new();
-        let b = plan_hook_run(
-            &catalog(1, &[], &[]),
-            &KvStore::default(),
-            &run(HookEvent::Cli, None, &v),
-        );
+        let b = plan_hook_run(&catalog(1, &[], &[]), &KvStore::default(), &run(HookEvent::Cli, None, &v));
         assert_eq!(b.len(), 3);
         assert_eq!(env(&b, 2, 0, "BATCH_COUNT"), "3");
         assert_eq!(env(&b, 2, 0, "BATCH_INDEX"), "2");
         assert_eq!(env(&b, 1, 0, "BATCH_ALLOCATIONS"), "10.0.0.2");
-        let b = plan_hook_run(
-            &catalog(8, &[], &[]),
-            &KvStore::default(),
-            &run(HookEvent::Cli, None, &v),
-        );
+        let b = plan_hook_run(&catalog(8, &[], &[]), &KvStore::default(), &run(HookEvent::Cli, None, &v));
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].invocations.len(), 3);
-        assert_eq!(
-            env(&b, 0, 1, "BATCH_ALLOCATIONS"),
-            "10.0.0.1,10.0.0.2,10.0.0.3"
-        );
+        assert_eq!(env(&b, 0, 1, "BATCH_ALLOCATIONS"), "10.0.0.1,10.0.0.2,10.0.0.3");
         assert_eq!(env(&b, 0, 1, "BATCH_COUNT"), "1");
         // is_one_shot(): exactly one invocation has BATCH_INDEX 0 and ALLOCATION_INDEX 0.
-        let leaders = b[0]
-            .invocations
-            .iter()
-            .filter(|i| i.env["BATCH_INDEX"] == "0" && i.env["ALLOCATION_INDEX"] == "0")
-            .count();
+        let leaders =
+            b[0].invocations.iter().filter(|i| i.env["BATCH_INDEX"] == "0" && i.env["ALLOCATION_INDEX"] == "0").count();
         assert_eq!(leaders, 1);
     }
 
@@ -332,11 +256,8 @@ mod tests {
     fn every_seed_variable_is_set() {
         let mut v = BTreeMap::new();
         v.insert("id-0".to_string(), "0.9.0".to_string());
-        let b = plan_hook_run(
-            &catalog(1, &["10.0.0.2"], &[]),
-            &KvStore::default(),
-            &run(HookEvent::PreDeploy, None, &v),
-        );
+        let b =
+            plan_hook_run(&catalog(1, &["10.0.0.2"], &[]), &KvStore::default(), &run(HookEvent::PreDeploy, None, &v));
         let e = &b[0].invocations[0].env;
         for k in [
             "ALLOCATION_ID",
@@ -360,16 +281,9 @@ mod tests {
         ] {
             assert!(e.contains_key(k), "{k}");
         }
-        assert_eq!(
-            (e["CURRENT_VERSION"].as_str(), e["NEW_VERSION"].as_str()),
-            ("0.9.0", "1.0.0")
-        );
+        assert_eq!((e["CURRENT_VERSION"].as_str(), e["NEW_VERSION"].as_str()), ("0.9.0", "1.0.0"));
         assert_eq!(env(&b, 1, 0, "CURRENT_VERSION"), "0.0.0");
-        assert_eq!(
-            env(&b, 1, 0, "DISABLED"),
-            "1",
-            "pre_deploy includes disabled allocations"
-        );
+        assert_eq!(env(&b, 1, 0, "DISABLED"), "1", "pre_deploy includes disabled allocations");
         assert_eq!(e["EVENT"], "pre_deploy");
         assert_eq!(e["HOOK_API_HOST"], "127.0.0.1");
     }
@@ -378,48 +292,25 @@ mod tests {
     fn worker_sets_per_event() {
         let v = BTreeMap::new();
         let c = catalog(8, &["10.0.0.2"], &["10.0.0.3"]);
-        let ips = |b: Vec<Batch>| {
-            b.iter()
-                .flat_map(|b| b.invocations.iter().map(|i| i.ip.clone()))
-                .collect::<Vec<_>>()
-        };
+        let ips = |b: Vec<Batch>| b.iter().flat_map(|b| b.invocations.iter().map(|i| i.ip.clone())).collect::<Vec<_>>();
         assert_eq!(
-            ips(plan_hook_run(
-                &c,
-                &KvStore::default(),
-                &run(HookEvent::Cli, None, &v)
-            )),
+            ips(plan_hook_run(&c, &KvStore::default(), &run(HookEvent::Cli, None, &v))),
             ["10.0.0.1", "10.0.0.2"]
         );
         assert_eq!(
-            ips(plan_hook_run(
-                &c,
-                &KvStore::default(),
-                &run(HookEvent::HealthCheck, None, &v)
-            )),
+            ips(plan_hook_run(&c, &KvStore::default(), &run(HookEvent::HealthCheck, None, &v))),
             ["10.0.0.1", "10.0.0.2"]
         );
         let only = vec!["10.0.0.2".to_string(), "10.0.0.1".to_string()];
         // `maand job ... --allocations`: active ones among the filter.
         assert_eq!(
-            ips(plan_hook_run(
-                &c,
-                &KvStore::default(),
-                &run(HookEvent::JobControl, Some(&only), &v)
-            )),
+            ips(plan_hook_run(&c, &KvStore::default(), &run(HookEvent::JobControl, Some(&only), &v))),
             ["10.0.0.1"]
         );
         let one = vec!["10.0.0.1".to_string()];
-        let b = plan_hook_run(
-            &c,
-            &KvStore::default(),
-            &run(HookEvent::JobControl, Some(&one), &v),
-        );
+        let b = plan_hook_run(&c, &KvStore::default(), &run(HookEvent::JobControl, Some(&one), &v));
         assert_eq!(
-            (
-                env(&b, 0, 0, "BATCH_COUNT").as_str(),
-                env(&b, 0, 0, "BATCH_ALLOCATIONS").as_str()
-            ),
+            (env(&b, 0, 0, "BATCH_COUNT").as_str(), env(&b, 0, 0, "BATCH_ALLOCATIONS").as_str()),
             ("1", "10.0.0.1")
         );
     }
@@ -429,34 +320,14 @@ mod tests {
         let v = BTreeMap::new();
         let c = catalog(1, &[], &[]);
         let mut kv = KvStore::default();
-        kv.push(
-            "maand/job/api",
-            "rollout_order",
-            Some(KvValue::Plain("10.0.0.3,10.0.0.1,10.0.0.2".into())),
-            0,
-            0,
-        );
+        kv.push("maand/job/api", "rollout_order", Some(KvValue::Plain("10.0.0.3,10.0.0.1,10.0.0.2".into())), 0, 0);
         let b = plan_hook_run(&c, &kv, &run(HookEvent::Cli, None, &v));
         assert_eq!(env(&b, 0, 0, "ALLOCATION_IP"), "10.0.0.3");
         assert_eq!(env(&b, 0, 0, "ROLLOUT_ORDER_SOURCE"), "kv");
         assert_eq!(env(&b, 0, 0, "ROLLOUT_ORDER"), "10.0.0.3,10.0.0.1,10.0.0.2");
-        assert_eq!(
-            env(&b, 0, 0, "ALLOCATION_INDEX"),
-            "2",
-            "index among peers, not rollout position"
-        );
-        for bad in [
-            "10.0.0.3,10.0.0.1",
-            "10.0.0.3,10.0.0.1,10.0.0.2,10.0.0.9",
-            "10.0.0.3,10.0.0.3,10.0.0.1",
-        ] {
-            kv.push(
-                "maand/job/api",
-                "rollout_order",
-                Some(KvValue::Plain(bad.into())),
-                0,
-                0,
-            );
+        assert_eq!(env(&b, 0, 0, "ALLOCATION_INDEX"), "2", "index among peers, not rollout position");
+        for bad in ["10.0.0.3,10.0.0.1", "10.0.0.3,10.0.0.1,10.0.0.2,10.0.0.9", "10.0.0.3,10.0.0.3,10.0.0.1"] {
+            kv.push("maand/job/api", "rollout_order", Some(KvValue::Plain(bad.into())), 0, 0);
             let b = plan_hook_run(&c, &kv, &run(HookEvent::Cli, None, &v));
             assert_eq!(env(&b, 0, 0, "ROLLOUT_ORDER_SOURCE"), "default", "{bad}");
             assert_eq!(env(&b, 0, 0, "ALLOCATION_IP"), "10.0.0.1");

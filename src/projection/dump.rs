@@ -10,15 +10,10 @@ use std::fmt::Write;
 /// Dump schema and rows of `conn` as text.
 pub fn canonical_dump(conn: &Connection) -> Result<String> {
     let mut out = String::new();
-    let mut stmt = conn.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")?;
+    let mut stmt =
+        conn.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")?;
     let objects: Vec<(String, String, String)> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-            ))
-        })?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default())))?
         .collect::<std::result::Result<_, _>>()?;
     for (kind, name, sql) in &objects {
         let _ = writeln!(out, "{kind} {name}: {sql}");

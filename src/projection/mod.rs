@@ -35,18 +35,10 @@ pub fn mark(path: &Path) -> Option<ProjectionMark> {
     if !path.exists() {
         return None;
     }
-    let conn =
-        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
-    conn.query_row(
-        "SELECT journal_id, seq FROM maand_projection WHERE id = 1",
-        [],
-        |r| {
-            Ok(ProjectionMark {
-                journal_id: r.get(0)?,
-                seq: r.get::<_, i64>(1)? as u64,
-            })
-        },
-    )
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    conn.query_row("SELECT journal_id, seq FROM maand_projection WHERE id = 1", [], |r| {
+        Ok(ProjectionMark { journal_id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64 })
+    })
     .optional()
     .ok()
     .flatten()
@@ -55,10 +47,7 @@ pub fn mark(path: &Path) -> Option<ProjectionMark> {
 /// Make sure the projection at `path` reflects `state`; rebuild it if it
 /// is missing, foreign or behind. Returns whether it was rebuilt.
 pub fn ensure(path: &Path, state: &State, journal_id: &str) -> Result<bool> {
-    let want = ProjectionMark {
-        journal_id: journal_id.to_string(),
-        seq: state.seq,
-    };
+    let want = ProjectionMark { journal_id: journal_id.to_string(), seq: state.seq };
     if mark(path).as_ref() == Some(&want) {
         return Ok(false);
     }
@@ -71,8 +60,7 @@ pub fn rebuild(path: &Path, state: &State, journal_id: &str) -> Result<()> {
     let tmp = path.with_extension("db.tmp");
     let _ = std::fs::remove_file(&tmp);
     {
-        let mut conn =
-            Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut conn = Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
         write_all(&mut conn, state, journal_id)?;
     }
@@ -86,13 +74,9 @@ pub fn rebuild(path: &Path, state: &State, journal_id: &str) -> Result<()> {
 pub fn write_all(conn: &mut Connection, state: &State, journal_id: &str) -> Result<()> {
     let tx = conn.transaction()?;
     for ddl in schema::DDL {
-        tx.execute(ddl, [])
-            .with_context(|| format!("schema: {ddl}"))?;
+        tx.execute(ddl, []).with_context(|| format!("schema: {ddl}"))?;
     }
-    tx.execute(
-        "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
-        params![SCHEMA_VERSION],
-    )?;
+    tx.execute("INSERT INTO schema_version (id, version) VALUES (1, ?1)", params![SCHEMA_VERSION])?;
     rows::write_bucket(&tx, state)?;
     rows::write_all_kv(&tx, state)?;
     rows::write_all_catalog(&tx, state)?;
@@ -103,12 +87,7 @@ pub fn write_all(conn: &mut Connection, state: &State, journal_id: &str) -> Resu
 
 /// Rewrite the rows of `touched` from `state` and move the mark to
 /// `state.seq`, in one transaction.
-pub fn update(
-    path: &Path,
-    state: &State,
-    journal_id: &str,
-    touched: &BTreeSet<Touched>,
-) -> Result<()> {
+pub fn update(path: &Path, state: &State, journal_id: &str, touched: &BTreeSet<Touched>) -> Result<()> {
     let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let tx = conn.transaction()?;
@@ -151,11 +130,7 @@ pub fn update_or_rebuild(
     match mark(path) {
         // Rewriting many units row by row is slower than writing the file
         // afresh (a cold build touches hundreds of thousands of keys).
-        Some(m)
-            if m.journal_id == journal_id
-                && m.seq == prev_seq
-                && touched.len() <= REBUILD_ABOVE =>
-        {
+        Some(m) if m.journal_id == journal_id && m.seq == prev_seq && touched.len() <= REBUILD_ABOVE => {
             update(path, state, journal_id, touched)
         }
         _ => rebuild(path, state, journal_id),

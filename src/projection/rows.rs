@@ -8,10 +8,7 @@ use rusqlite::{Transaction, params};
 pub(super) fn write_bucket(tx: &Transaction, state: &State) -> Result<()> {
     tx.execute("DELETE FROM bucket", [])?;
     if let Some(id) = state.bucket_id() {
-        tx.execute(
-            "INSERT INTO bucket (bucket_id, update_seq) VALUES (?1, ?2)",
-            params![id, state.update_seq as i64],
-        )?;
+        tx.execute("INSERT INTO bucket (bucket_id, update_seq) VALUES (?1, ?2)", params![id, state.update_seq as i64])?;
     }
     Ok(())
 }
@@ -19,17 +16,8 @@ pub(super) fn write_bucket(tx: &Transaction, state: &State) -> Result<()> {
 const INSERT_KV: &str = "INSERT INTO key_value (key, value, namespace, version, ttl, created_date, deleted) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-fn insert_kv(
-    stmt: &mut rusqlite::CachedStatement,
-    ns: &str,
-    key: &str,
-    v: &KvVersion,
-) -> Result<()> {
-    let value = v
-        .value
-        .as_ref()
-        .map(|x| x.stored_text())
-        .unwrap_or_default();
+fn insert_kv(stmt: &mut rusqlite::CachedStatement, ns: &str, key: &str, v: &KvVersion) -> Result<()> {
+    let value = v.value.as_ref().map(|x| x.stored_text()).unwrap_or_default();
     stmt.execute(params![
         key,
         value,
@@ -53,10 +41,7 @@ pub(super) fn write_all_kv(tx: &Transaction, state: &State) -> Result<()> {
 }
 
 pub(super) fn write_kv_key(tx: &Transaction, state: &State, ns: &str, key: &str) -> Result<()> {
-    tx.execute(
-        "DELETE FROM key_value WHERE namespace = ?1 AND key = ?2",
-        params![ns, key],
-    )?;
+    tx.execute("DELETE FROM key_value WHERE namespace = ?1 AND key = ?2", params![ns, key])?;
     let mut stmt = tx.prepare_cached(INSERT_KV)?;
     for v in state.kv.history(ns, key) {
         insert_kv(&mut stmt, ns, key, v)?;
@@ -66,18 +51,10 @@ pub(super) fn write_kv_key(tx: &Transaction, state: &State, ns: &str, key: &str)
 
 pub(super) fn write_worker(tx: &Transaction, state: &State, ip: &str) -> Result<()> {
     // Rows are keyed by worker_id; find the old id through the worker row.
-    let old_id: Option<String> = tx
-        .query_row(
-            "SELECT worker_id FROM worker WHERE worker_ip = ?1",
-            params![ip],
-            |r| r.get(0),
-        )
-        .ok();
+    let old_id: Option<String> =
+        tx.query_row("SELECT worker_id FROM worker WHERE worker_ip = ?1", params![ip], |r| r.get(0)).ok();
     if let Some(id) = old_id {
-        tx.execute(
-            "DELETE FROM worker_labels WHERE worker_id = ?1",
-            params![id],
-        )?;
+        tx.execute("DELETE FROM worker_labels WHERE worker_id = ?1", params![id])?;
         tx.execute("DELETE FROM worker_tags WHERE worker_id = ?1", params![id])?;
     }
     tx.execute("DELETE FROM worker WHERE worker_ip = ?1", params![ip])?;
@@ -94,13 +71,11 @@ pub(super) fn write_worker(tx: &Transaction, state: &State, ip: &str) -> Result<
             w.position as i64
         ],
     )?;
-    let mut label =
-        tx.prepare_cached("INSERT INTO worker_labels (worker_id, label) VALUES (?1, ?2)")?;
+    let mut label = tx.prepare_cached("INSERT INTO worker_labels (worker_id, label) VALUES (?1, ?2)")?;
     for l in &w.labels {
         label.execute(params![w.worker_id, l])?;
     }
-    let mut tag =
-        tx.prepare_cached("INSERT INTO worker_tags (worker_id, key, value) VALUES (?1, ?2, ?3)")?;
+    let mut tag = tx.prepare_cached("INSERT INTO worker_tags (worker_id, key, value) VALUES (?1, ?2, ?3)")?;
     for (k, v) in &w.tags {
         tag.execute(params![w.worker_id, k, v])?;
     }
@@ -108,13 +83,8 @@ pub(super) fn write_worker(tx: &Transaction, state: &State, ip: &str) -> Result<
 }
 
 pub(super) fn write_job(tx: &Transaction, state: &State, name: &str) -> Result<()> {
-    let old_id: Option<String> = tx
-        .query_row(
-            "SELECT job_id FROM job WHERE name = ?1",
-            params![name],
-            |r| r.get(0),
-        )
-        .ok();
+    let old_id: Option<String> =
+        tx.query_row("SELECT job_id FROM job WHERE name = ?1", params![name], |r| r.get(0)).ok();
     if let Some(id) = &old_id {
         for t in ["job_selectors", "job_ports", "job_certs"] {
             tx.execute(&format!("DELETE FROM {t} WHERE job_id = ?1"), params![id])?;
@@ -149,19 +119,16 @@ pub(super) fn write_job(tx: &Transaction, state: &State, name: &str) -> Result<(
             j.health_check
         ],
     )?;
-    let mut sel =
-        tx.prepare_cached("INSERT INTO job_selectors (job_id, selector) VALUES (?1, ?2)")?;
+    let mut sel = tx.prepare_cached("INSERT INTO job_selectors (job_id, selector) VALUES (?1, ?2)")?;
     for s in &j.selectors {
         sel.execute(params![j.job_id, s])?;
     }
-    let mut port =
-        tx.prepare_cached("INSERT INTO job_ports (job_id, name, port) VALUES (?1, ?2, ?3)")?;
+    let mut port = tx.prepare_cached("INSERT INTO job_ports (job_id, name, port) VALUES (?1, ?2, ?3)")?;
     for (n, p) in &j.ports {
         port.execute(params![j.job_id, n, p.port as i64])?;
     }
-    let mut cert = tx.prepare_cached(
-        "INSERT INTO job_certs (job_id, name, pkcs8, one, subject) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut cert =
+        tx.prepare_cached("INSERT INTO job_certs (job_id, name, pkcs8, one, subject) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for (n, c) in &j.certs {
         let subject = serde_json::json!({ "common_name": c.common_name }).to_string();
         cert.execute(params![j.job_id, n, c.pkcs8 as i64, c.one as i64, subject])?;
@@ -180,19 +147,13 @@ pub(super) fn write_job(tx: &Transaction, state: &State, name: &str) -> Result<(
         }
     }
     // deployment_seq lives on allocation rows too.
-    tx.execute(
-        "UPDATE allocations SET deployment_seq = ?1 WHERE job = ?2",
-        params![j.deployment_seq as i64, name],
-    )?;
+    tx.execute("UPDATE allocations SET deployment_seq = ?1 WHERE job = ?2", params![j.deployment_seq as i64, name])?;
     Ok(())
 }
 
 pub(super) fn write_job_file(tx: &Transaction, state: &State, job: &str, path: &str) -> Result<()> {
     let job_id = super::rows::job_id_for(tx, state, job);
-    tx.execute(
-        "DELETE FROM job_files WHERE job_id = ?1 AND path = ?2",
-        params![job_id, path],
-    )?;
+    tx.execute("DELETE FROM job_files WHERE job_id = ?1 AND path = ?2", params![job_id, path])?;
     if let Some(f) = state.catalog.jobs.get(job).and_then(|j| j.files.get(path)) {
         tx.execute(
             "INSERT INTO job_files (job_id, path, content, isdir) VALUES (?1, ?2, ?3, 0)",
@@ -205,29 +166,13 @@ pub(super) fn write_job_file(tx: &Transaction, state: &State, job: &str, path: &
 /// Job id of `job`, from state, else deterministic from the name (a removed
 /// job's file rows are keyed the same way).
 pub(super) fn job_id_for(_tx: &Transaction, state: &State, job: &str) -> String {
-    state
-        .catalog
-        .jobs
-        .get(job)
-        .map(|j| j.spec.job_id.clone())
-        .unwrap_or_else(|| crate::state::ids::job_id(job))
+    state.catalog.jobs.get(job).map(|j| j.spec.job_id.clone()).unwrap_or_else(|| crate::state::ids::job_id(job))
 }
 
 pub(super) fn write_allocation(tx: &Transaction, state: &State, job: &str, ip: &str) -> Result<()> {
-    tx.execute(
-        "DELETE FROM allocations WHERE job = ?1 AND worker_ip = ?2",
-        params![job, ip],
-    )?;
-    if let Some(a) = state
-        .catalog
-        .allocations
-        .get(&(job.to_string(), ip.to_string()))
-    {
-        let seq = state
-            .catalog
-            .jobs
-            .get(job)
-            .map_or(0, |j| j.spec.deployment_seq);
+    tx.execute("DELETE FROM allocations WHERE job = ?1 AND worker_ip = ?2", params![job, ip])?;
+    if let Some(a) = state.catalog.allocations.get(&(job.to_string(), ip.to_string())) {
+        let seq = state.catalog.jobs.get(job).map_or(0, |j| j.spec.deployment_seq);
         tx.execute(
             "INSERT INTO allocations (alloc_id, worker_ip, job, disabled, removed, deployment_seq, new_version) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -207,14 +207,7 @@ impl Catalog {
             .take_while(|((j, _), _)| j == job)
             .map(|(_, a)| a)
             .collect();
-        a.sort_by_key(|a| {
-            (
-                self.workers
-                    .get(&a.worker_ip)
-                    .map_or(u64::MAX, |w| w.position),
-                a.worker_ip.clone(),
-            )
-        });
+        a.sort_by_key(|a| (self.workers.get(&a.worker_ip).map_or(u64::MAX, |w| w.position), a.worker_ip.clone()));
         a
     }
 }

@@ -17,11 +17,7 @@ pub struct Fold {
 impl Fold {
     /// Start folding from a known state (empty, or a snapshot).
     pub fn from_state(state: State) -> Self {
-        Fold {
-            state,
-            pending: Vec::new(),
-            pending_session: None,
-        }
+        Fold { state, pending: Vec::new(), pending_session: None }
     }
 
     /// Feed the next envelope (must be in journal order).
@@ -85,13 +81,7 @@ mod tests {
     }
 
     fn put(k: &str) -> Event {
-        Event::KvPut {
-            namespace: "n".into(),
-            key: k.into(),
-            value: KvValue::Plain("v".into()),
-            ttl: 0,
-            at: 0,
-        }
+        Event::KvPut { namespace: "n".into(), key: k.into(), value: KvValue::Plain("v".into()), ttl: 0, at: 0 }
     }
 
     fn open() -> Event {
@@ -113,14 +103,7 @@ mod tests {
         f.push(&env(2, 1, put("a")));
         f.push(&env(3, 1, Event::Checkpoint { label: "c".into() }));
         f.push(&env(4, 1, put("b")));
-        f.push(&env(
-            5,
-            1,
-            Event::SessionFailed {
-                ended_at: 0,
-                error: "x".into(),
-            },
-        ));
+        f.push(&env(5, 1, Event::SessionFailed { ended_at: 0, error: "x".into() }));
         f.push(&env(6, 2, open()));
         f.push(&env(7, 2, put("c")));
         let s = f.finish();

@@ -21,11 +21,7 @@ pub struct KvVersion {
 impl KvVersion {
     /// Whether this version is past its TTL at `now` (a recorded time).
     pub fn expired_at(&self, now: Millis) -> bool {
-        self.ttl > 0
-            && self
-                .created_at
-                .saturating_add((self.ttl as i64).saturating_mul(1000))
-                <= now
+        self.ttl > 0 && self.created_at.saturating_add((self.ttl as i64).saturating_mul(1000)) <= now
     }
 }
 
@@ -37,14 +33,7 @@ pub struct KvStore {
 
 impl KvStore {
     /// Append a version (value or tombstone) to a key.
-    pub fn push(
-        &mut self,
-        namespace: &str,
-        key: &str,
-        value: Option<KvValue>,
-        ttl: u64,
-        at: Millis,
-    ) {
+    pub fn push(&mut self, namespace: &str, key: &str, value: Option<KvValue>, ttl: u64, at: Millis) {
         let versions = match self.namespaces.get_mut(namespace) {
             Some(ns) => ns,
             None => self.namespaces.entry(namespace.to_string()).or_default(),
@@ -54,12 +43,7 @@ impl KvStore {
             None => versions.entry(key.to_string()).or_default(),
         };
         let version = history.last().map_or(1, |v| v.version + 1);
-        history.push(KvVersion {
-            version,
-            value,
-            ttl,
-            created_at: at,
-        });
+        history.push(KvVersion { version, value, ttl, created_at: at });
     }
 
     /// Remove a key and its history entirely.
@@ -84,10 +68,7 @@ impl KvStore {
 
     /// All versions of a key, oldest first.
     pub fn history(&self, namespace: &str, key: &str) -> &[KvVersion] {
-        self.namespaces
-            .get(namespace)
-            .and_then(|ns| ns.get(key))
-            .map_or(&[], |v| v.as_slice())
+        self.namespaces.get(namespace).and_then(|ns| ns.get(key)).map_or(&[], |v| v.as_slice())
     }
 
     /// Keys of a namespace whose latest version is live, in order.
@@ -102,10 +83,9 @@ impl KvStore {
 
     /// Every (namespace, key, versions), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[KvVersion])> {
-        self.namespaces.iter().flat_map(|(ns, keys)| {
-            keys.iter()
-                .map(move |(k, h)| (ns.as_str(), k.as_str(), h.as_slice()))
-        })
+        self.namespaces
+            .iter()
+            .flat_map(|(ns, keys)| keys.iter().map(move |(k, h)| (ns.as_str(), k.as_str(), h.as_slice())))
     }
 
     /// Number of keys (live or tombstoned).
@@ -115,11 +95,7 @@ impl KvStore {
 
     /// Number of stored versions across all keys.
     pub fn version_count(&self) -> usize {
-        self.namespaces
-            .values()
-            .flat_map(|k| k.values())
-            .map(|h| h.len())
-            .sum()
+        self.namespaces.values().flat_map(|k| k.values()).map(|h| h.len()).sum()
     }
 }
 

@@ -10,10 +10,7 @@ pub mod ids;
 mod kv;
 mod touched;
 
-pub use catalog::{
-    Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port,
-    Worker,
-};
+pub use catalog::{Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port, Worker};
 pub use fold::Fold;
 pub use kv::{KvStore, KvVersion};
 pub use touched::{Touched, touched_by};
@@ -58,18 +55,10 @@ impl State {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::BucketInitialized { bucket_id, .. } => {
-                self.bucket = Some(BucketInfo {
-                    bucket_id: bucket_id.clone(),
-                });
+                self.bucket = Some(BucketInfo { bucket_id: bucket_id.clone() });
             }
             Event::UpdateSeqSet { update_seq } => self.update_seq = *update_seq,
-            Event::KvPut {
-                namespace,
-                key,
-                value,
-                ttl,
-                at,
-            } => {
+            Event::KvPut { namespace, key, value, ttl, at } => {
                 self.kv.push(namespace, key, Some(value.clone()), *ttl, *at);
             }
             Event::KvDeleted { namespace, key, at } => self.kv.push(namespace, key, None, 0, *at),
@@ -87,12 +76,7 @@ impl State {
                 self.catalog.jobs.remove(name);
             }
             Event::JobFilePut { job, path, file } => {
-                self.catalog
-                    .jobs
-                    .entry(job.clone())
-                    .or_default()
-                    .files
-                    .insert(path.clone(), file.clone());
+                self.catalog.jobs.entry(job.clone()).or_default().files.insert(path.clone(), file.clone());
             }
             Event::JobFileRemoved { job, path } => {
                 if let Some(j) = self.catalog.jobs.get_mut(job) {
@@ -100,24 +84,13 @@ impl State {
                 }
             }
             Event::AllocationUpserted(a) => {
-                self.catalog
-                    .allocations
-                    .insert((a.job.clone(), a.worker_ip.clone()), a.clone());
+                self.catalog.allocations.insert((a.job.clone(), a.worker_ip.clone()), a.clone());
             }
-            Event::CertIssued {
-                job,
-                name,
-                ip,
-                record,
-            } => {
-                self.catalog
-                    .certs
-                    .insert((job.clone(), name.clone(), ip.clone()), record.clone());
+            Event::CertIssued { job, name, ip, record } => {
+                self.catalog.certs.insert((job.clone(), name.clone(), ip.clone()), record.clone());
             }
             Event::CertRetired { job, name, ip } => {
-                self.catalog
-                    .certs
-                    .remove(&(job.clone(), name.clone(), ip.clone()));
+                self.catalog.certs.remove(&(job.clone(), name.clone(), ip.clone()));
             }
             Event::SessionOpened(_)
             | Event::Checkpoint { .. }
@@ -126,7 +99,8 @@ impl State {
             | Event::SessionAborted { .. }
             | Event::BucketFilesCreated { .. }
             | Event::CaCreated { .. }
-            | Event::FormatUpgraded { .. } => {}
+            | Event::FormatUpgraded { .. }
+            | Event::HookInvoked(_) => {}
         }
     }
 
@@ -137,10 +111,7 @@ impl State {
 
     /// Canonical encoding of the state (used by snapshots and digests).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        Ok(bincode::serde::encode_to_vec(
-            self,
-            bincode::config::standard(),
-        )?)
+        Ok(bincode::serde::encode_to_vec(self, bincode::config::standard())?)
     }
 
     /// Inverse of [`State::encode`].

@@ -32,10 +32,7 @@ pub fn touched_by(event: &Event) -> Option<Touched> {
         Event::BucketInitialized { .. } | Event::UpdateSeqSet { .. } => Some(Touched::Bucket),
         Event::KvPut { namespace, key, .. }
         | Event::KvDeleted { namespace, key, .. }
-        | Event::KvPurged { namespace, key } => Some(Touched::Kv {
-            namespace: namespace.clone(),
-            key: key.clone(),
-        }),
+        | Event::KvPurged { namespace, key } => Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() }),
         Event::WorkerUpserted(w) => Some(Touched::Worker(w.ip.clone())),
         Event::WorkerRemoved { ip } => Some(Touched::Worker(ip.clone())),
         Event::JobUpserted(j) => Some(Touched::Job(j.name.clone())),
@@ -43,9 +40,7 @@ pub fn touched_by(event: &Event) -> Option<Touched> {
         Event::JobFilePut { job, path, .. } | Event::JobFileRemoved { job, path } => {
             Some(Touched::JobFile(job.clone(), path.clone()))
         }
-        Event::AllocationUpserted(a) => {
-            Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone()))
-        }
+        Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
         _ => None,
     }
 }

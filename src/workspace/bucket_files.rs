@@ -19,9 +19,7 @@ fn scalar(file: &str, src: &str, key: &str, v: &toml::Value) -> Result<String> {
         toml::Value::Boolean(b) => b.to_string(),
         toml::Value::Datetime(d) => d.to_string(),
         toml::Value::Array(_) | toml::Value::Table(_) => {
-            let at = line_of_key(src, key)
-                .map(|l| format!("line {l}, "))
-                .unwrap_or_default();
+            let at = line_of_key(src, key).map(|l| format!("line {l}, ")).unwrap_or_default();
             return Err(Error::input(format!(
                 "{file}: {at}key `{key}`: only strings, numbers and booleans are allowed here"
             )));
@@ -32,10 +30,7 @@ fn scalar(file: &str, src: &str, key: &str, v: &toml::Value) -> Result<String> {
 /// Parse a TOML file of scalar keys (`bucket.conf`, `vars.toml`).
 pub fn parse_vars(file: &str, src: &str) -> Result<Vars> {
     let table: toml::Table = parse_toml(file, src)?;
-    table
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), scalar(file, src, k, v)?)))
-        .collect()
+    table.iter().map(|(k, v)| Ok((k.clone(), scalar(file, src, k, v)?))).collect()
 }
 
 /// The port pool from `bucket.conf` (`port_min`..=`port_max`).
@@ -44,30 +39,20 @@ pub fn port_pool(vars: &Vars, src: &str) -> Result<Option<(u16, u16)>> {
     let get = |k: &str| -> Result<Option<u16>> {
         vars.get(k)
             .map(|v| {
-                v.trim()
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| {
-                        let at = line_of_key(src, k)
-                            .map(|l| format!("line {l}, "))
-                            .unwrap_or_default();
-                        Error::input(format!(
-                            "{FILE}: {at}key `{k}`: {v:?} is not a port number (1-65535)"
-                        ))
-                    })
+                v.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    let at = line_of_key(src, k).map(|l| format!("line {l}, ")).unwrap_or_default();
+                    Error::input(format!("{FILE}: {at}key `{k}`: {v:?} is not a port number (1-65535)"))
+                })
             })
             .transpose()
     };
     match (get("port_min")?, get("port_max")?) {
         (Some(a), Some(b)) if a <= b => Ok(Some((a, b))),
-        (Some(a), Some(b)) => Err(Error::input(format!(
-            "{FILE}: key `port_min` ({a}) is greater than `port_max` ({b})"
-        ))),
+        (Some(a), Some(b)) => {
+            Err(Error::input(format!("{FILE}: key `port_min` ({a}) is greater than `port_max` ({b})")))
+        }
         (None, None) => Ok(None),
-        _ => Err(Error::input(format!(
-            "{FILE}: set both `port_min` and `port_max`, or neither"
-        ))),
+        _ => Err(Error::input(format!("{FILE}: set both `port_min` and `port_max`, or neither"))),
     }
 }
 
@@ -88,12 +73,8 @@ pub fn parse_job_overrides(file: &str, src: &str) -> Result<BTreeMap<String, Job
     let mut out = BTreeMap::new();
     for (job, section) in &table {
         let toml::Value::Table(t) = section else {
-            let at = line_of_key(src, job)
-                .map(|l| format!("line {l}, "))
-                .unwrap_or_default();
-            return Err(Error::input(format!(
-                "{file}: {at}key `{job}`: expected a [{job}] section of job settings"
-            )));
+            let at = line_of_key(src, job).map(|l| format!("line {l}, ")).unwrap_or_default();
+            return Err(Error::input(format!("{file}: {at}key `{job}`: expected a [{job}] section of job settings")));
         };
         let mut o = JobOverrides::default();
         for (k, v) in t {
@@ -142,26 +123,18 @@ impl Disabled {
     pub fn is_disabled(&self, job: &str, ip: &str) -> bool {
         self.jobs.contains(job)
             || self.workers.contains(ip)
-            || self
-                .allocations
-                .contains(&(job.to_string(), ip.to_string()))
+            || self.allocations.contains(&(job.to_string(), ip.to_string()))
     }
 }
 
 /// Parse `disabled.json`, checking names against the known jobs and workers.
-pub fn parse_disabled(
-    src: &str,
-    jobs: &BTreeSet<&str>,
-    workers: &BTreeSet<&str>,
-) -> Result<Disabled> {
+pub fn parse_disabled(src: &str, jobs: &BTreeSet<&str>, workers: &BTreeSet<&str>) -> Result<Disabled> {
     const FILE: &str = "workspace/disabled.json";
     let d: DisabledJson = parse_json(FILE, src)?;
     let mut out = Disabled::default();
     for (job, spec) in d.jobs {
         if !jobs.contains(job.as_str()) {
-            return Err(Error::input(format!(
-                "{FILE}: field `jobs.{job}`: no job {job:?} in workspace/jobs"
-            )));
+            return Err(Error::input(format!("{FILE}: field `jobs.{job}`: no job {job:?} in workspace/jobs")));
         }
         match spec.allocations {
             None => {
@@ -181,9 +154,7 @@ pub fn parse_disabled(
     }
     for ip in d.workers {
         if !workers.contains(ip.as_str()) {
-            return Err(Error::input(format!(
-                "{FILE}: field `workers`: {ip:?} is not a worker in workers.json"
-            )));
+            return Err(Error::input(format!("{FILE}: field `workers`: {ip:?} is not a worker in workers.json")));
         }
         out.workers.insert(ip);
     }

@@ -39,11 +39,7 @@ pub fn read_job_files(job: &str, dir: &Path) -> Result<BTreeMap<String, JobFileS
 }
 
 fn walk(job: &str, dir: &Path, rel: &str, out: &mut BTreeMap<String, JobFileSpec>) -> Result<()> {
-    let here = if rel.is_empty() {
-        dir.to_path_buf()
-    } else {
-        dir.join(rel)
-    };
+    let here = if rel.is_empty() { dir.to_path_buf() } else { dir.join(rel) };
     let mut entries: Vec<_> = std::fs::read_dir(&here)
         .map_err(|e| Error::input(format!("workspace/jobs/{job}/{rel}: cannot read: {e}")))?
         .collect::<std::result::Result<_, _>>()
@@ -51,14 +47,9 @@ fn walk(job: &str, dir: &Path, rel: &str, out: &mut BTreeMap<String, JobFileSpec
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let path = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
+        let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
         let shown = format!("workspace/jobs/{job}/{path}");
-        let meta =
-            std::fs::metadata(e.path()).map_err(|err| Error::input(format!("{shown}: {err}")))?;
+        let meta = std::fs::metadata(e.path()).map_err(|err| Error::input(format!("{shown}: {err}")))?;
         if meta.is_dir() {
             if SKIPPED_DIRS.contains(&name.as_str()) {
                 continue;
@@ -70,15 +61,9 @@ fn walk(job: &str, dir: &Path, rel: &str, out: &mut BTreeMap<String, JobFileSpec
             }
             walk(job, dir, &path, out)?;
         } else if meta.is_file() {
-            let content = std::fs::read(e.path())
-                .map_err(|err| Error::input(format!("{shown}: cannot read: {err}")))?;
-            out.insert(
-                path,
-                JobFileSpec {
-                    mode: meta.permissions().mode() & 0o777,
-                    content,
-                },
-            );
+            let content =
+                std::fs::read(e.path()).map_err(|err| Error::input(format!("{shown}: cannot read: {err}")))?;
+            out.insert(path, JobFileSpec { mode: meta.permissions().mode() & 0o777, content });
         }
     }
     Ok(())
@@ -91,10 +76,7 @@ pub fn check_job_layout(
     manifest: &Manifest,
     files: &BTreeMap<String, JobFileSpec>,
 ) -> Result<BTreeMap<String, String>> {
-    let has_job_control = manifest
-        .hooks
-        .values()
-        .any(|h| h.executed_on.contains(&HookEvent::JobControl));
+    let has_job_control = manifest.hooks.values().any(|h| h.executed_on.contains(&HookEvent::JobControl));
     if !has_job_control && !files.contains_key("Makefile") && !files.contains_key("Makefile.tpl") {
         return Err(Error::input(format!(
             "workspace/jobs/{job}/: needs a Makefile (or Makefile.tpl) with start/stop/restart targets, or a hook with \"executed_on\": [\"job_control\"]"
@@ -143,9 +125,5 @@ pub fn check_job_layout(
 
 /// The interpreter a hook script needs.
 pub fn script_kind(path: &str) -> ScriptKind {
-    if path.ends_with(".py") {
-        ScriptKind::Python
-    } else {
-        ScriptKind::Bun
-    }
+    if path.ends_with(".py") { ScriptKind::Python } else { ScriptKind::Bun }
 }

@@ -9,14 +9,8 @@ pub fn parse_json<T: DeserializeOwned>(file: &str, src: &str) -> Result<T> {
     serde_json::from_str(src).map_err(|e| {
         let msg = e.to_string();
         // serde_json appends " at line L column C"; lead with the place instead.
-        let reason = msg
-            .rsplit_once(" at line ")
-            .map_or(msg.as_str(), |(r, _)| r);
-        Error::input(format!(
-            "{file}: line {}, column {}: {reason}",
-            e.line(),
-            e.column()
-        ))
+        let reason = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(r, _)| r);
+        Error::input(format!("{file}: line {}, column {}: {reason}", e.line(), e.column()))
     })
 }
 
@@ -33,22 +27,11 @@ mod tests {
 
     #[test]
     fn names_place_and_field() {
-        let e = parse_json::<Vec<W>>(
-            "workers.json",
-            "[\n {\"host\": \"a\"},\n {\"hots\": \"b\"}\n]",
-        )
-        .unwrap_err();
-        assert!(
-            e.message().starts_with("workers.json: line 3, column"),
-            "{e}"
-        );
+        let e = parse_json::<Vec<W>>("workers.json", "[\n {\"host\": \"a\"},\n {\"hots\": \"b\"}\n]").unwrap_err();
+        assert!(e.message().starts_with("workers.json: line 3, column"), "{e}");
         assert!(e.message().contains("unknown field `hots`"), "{e}");
         let e = parse_json::<Vec<W>>("workers.json", "[{\"host\": 1}]").unwrap_err();
-        assert!(
-            e.message()
-                .contains("invalid type: integer `1`, expected a string"),
-            "{e}"
-        );
+        assert!(e.message().contains("invalid type: integer `1`, expected a string"), "{e}");
         let e = parse_json::<Vec<W>>("workers.json", "[").unwrap_err();
         assert!(e.message().contains("EOF"), "{e}");
     }

@@ -1,9 +1,7 @@
 //! Reading the whole workspace from disk into typed, validated values: the
 //! input of the build planner.
 
-use super::bucket_files::{
-    Disabled, JobOverrides, Vars, parse_disabled, parse_job_overrides, parse_vars, port_pool,
-};
+use super::bucket_files::{Disabled, JobOverrides, Vars, parse_disabled, parse_job_overrides, parse_vars, port_pool};
 use super::job_dir::{JobFileSpec, check_job_layout, read_job_files};
 use super::manifest::{Manifest, parse_manifest};
 use super::names::check_job_name;
@@ -57,8 +55,9 @@ fn read_opt(path: &std::path::Path, shown: &str) -> Result<Option<String>> {
 /// Read and validate the workspace of the bucket at `paths`.
 pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
     let ws = paths.workspace();
-    let workers_src = read_opt(&paths.workers_json(), "workspace/workers.json")?
-        .ok_or_else(|| Error::input("workspace/workers.json is missing: create it (`[]` for no workers) or run `maand init`"))?;
+    let workers_src = read_opt(&paths.workers_json(), "workspace/workers.json")?.ok_or_else(|| {
+        Error::input("workspace/workers.json is missing: create it (`[]` for no workers) or run `maand init`")
+    })?;
     let workers = parse_workers(&workers_src)?;
 
     let bucket_src = read_opt(&paths.bucket_conf(), "workspace/bucket.conf")?.unwrap_or_default();
@@ -76,8 +75,7 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
             .collect();
         names.sort();
         for name in names {
-            check_job_name(&name)
-                .map_err(|e| Error::input(format!("workspace/jobs/{name}/: {e}")))?;
+            check_job_name(&name).map_err(|e| Error::input(format!("workspace/jobs/{name}/: {e}")))?;
             let dir = paths.jobs_dir().join(&name);
             let manifest_src = read_opt(&dir.join("manifest.json"), &format!("workspace/jobs/{name}/manifest.json"))?
                 .ok_or_else(|| {
@@ -93,16 +91,7 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
                 Some(src) => parse_vars(&vars_file, &src)?,
                 None => Vars::new(),
             };
-            jobs.insert(
-                name.clone(),
-                JobInput {
-                    name,
-                    manifest,
-                    files,
-                    hook_scripts,
-                    vars,
-                },
-            );
+            jobs.insert(name.clone(), JobInput { name, manifest, files, hook_scripts, vars });
         }
     }
 
@@ -124,9 +113,7 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
     };
     for job in job_overrides.keys() {
         if !jobs.contains_key(job) {
-            return Err(Error::input(format!(
-                "{shown}: section [{job}] names no job in workspace/jobs"
-            )));
+            return Err(Error::input(format!("{shown}: section [{job}] names no job in workspace/jobs")));
         }
     }
 
@@ -136,13 +123,5 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
         Some(src) => parse_disabled(&src, &job_names, &worker_ips)?,
         None => Disabled::default(),
     };
-    Ok(Workspace {
-        workers,
-        jobs,
-        bucket_vars,
-        port_pool,
-        job_overrides,
-        job_overrides_file,
-        disabled,
-    })
+    Ok(Workspace { workers, jobs, bucket_vars, port_pool, job_overrides, job_overrides_file, disabled })
 }

@@ -321,11 +321,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         Some(StrOrNum::S(s)) => Some(parse_version(&s).map_err(|e| bad("version", e))?),
         Some(StrOrNum::N(n)) => Some(parse_version(&n.to_string()).map_err(|e| bad("version", e))?),
     };
-    let mut selectors = if m.selectors.is_empty() {
-        vec![job.to_string()]
-    } else {
-        m.selectors
-    };
+    let mut selectors = if m.selectors.is_empty() { vec![job.to_string()] } else { m.selectors };
     for s in &selectors {
         check_label(s).map_err(|e| bad("selectors", e))?;
     }
@@ -336,14 +332,10 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         return Err(bad("max_concurrent_upgrades", "must be at least 1".into()));
     }
     if !m.restart_globs.is_empty() && m.restart_policy != RestartPolicy::Reload {
-        return Err(bad(
-            "restart_globs",
-            "only allowed with \"restart_policy\": \"reload\"".into(),
-        ));
+        return Err(bad("restart_globs", "only allowed with \"restart_policy\": \"reload\"".into()));
     }
     for g in &m.restart_globs {
-        globset::Glob::new(g)
-            .map_err(|e| bad("restart_globs", format!("{g:?} is not a glob: {e}")))?;
+        globset::Glob::new(g).map_err(|e| bad("restart_globs", format!("{g:?} is not a glob: {e}")))?;
     }
     let memory = m
         .resources
@@ -352,13 +344,8 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         .map(|b| bounds(b, Unit::Memory))
         .transpose()
         .map_err(|e| bad("resources.memory", e))?;
-    let cpu = m
-        .resources
-        .cpu
-        .as_ref()
-        .map(|b| bounds(b, Unit::Cpu))
-        .transpose()
-        .map_err(|e| bad("resources.cpu", e))?;
+    let cpu =
+        m.resources.cpu.as_ref().map(|b| bounds(b, Unit::Cpu)).transpose().map_err(|e| bad("resources.cpu", e))?;
 
     let mut ports = BTreeMap::new();
     for (name, v) in &m.resources.ports {
@@ -371,10 +358,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
                 _ => return Err(bad(&field, format!("{n} is not a port number (1-65535)"))),
             },
             other => {
-                return Err(bad(
-                    &field,
-                    format!("{other} must be {{}} (assign from the pool) or a port number"),
-                ));
+                return Err(bad(&field, format!("{other} must be {{}} (assign from the pool) or a port number")));
             }
         };
         ports.insert(name.clone(), decl);
@@ -385,10 +369,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         let field = format!("hooks.{name}");
         check_hook_name(&name).map_err(|e| bad(&field, e))?;
         if h.executed_on.is_empty() {
-            return Err(bad(
-                &format!("{field}.executed_on"),
-                "lists no event".into(),
-            ));
+            return Err(bad(&format!("{field}.executed_on"), "lists no event".into()));
         }
         let mut executed_on = h.executed_on;
         executed_on.sort();
@@ -397,10 +378,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
             None => None,
             Some(d) if d.job.is_empty() && d.hook.is_empty() => None,
             Some(d) if d.job.is_empty() || d.hook.is_empty() => {
-                return Err(bad(
-                    &format!("{field}.demands"),
-                    "set both `job` and `hook`, or neither".into(),
-                ));
+                return Err(bad(&format!("{field}.demands"), "set both `job` and `hook`, or neither".into()));
             }
             Some(d) => {
                 let bound = |k: &str| -> Result<Option<semver::Version>> {
@@ -413,10 +391,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
                 let min_version = bound("min_version")?;
                 let max_version = bound("max_version")?;
                 if d.job == job {
-                    return Err(bad(
-                        &format!("{field}.demands.job"),
-                        "a job cannot demand itself".into(),
-                    ));
+                    return Err(bad(&format!("{field}.demands.job"), "a job cannot demand itself".into()));
                 }
                 Some(Demand {
                     job: d.job,
@@ -427,13 +402,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
                 })
             }
         };
-        hooks.insert(
-            name,
-            HookDecl {
-                executed_on,
-                demand,
-            },
-        );
+        hooks.insert(name, HookDecl { executed_on, demand });
     }
 
     if let Some(hc) = &m.health_check {
@@ -444,10 +413,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
                     if let PortRef::Name(n) = port
                         && !ports.contains_key(n)
                     {
-                        return Err(bad(
-                            &field,
-                            format!("port {n:?} is not declared in resources.ports"),
-                        ));
+                        return Err(bad(&field, format!("port {n:?} is not declared in resources.ports")));
                     }
                 }
                 Probe::Ssh { command } if command.trim().is_empty() => {
@@ -459,10 +425,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
                 && scheme != "http"
                 && scheme != "https"
             {
-                return Err(bad(
-                    &field,
-                    format!("scheme {scheme:?} must be \"http\" or \"https\""),
-                ));
+                return Err(bad(&field, format!("scheme {scheme:?} must be \"http\" or \"https\"")));
             }
         }
     }
@@ -471,19 +434,9 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
     for (name, c) in m.certs {
         check_cert_name(&name).map_err(|e| bad(&format!("certs.{name}"), e))?;
         if c.subject.common_name.trim().is_empty() {
-            return Err(bad(
-                &format!("certs.{name}.subject.common_name"),
-                "is empty".into(),
-            ));
+            return Err(bad(&format!("certs.{name}.subject.common_name"), "is empty".into()));
         }
-        certs.insert(
-            name,
-            CertDecl {
-                common_name: c.subject.common_name,
-                pkcs8: c.pkcs8,
-                one: c.one,
-            },
-        );
+        certs.insert(name, CertDecl { common_name: c.subject.common_name, pkcs8: c.pkcs8, one: c.one });
     }
 
     Ok(Manifest {
@@ -504,18 +457,8 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
 }
 
 fn bounds(b: &BoundsJson, unit: Unit) -> std::result::Result<Bounds, String> {
-    let min = b
-        .min
-        .as_deref()
-        .map(|s| parse_quantity(s, unit))
-        .transpose()?
-        .unwrap_or(0);
-    let max = b
-        .max
-        .as_deref()
-        .map(|s| parse_quantity(s, unit))
-        .transpose()?
-        .unwrap_or(0);
+    let min = b.min.as_deref().map(|s| parse_quantity(s, unit)).transpose()?.unwrap_or(0);
+    let max = b.max.as_deref().map(|s| parse_quantity(s, unit)).transpose()?.unwrap_or(0);
     let max = if max == 0 { min } else { max };
     if min > max {
         return Err(format!("min ({min}) is greater than max ({max})"));
@@ -539,29 +482,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.version.unwrap().to_string(), "2.1.0");
-        assert_eq!(
-            m.memory,
-            Some(Bounds {
-                min: 128,
-                max: 1024
-            })
-        );
+        assert_eq!(m.memory, Some(Bounds { min: 128, max: 1024 }));
         assert_eq!(m.ports["db_port"], PortDecl::Fixed(5432));
-        assert_eq!(
-            m.hooks["hook_migrate"].executed_on,
-            [HookEvent::PreDeploy, HookEvent::Cli]
-        );
-        assert_eq!(
-            m.hooks["hook_migrate"]
-                .demand
-                .as_ref()
-                .unwrap()
-                .min_version
-                .as_ref()
-                .unwrap()
-                .to_string(),
-            "2.0.0"
-        );
+        assert_eq!(m.hooks["hook_migrate"].executed_on, [HookEvent::PreDeploy, HookEvent::Cli]);
+        assert_eq!(m.hooks["hook_migrate"].demand.as_ref().unwrap().min_version.as_ref().unwrap().to_string(), "2.0.0");
         assert!(m.certs["tls"].one);
         let d = parse_manifest("solo", "{}").unwrap();
         assert_eq!(d.selectors, ["solo"]);
@@ -577,52 +501,25 @@ mod tests {
                 r#"{"resources":{"memory":{"min":"2 gb","max":"1 gb"}}}"#,
                 "field `resources.memory`: min (2048) is greater than max (1024)",
             ),
-            (
-                r#"{"resources":{"ports":{"HTTP":{}}}}"#,
-                "field `resources.ports.HTTP`",
-            ),
-            (
-                r#"{"resources":{"ports":{"p":70000}}}"#,
-                "not a port number",
-            ),
-            (
-                r#"{"resources":{"ports":{"p":"x"}}}"#,
-                "must be {} (assign from the pool)",
-            ),
-            (
-                r#"{"hooks":{"migrate":{"executed_on":["cli"]}}}"#,
-                "must start with \"hook_\"",
-            ),
-            (
-                r#"{"hooks":{"hook_m":{"executed_on":["deploy"]}}}"#,
-                "unknown variant `deploy`",
-            ),
-            (
-                r#"{"hooks":{"hook_m":{"executed_on":["cli"],"demands":{"job":"x"}}}}"#,
-                "set both `job` and `hook`",
-            ),
+            (r#"{"resources":{"ports":{"HTTP":{}}}}"#, "field `resources.ports.HTTP`"),
+            (r#"{"resources":{"ports":{"p":70000}}}"#, "not a port number"),
+            (r#"{"resources":{"ports":{"p":"x"}}}"#, "must be {} (assign from the pool)"),
+            (r#"{"hooks":{"migrate":{"executed_on":["cli"]}}}"#, "must start with \"hook_\""),
+            (r#"{"hooks":{"hook_m":{"executed_on":["deploy"]}}}"#, "unknown variant `deploy`"),
+            (r#"{"hooks":{"hook_m":{"executed_on":["cli"],"demands":{"job":"x"}}}}"#, "set both `job` and `hook`"),
             (
                 r#"{"hooks":{"hook_m":{"executed_on":["cli"],"demands":{"job":"api","hook":"hook_m"}}}}"#,
                 "cannot demand itself",
             ),
             (r#"{"restart_globs":["a"]}"#, "only allowed with"),
             (r#"{"max_concurrent_upgrades":0}"#, "at least 1"),
-            (
-                r#"{"health_check":{"checks":[{"type":"tcp","port":"nope"}]}}"#,
-                "not declared",
-            ),
-            (
-                r#"{"certs":{"tls":{"subject":{"common_name":""}}}}"#,
-                "common_name",
-            ),
+            (r#"{"health_check":{"checks":[{"type":"tcp","port":"nope"}]}}"#, "not declared"),
+            (r#"{"certs":{"tls":{"subject":{"common_name":""}}}}"#, "common_name"),
         ];
         for (src, want) in cases {
             let e = parse_manifest("api", src).unwrap_err();
             assert!(e.message().contains(want), "{src}: {e}");
-            assert!(
-                e.message().starts_with("workspace/jobs/api/manifest.json"),
-                "{e}"
-            );
+            assert!(e.message().starts_with("workspace/jobs/api/manifest.json"), "{e}");
         }
     }
 }

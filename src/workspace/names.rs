@@ -6,12 +6,7 @@ pub fn check_host(h: &str) -> Result<(), String> {
     if h.is_empty() {
         return Err("host is empty".into());
     }
-    if h.len() > 253
-        || !h
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c))
-        || h.starts_with('-')
-    {
+    if h.len() > 253 || !h.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c)) || h.starts_with('-') {
         return Err(format!("{h:?} is not an IP address or host name"));
     }
     Ok(())
@@ -19,14 +14,8 @@ pub fn check_host(h: &str) -> Result<(), String> {
 
 /// A label (also a selector): letters, digits, `_`, `-`, `.`.
 pub fn check_label(l: &str) -> Result<(), String> {
-    if l.is_empty()
-        || !l
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-    {
-        return Err(format!(
-            "label {l:?} may only hold letters, digits, '_', '-' and '.'"
-        ));
+    if l.is_empty() || !l.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        return Err(format!("label {l:?} may only hold letters, digits, '_', '-' and '.'"));
     }
     Ok(())
 }
@@ -35,8 +24,7 @@ pub fn check_label(l: &str) -> Result<(), String> {
 /// digit; letters, digits, `_`, `-`.
 pub fn check_job_name(n: &str) -> Result<(), String> {
     let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
         && n.len() <= 64;
     if !ok {
         return Err(format!(
@@ -49,39 +37,26 @@ pub fn check_job_name(n: &str) -> Result<(), String> {
 /// A port name: lowercase identifier (`http_port`).
 pub fn check_port_name(n: &str) -> Result<(), String> {
     let ok = n.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && n.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !ok {
-        return Err(format!(
-            "port name {n:?} must be a lowercase identifier like \"http_port\""
-        ));
+        return Err(format!("port name {n:?} must be a lowercase identifier like \"http_port\""));
     }
     Ok(())
 }
 
 /// A hook name: `hook_` followed by a lowercase identifier.
 pub fn check_hook_name(n: &str) -> Result<(), String> {
-    let rest = n
-        .strip_prefix("hook_")
-        .ok_or_else(|| format!("hook name {n:?} must start with \"hook_\""))?;
+    let rest = n.strip_prefix("hook_").ok_or_else(|| format!("hook name {n:?} must start with \"hook_\""))?;
     if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
-            "hook name {n:?} must be \"hook_\" followed by letters, digits or '_'"
-        ));
+        return Err(format!("hook name {n:?} must be \"hook_\" followed by letters, digits or '_'"));
     }
     Ok(())
 }
 
 /// A certificate name (file name of the PEMs).
 pub fn check_cert_name(n: &str) -> Result<(), String> {
-    if n.is_empty()
-        || !n
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-    {
-        return Err(format!(
-            "certificate name {n:?} may only hold letters, digits, '_' and '-'"
-        ));
+    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+        return Err(format!("certificate name {n:?} may only hold letters, digits, '_' and '-'"));
     }
     Ok(())
 }

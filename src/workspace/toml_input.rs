@@ -39,9 +39,7 @@ fn quoted_field(msg: &str) -> Option<String> {
 /// found after parsing.
 pub fn line_of_key(src: &str, key: &str) -> Option<usize> {
     let header = format!("[{key}]");
-    src.lines()
-        .position(|l| key_on_line(l).as_deref() == Some(key) || l.trim() == header)
-        .map(|i| i + 1)
+    src.lines().position(|l| key_on_line(l).as_deref() == Some(key) || l.trim() == header).map(|i| i + 1)
 }
 
 #[cfg(test)]

@@ -15,9 +15,7 @@ pub enum Unit {
 /// a reason for the caller to place after the file and field.
 pub fn parse_quantity(text: &str, unit: Unit) -> Result<u64, String> {
     let t = text.trim().to_ascii_lowercase();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, suffix) = (t[..split].trim(), t[split..].trim());
     let factor = match (unit, suffix) {
         (Unit::Memory, "" | "mb" | "m") => 1.0,
@@ -27,27 +25,15 @@ pub fn parse_quantity(text: &str, unit: Unit) -> Result<u64, String> {
         (Unit::Cpu, "ghz") => 1000.0,
         (Unit::Cpu, "thz") => 1_000_000.0,
         _ => {
-            let units = if unit == Unit::Memory {
-                "mb, gb or tb"
-            } else {
-                "mhz, ghz or thz"
-            };
-            return Err(format!(
-                "{text:?} is not a quantity: expected a number with {units}, e.g. {}",
-                example(unit)
-            ));
+            let units = if unit == Unit::Memory { "mb, gb or tb" } else { "mhz, ghz or thz" };
+            return Err(format!("{text:?} is not a quantity: expected a number with {units}, e.g. {}", example(unit)));
         }
     };
     let value: f64 = num
         .parse()
         .ok()
         .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| {
-            format!(
-                "{text:?} is not a quantity: expected a number, e.g. {}",
-                example(unit)
-            )
-        })?;
+        .ok_or_else(|| format!("{text:?} is not a quantity: expected a number, e.g. {}", example(unit)))?;
     let scaled = (value * factor).round();
     if scaled > u32::MAX as f64 * 1024.0 {
         return Err(format!("{text:?} is too large"));

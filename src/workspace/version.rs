@@ -4,10 +4,7 @@
 /// Normalise and parse a version string. The error is a reason.
 pub fn parse_version(text: &str) -> Result<semver::Version, String> {
     let t = text.trim();
-    let t = t
-        .strip_prefix('v')
-        .or_else(|| t.strip_prefix('V'))
-        .unwrap_or(t);
+    let t = t.strip_prefix('v').or_else(|| t.strip_prefix('V')).unwrap_or(t);
     if t.is_empty() {
         return Err("version is empty".into());
     }
@@ -16,11 +13,7 @@ pub fn parse_version(text: &str) -> Result<semver::Version, String> {
         None => (t, ""),
     };
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.len() > 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
         return Err(format!(
             "{text:?} is not a version: expected up to three numbers like \"1\", \"v2.1\" or \"2.0.0-rc1\""
         ));
@@ -55,12 +48,7 @@ mod tests {
         for bad in ["", "unknown", "1.2.3.4", "1..2", "v", "1.x"] {
             assert!(parse_version(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            parse_version_value(&serde_json::json!(2))
-                .unwrap()
-                .to_string(),
-            "2.0.0"
-        );
+        assert_eq!(parse_version_value(&serde_json::json!(2)).unwrap().to_string(), "2.0.0");
         assert!(parse_version("2.0.0-rc1").unwrap() < parse_version("2.0.0").unwrap());
     }
 }

@@ -47,18 +47,11 @@ pub fn parse_workers(src: &str) -> Result<Vec<WorkerSpec>> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(raw.len());
     for (i, w) in raw.into_iter().enumerate() {
-        let at = |field: &str, why: String| {
-            Error::input(format!(
-                "{FILE}: worker {i} ({}), field `{field}`: {why}",
-                w.host
-            ))
-        };
+        let at =
+            |field: &str, why: String| Error::input(format!("{FILE}: worker {i} ({}), field `{field}`: {why}", w.host));
         check_host(&w.host).map_err(|why| at("host", why))?;
         if let Some(first) = seen.insert(w.host.clone(), i) {
-            return Err(at(
-                "host",
-                format!("{} is listed twice (also worker {first})", w.host),
-            ));
+            return Err(at("host", format!("{} is listed twice (also worker {first})", w.host)));
         }
         let mut labels: BTreeSet<String> = BTreeSet::new();
         for l in &w.labels {
@@ -66,24 +59,12 @@ pub fn parse_workers(src: &str) -> Result<Vec<WorkerSpec>> {
             labels.insert(l.clone());
         }
         labels.insert("worker".into());
-        let memory_mb = w
-            .memory
-            .as_deref()
-            .map(|m| parse_quantity(m, Unit::Memory))
-            .transpose()
-            .map_err(|e| at("memory", e))?;
-        let cpu_mhz = w
-            .cpu
-            .as_deref()
-            .map(|c| parse_quantity(c, Unit::Cpu))
-            .transpose()
-            .map_err(|e| at("cpu", e))?;
+        let memory_mb =
+            w.memory.as_deref().map(|m| parse_quantity(m, Unit::Memory)).transpose().map_err(|e| at("memory", e))?;
+        let cpu_mhz = w.cpu.as_deref().map(|c| parse_quantity(c, Unit::Cpu)).transpose().map_err(|e| at("cpu", e))?;
         for k in w.tags.keys() {
             if k.is_empty() || k.contains('/') || k.chars().any(char::is_whitespace) {
-                return Err(at(
-                    "tags",
-                    format!("tag name {k:?} must be non-empty without '/' or spaces"),
-                ));
+                return Err(at("tags", format!("tag name {k:?} must be non-empty without '/' or spaces")));
             }
         }
         if let Some(h) = &w.hostname
@@ -116,11 +97,7 @@ mod tests {
         assert_eq!((w[0].memory_mb, w[0].cpu_mhz), (Some(2048), Some(2000)));
         assert_eq!(w[1].position, 1);
         let e = parse_workers(r#"[{"host":"a"},{"host":"a"}]"#).unwrap_err();
-        assert!(
-            e.message()
-                .contains("worker 1 (a), field `host`: a is listed twice (also worker 0)"),
-            "{e}"
-        );
+        assert!(e.message().contains("worker 1 (a), field `host`: a is listed twice (also worker 0)"), "{e}");
         let e = parse_workers(r#"[{"host":"a","memory":"lots"}]"#).unwrap_err();
         assert!(e.message().contains("field `memory`"), "{e}");
         let e = parse_workers(r#"[{"host":"a","label":["x"]}]"#).unwrap_err();

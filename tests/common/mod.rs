@@ -16,32 +16,18 @@ pub fn maand_bin() -> PathBuf {
 /// Path of the `maand-journal` binary (built by `cargo test --workspace`).
 pub fn journal_bin() -> PathBuf {
     let p = maand_bin().with_file_name("maand-journal");
-    assert!(
-        p.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run the tests with `cargo test --workspace`", p.display());
     p
 }
 
 /// Run `maand <args>` in `dir`.
 pub fn maand(dir: &Path, args: &[&str]) -> Output {
-    Command::new(maand_bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MAAND_BUCKET")
-        .output()
-        .unwrap()
+    Command::new(maand_bin()).args(args).current_dir(dir).env_remove("MAAND_BUCKET").output().unwrap()
 }
 
 /// Run `maand-journal <args>` in `dir`.
 pub fn journal(dir: &Path, args: &[&str]) -> Output {
-    Command::new(journal_bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MAAND_BUCKET")
-        .output()
-        .unwrap()
+    Command::new(journal_bin()).args(args).current_dir(dir).env_remove("MAAND_BUCKET").output().unwrap()
 }
 
 /// Stdout as a string.
@@ -56,13 +42,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// Assert success, showing output otherwise.
 pub fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "command failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
+    assert!(o.status.success(), "command failed: {:?}\nstdout:\n{}\nstderr:\n{}", o.status, stdout(o), stderr(o));
     stdout(o)
 }
 
@@ -75,25 +55,13 @@ pub fn fresh_bucket() -> tempfile::TempDir {
 
 /// Open a bucket for writing through the library.
 pub fn open(dir: &Path, command: &str) -> Bucket {
-    Bucket::open(
-        BucketPaths::new(dir),
-        &OpenOptions {
-            command: command.into(),
-            lock_wait: Duration::from_secs(5),
-        },
-    )
-    .unwrap()
+    Bucket::open(BucketPaths::new(dir), &OpenOptions { command: command.into(), lock_wait: Duration::from_secs(5) })
+        .unwrap()
 }
 
 /// A plain KV put event.
 pub fn put(ns: &str, key: &str, value: &str, at: i64) -> Event {
-    Event::KvPut {
-        namespace: ns.into(),
-        key: key.into(),
-        value: KvValue::Plain(value.into()),
-        ttl: 0,
-        at,
-    }
+    Event::KvPut { namespace: ns.into(), key: key.into(), value: KvValue::Plain(value.into()), ttl: 0, at }
 }
 
 /// One committed session writing `keys` puts (key names `k<i>`) into `ns`.
@@ -101,35 +69,20 @@ pub fn write_session(dir: &Path, ns: &str, keys: usize, tag: &str) {
     let mut b = open(dir, "test");
     let mut s = b.begin(session_info("test")).unwrap();
     for i in 0..keys {
-        s.record_at(
-            1_000 + i as i64,
-            put(
-                ns,
-                &format!("k{i}"),
-                &format!("{tag}-{i}"),
-                1_000 + i as i64,
-            ),
-        )
-        .unwrap();
+        s.record_at(1_000 + i as i64, put(ns, &format!("k{i}"), &format!("{tag}-{i}"), 1_000 + i as i64)).unwrap();
     }
     s.commit().unwrap();
 }
 
 /// `sqlite3 <db> .dump` output (the real CLI, as an operator would compare).
 pub fn sqlite_dump(db: &Path) -> String {
-    let o = Command::new("sqlite3")
-        .arg(db)
-        .arg(".dump")
-        .output()
-        .expect("sqlite3 CLI (apt-get install sqlite3)");
+    let o = Command::new("sqlite3").arg(db).arg(".dump").output().expect("sqlite3 CLI (apt-get install sqlite3)");
     ok(&o)
 }
 
 /// Number of events in the bucket's journal, read through `maand-journal export`.
 pub fn event_count(dir: &Path) -> usize {
-    stdout(&journal(dir, &["export", "--jsonl"]))
-        .lines()
-        .count()
+    stdout(&journal(dir, &["export", "--jsonl"])).lines().count()
 }
 
 /// Recursively copy a directory.
@@ -200,88 +153,47 @@ pub fn acceptance_workspace(dir: &Path) {
             "start:\n\t@echo start\nstop:\n\t@echo stop\nrestart: stop start\n",
         );
     }
-    write(
-        dir,
-        "workspace/jobs/database/_hooks/hook_schema.py",
-        "print('schema')\n",
-    );
-    write(
-        dir,
-        "workspace/jobs/api/_hooks/hook_migrate.py",
-        "print('migrate')\n",
-    );
-    write(
-        dir,
-        "workspace/jobs/frontend/_hooks/hook_assets.ts",
-        "console.log('assets')\n",
-    );
+    write(dir, "workspace/jobs/database/_hooks/hook_schema.py", "print('schema')\n");
+    write(dir, "workspace/jobs/api/_hooks/hook_migrate.py", "print('migrate')\n");
+    write(dir, "workspace/jobs/frontend/_hooks/hook_assets.ts", "console.log('assets')\n");
     write(
         dir,
         "workspace/jobs/api/config.json.tpl",
         "{\"port\": \"{{ get \\\"maand/bucket\\\" \\\"api_http_port\\\" }}\"}\n",
     );
-    write(
-        dir,
-        "workspace/jobs/api/vars.toml",
-        "cluster_name = \"prod-east\"\nreplicas = 3\n",
-    );
+    write(dir, "workspace/jobs/api/vars.toml", "cluster_name = \"prod-east\"\nreplicas = 3\n");
     write(dir, "workspace/jobs/api/.venv/bin/python3", "not indexed\n");
-    write(
-        dir,
-        "workspace/bucket.conf",
-        "port_min = \"30000\"\nport_max = \"30010\"\nenvironment = \"staging\"\n",
-    );
+    write(dir, "workspace/bucket.conf", "port_min = \"30000\"\nport_max = \"30010\"\nenvironment = \"staging\"\n");
     write(
         dir,
         "workspace/bucket.jobs.conf",
         "[database]\nmemory = \"512 mb\"\ncpu = \"1 ghz\"\nowner = \"dba\"\n\n[api]\nmemory = \"256 mb\"\n",
     );
-    write(
-        dir,
-        "workspace/disabled.json",
-        "{\"jobs\": {\"api\": {\"allocations\": [\"10.0.0.2\"]}}}\n",
-    );
+    write(dir, "workspace/disabled.json", "{\"jobs\": {\"api\": {\"allocations\": [\"10.0.0.2\"]}}}\n");
 }
 
 /// `maand cat kv get ns key` output (trimmed), asserting success.
 pub fn kv_get(dir: &Path, ns: &str, key: &str) -> String {
-    ok(&maand(dir, &["cat", "kv", "get", ns, key]))
-        .trim_end_matches('\n')
-        .to_string()
+    ok(&maand(dir, &["cat", "kv", "get", ns, key])).trim_end_matches('\n').to_string()
 }
 
 /// Events of session `id` as JSON envelopes (via `maand-journal show --json`).
 pub fn session_events(dir: &Path, id: u64) -> Vec<serde_json::Value> {
-    serde_json::from_str::<Vec<serde_json::Value>>(&ok(&journal(
-        dir,
-        &["show", &id.to_string(), "--json"],
-    )))
-    .unwrap()
+    serde_json::from_str::<Vec<serde_json::Value>>(&ok(&journal(dir, &["show", &id.to_string(), "--json"]))).unwrap()
 }
 
 /// Number of the newest session.
 pub fn last_session(dir: &Path) -> u64 {
-    let s: Vec<serde_json::Value> =
-        serde_json::from_str(&ok(&journal(dir, &["sessions", "--json"]))).unwrap();
+    let s: Vec<serde_json::Value> = serde_json::from_str(&ok(&journal(dir, &["sessions", "--json"]))).unwrap();
     s.last().unwrap()["id"].as_u64().unwrap()
 }
 
 /// Kinds of the state-changing events (not session records) of a session.
 pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
-    const RECORDS: &[&str] = &[
-        "SessionOpened",
-        "Checkpoint",
-        "SessionCommitted",
-        "SessionFailed",
-        "SessionAborted",
-    ];
+    const RECORDS: &[&str] = &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted"];
     session_events(dir, id)
         .iter()
-        .filter_map(|e| {
-            e["event"]
-                .as_object()
-                .and_then(|o| o.keys().next().cloned())
-        })
+        .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next().cloned()))
         .filter(|k| !RECORDS.contains(&k.as_str()))
         .collect()
 }

@@ -22,23 +22,10 @@ pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<(
             "new_version",
         ]
     } else {
-        &[
-            "alloc_id",
-            "worker_ip",
-            "job",
-            "disabled",
-            "removed",
-            "new_version",
-            "zone",
-        ]
+        &["alloc_id", "worker_ip", "job", "disabled", "removed", "new_version", "zone"]
     };
     let mut t = Table::new(cols);
-    for job in cat.jobs.keys().chain(
-        cat.allocations
-            .keys()
-            .map(|(j, _)| j)
-            .filter(|j| !cat.jobs.contains_key(*j)),
-    ) {
+    for job in cat.jobs.keys().chain(cat.allocations.keys().map(|(j, _)| j).filter(|j| !cat.jobs.contains_key(*j))) {
         if !f.job(job) {
             continue;
         }
@@ -46,21 +33,13 @@ pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<(
             if !f.worker(&a.worker_ip) || (f.active && !a.active()) || (f.deleted && !a.removed) {
                 continue;
             }
-            let mut row = vec![
-                json!(a.alloc_id),
-                json!(a.worker_ip),
-                json!(a.job),
-                json!(a.disabled),
-                json!(a.removed),
-            ];
+            let mut row =
+                vec![json!(a.alloc_id), json!(a.worker_ip), json!(a.job), json!(a.disabled), json!(a.removed)];
             if deployments {
                 // Deploy (promotion of hashes) lands with `maand deploy`; until then nothing is promoted.
                 row.extend([json!(""), json!(""), json!(""), json!(a.new_version)]);
             } else {
-                let zone = cat
-                    .workers
-                    .get(&a.worker_ip)
-                    .and_then(|w| w.tags.get("zone"));
+                let zone = cat.workers.get(&a.worker_ip).and_then(|w| w.tags.get("zone"));
                 row.extend([json!(a.new_version), json!(zone)]);
             }
             t.row(row);

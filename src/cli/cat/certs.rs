@@ -20,17 +20,9 @@ fn facts(pem: &str) -> Option<Facts> {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
     let c = p.parse_x509().ok()?;
     let cn = |n: &x509_parser::x509::X509Name| {
-        n.iter_common_name()
-            .next()
-            .and_then(|c| c.as_str().ok())
-            .unwrap_or("")
-            .to_string()
+        n.iter_common_name().next().and_then(|c| c.as_str().ok()).unwrap_or("").to_string()
     };
-    Some(Facts {
-        cn: cn(c.subject()),
-        issuer_cn: cn(c.issuer()),
-        not_after: c.validity().not_after.timestamp() * 1000,
-    })
+    Some(Facts { cn: cn(c.subject()), issuer_cn: cn(c.issuer()), not_after: c.validity().not_after.timestamp() * 1000 })
 }
 
 pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
@@ -44,13 +36,7 @@ pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
         Some(fa) if buffer > 0 && now >= fa.not_after - buffer => "expiring",
         Some(_) => "ok",
     };
-    let row = |t: &mut Table,
-               scope: &str,
-               job: &str,
-               worker: &str,
-               name: &str,
-               fa: &Option<Facts>,
-               st: &str| {
+    let row = |t: &mut Table, scope: &str, job: &str, worker: &str, name: &str, fa: &Option<Facts>, st: &str| {
         t.row(vec![
             json!(scope),
             json!(job),
@@ -58,26 +44,12 @@ pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
             json!(name),
             json!(fa.as_ref().map(|x| x.cn.clone())),
             json!(fa.as_ref().map(|x| clock::format_ms(x.not_after))),
-            json!(
-                fa.as_ref()
-                    .map(|x| (x.not_after - now).div_euclid(86_400_000))
-            ),
+            json!(fa.as_ref().map(|x| (x.not_after - now).div_euclid(86_400_000))),
             json!(st),
         ]);
     };
-    let mut t = Table::new(&[
-        "scope",
-        "job",
-        "worker",
-        "name",
-        "common_name",
-        "not_after",
-        "days_left",
-        "status",
-    ]);
-    let ca = std::fs::read_to_string(view.paths.ca_crt())
-        .ok()
-        .and_then(|p| facts(&p));
+    let mut t = Table::new(&["scope", "job", "worker", "name", "common_name", "not_after", "days_left", "status"]);
+    let ca = std::fs::read_to_string(view.paths.ca_crt()).ok().and_then(|p| facts(&p));
     let ca_cn = ca.as_ref().map(|c| c.cn.clone());
     if f.jobs.is_empty() && f.workers.is_empty() {
         let st = status(&ca, ca_cn.as_deref());
@@ -87,10 +59,7 @@ pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
         if !f.job(job) || !f.worker(ip) {
             continue;
         }
-        let pem = match view.state.kv.get(
-            &format!("maand/job/{job}/worker/{ip}"),
-            &format!("certs/{name}.crt"),
-        ) {
+        let pem = match view.state.kv.get(&format!("maand/job/{job}/worker/{ip}"), &format!("certs/{name}.crt")) {
             Some(KvValue::Plain(p)) => Some(p.clone()),
             _ => None,
         };

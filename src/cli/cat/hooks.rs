@@ -8,15 +8,7 @@ use serde_json::json;
 
 pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
     f.check(view)?;
-    let mut t = Table::new(&[
-        "job",
-        "hook",
-        "executed_on",
-        "script",
-        "demand_job",
-        "demand_hook",
-        "demand_config",
-    ]);
+    let mut t = Table::new(&["job", "hook", "executed_on", "script", "demand_job", "demand_hook", "demand_config"]);
     for (name, job) in &view.state.catalog.jobs {
         if !f.job(name) {
             continue;

@@ -25,10 +25,7 @@ pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
     ]);
     for j in jobs {
         let s = &j.spec;
-        let disabled = !cat
-            .allocations_of(&s.name)
-            .iter()
-            .any(|a| !a.disabled && !a.removed);
+        let disabled = !cat.allocations_of(&s.name).iter().any(|a| !a.disabled && !a.removed);
         t.row(vec![
             json!(s.job_id),
             json!(s.name),

@@ -48,25 +48,12 @@ fn matches_worker(ns: &str, ip: &str) -> bool {
 }
 
 pub(super) fn run(view: &BucketView, args: &KvArgs) -> Result<()> {
-    if let Some(KvCommand::Get {
-        reveal,
-        namespace,
-        key,
-    }) = &args.get
-    {
+    if let Some(KvCommand::Get { reveal, namespace, key }) = &args.get {
         return get(view, *reveal, namespace, key);
     }
     let f = &args.filters;
     f.check(view)?;
-    let mut t = Table::new(&[
-        "namespace",
-        "key",
-        "value",
-        "version",
-        "ttl",
-        "created_date",
-        "deleted",
-    ]);
+    let mut t = Table::new(&["namespace", "key", "value", "version", "ttl", "created_date", "deleted"]);
     for (ns, key, history) in view.state.kv.iter() {
         let Some(v) = history.last() else { continue };
         let deleted = v.value.is_none();
@@ -103,22 +90,15 @@ pub(super) fn run(view: &BucketView, args: &KvArgs) -> Result<()> {
 
 fn get(view: &BucketView, reveal: bool, ns: &str, key: &str) -> Result<()> {
     let Some(latest) = view.state.kv.latest(ns, key) else {
-        return Err(Error::op(format!(
-            "no key {key:?} in namespace {ns:?} (see `maand cat kv`)"
-        )));
+        return Err(Error::op(format!("no key {key:?} in namespace {ns:?} (see `maand cat kv`)")));
     };
     let Some(value) = &latest.value else {
-        return Err(Error::op(format!(
-            "{ns} {key} was deleted at {}",
-            clock::format_ms(latest.created_at)
-        )));
+        return Err(Error::op(format!("{ns} {key} was deleted at {}", clock::format_ms(latest.created_at))));
     };
     match value {
         KvValue::Plain(s) => println!("{s}"),
         KvValue::Sealed { .. } if !reveal => {
-            return Err(Error::usage(format!(
-                "{ns} {key} is a secret: pass --reveal to print it"
-            )));
+            return Err(Error::usage(format!("{ns} {key} is a secret: pass --reveal to print it")));
         }
         KvValue::Sealed { .. } => {
             let k = KvKey::load(&view.paths.kv_key())?;

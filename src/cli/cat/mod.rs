@@ -71,31 +71,19 @@ impl Filters {
     /// Unknown job or worker names are a usage error, not an empty table.
     fn check(&self, view: &BucketView) -> Result<()> {
         let cat = &view.state.catalog;
-        let unknown_jobs: Vec<&str> = self
-            .jobs
-            .iter()
-            .filter(|j| !cat.jobs.contains_key(*j))
-            .map(String::as_str)
-            .collect();
+        let unknown_jobs: Vec<&str> =
+            self.jobs.iter().filter(|j| !cat.jobs.contains_key(*j)).map(String::as_str).collect();
         if !unknown_jobs.is_empty() {
-            return Err(Error::usage(format!(
-                "unknown job(s): {} (see `maand cat jobs`)",
-                unknown_jobs.join(", ")
-            )));
+            return Err(Error::usage(format!("unknown job(s): {} (see `maand cat jobs`)", unknown_jobs.join(", "))));
         }
         let unknown: Vec<&str> = self
             .workers
             .iter()
-            .filter(|w| {
-                !cat.workers.contains_key(*w) && !cat.allocations.keys().any(|(_, ip)| ip == *w)
-            })
+            .filter(|w| !cat.workers.contains_key(*w) && !cat.allocations.keys().any(|(_, ip)| ip == *w))
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
-            return Err(Error::usage(format!(
-                "unknown worker(s): {} (see `maand cat workers`)",
-                unknown.join(", ")
-            )));
+            return Err(Error::usage(format!("unknown worker(s): {} (see `maand cat workers`)", unknown.join(", "))));
         }
         Ok(())
     }

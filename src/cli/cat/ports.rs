@@ -14,12 +14,7 @@ pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
             continue;
         }
         for (p, port) in &job.spec.ports {
-            t.row(vec![
-                json!(name),
-                json!(p),
-                json!(port.port),
-                json!(if port.fixed { "fixed" } else { "pool" }),
-            ]);
+            t.row(vec![json!(name), json!(p), json!(port.port), json!(if port.fixed { "fixed" } else { "pool" })]);
         }
     }
     t.print(f.json);

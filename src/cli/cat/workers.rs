@@ -8,16 +8,8 @@ use serde_json::json;
 
 pub(super) fn run(view: &BucketView, f: &Filters) -> Result<()> {
     f.check(view)?;
-    let mut t = Table::new(&[
-        "worker_id",
-        "worker_ip",
-        "memory_mb",
-        "cpu_mhz",
-        "position",
-        "labels",
-        "zone",
-        "hostname",
-    ]);
+    let mut t =
+        Table::new(&["worker_id", "worker_ip", "memory_mb", "cpu_mhz", "position", "labels", "zone", "hostname"]);
     for w in view.state.catalog.workers_in_order() {
         if !f.worker(&w.ip) {
             continue;

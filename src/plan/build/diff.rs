@@ -27,19 +27,7 @@ pub(super) fn desired_workers(ws: &Workspace) -> BTreeMap<String, Worker> {
 }
 
 fn desired_files(ws: &Workspace, job: &str) -> BTreeMap<String, JobFile> {
-    ws.jobs[job]
-        .files
-        .iter()
-        .map(|(p, f)| {
-            (
-                p.clone(),
-                JobFile {
-                    mode: f.mode,
-                    content: f.content.clone(),
-                },
-            )
-        })
-        .collect()
+    ws.jobs[job].files.iter().map(|(p, f)| (p.clone(), JobFile { mode: f.mode, content: f.content.clone() })).collect()
 }
 
 /// Events turning the state's catalog into the desired one.
@@ -68,30 +56,16 @@ pub(super) fn catalog_events(
         let files = desired_files(ws, name);
         for (path, f) in &files {
             if old.and_then(|j| j.files.get(path)) != Some(f) {
-                ev.push(Event::JobFilePut {
-                    job: name.clone(),
-                    path: path.clone(),
-                    file: f.clone(),
-                });
+                ev.push(Event::JobFilePut { job: name.clone(), path: path.clone(), file: f.clone() });
             }
         }
-        for path in old
-            .into_iter()
-            .flat_map(|j| j.files.keys())
-            .filter(|p| !files.contains_key(*p))
-        {
-            ev.push(Event::JobFileRemoved {
-                job: name.clone(),
-                path: path.clone(),
-            });
+        for path in old.into_iter().flat_map(|j| j.files.keys()).filter(|p| !files.contains_key(*p)) {
+            ev.push(Event::JobFileRemoved { job: name.clone(), path: path.clone() });
         }
     }
     for (name, job) in cur.jobs.iter().filter(|(n, _)| !specs.contains_key(*n)) {
         for path in job.files.keys() {
-            ev.push(Event::JobFileRemoved {
-                job: name.clone(),
-                path: path.clone(),
-            });
+            ev.push(Event::JobFileRemoved { job: name.clone(), path: path.clone() });
         }
         ev.push(Event::JobRemoved { name: name.clone() });
     }
@@ -113,18 +87,7 @@ pub(super) fn catalog_after(
 ) -> Catalog {
     Catalog {
         workers: workers.clone(),
-        jobs: specs
-            .iter()
-            .map(|(n, s)| {
-                (
-                    n.clone(),
-                    Job {
-                        spec: s.clone(),
-                        files: BTreeMap::new(),
-                    },
-                )
-            })
-            .collect(),
+        jobs: specs.iter().map(|(n, s)| (n.clone(), Job { spec: s.clone(), files: BTreeMap::new() })).collect(),
         allocations: allocations.clone(),
         certs: state.catalog.certs.clone(),
     }

@@ -7,9 +7,7 @@ use crate::workspace::manifest::{Bounds, PortDecl};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn manifest_err(job: &str, field: &str, why: impl std::fmt::Display) -> Error {
-    Error::input(format!(
-        "workspace/jobs/{job}/manifest.json: field `{field}`: {why}"
-    ))
+    Error::input(format!("workspace/jobs/{job}/manifest.json: field `{field}`: {why}"))
 }
 
 /// The spec every workspace job should have.
@@ -21,33 +19,17 @@ pub(super) fn desired_jobs(state: &State, ws: &Workspace) -> Result<BTreeMap<Str
     for (name, input) in &ws.jobs {
         let m = &input.manifest;
         let o = ws.job_overrides.get(name);
-        let (min_memory_mb, max_memory_mb, current_memory_mb, current_memory_source) = reservation(
-            name,
-            "memory",
-            "MB",
-            m.memory,
-            o.and_then(|o| o.memory_mb),
-            &ws.job_overrides_file,
-        )?;
-        let (min_cpu_mhz, max_cpu_mhz, current_cpu_mhz, current_cpu_source) = reservation(
-            name,
-            "cpu",
-            "MHz",
-            m.cpu,
-            o.and_then(|o| o.cpu_mhz),
-            &ws.job_overrides_file,
-        )?;
+        let (min_memory_mb, max_memory_mb, current_memory_mb, current_memory_source) =
+            reservation(name, "memory", "MB", m.memory, o.and_then(|o| o.memory_mb), &ws.job_overrides_file)?;
+        let (min_cpu_mhz, max_cpu_mhz, current_cpu_mhz, current_cpu_source) =
+            reservation(name, "cpu", "MHz", m.cpu, o.and_then(|o| o.cpu_mhz), &ws.job_overrides_file)?;
         let hooks = m
             .hooks
             .iter()
             .map(|(h, d)| {
                 let hook = Hook {
                     script: input.hook_scripts.get(h).cloned().unwrap_or_default(),
-                    executed_on: d
-                        .executed_on
-                        .iter()
-                        .map(|e| e.as_str().to_string())
-                        .collect(),
+                    executed_on: d.executed_on.iter().map(|e| e.as_str().to_string()).collect(),
                     demand: d.demand.as_ref().map(|d| HookDemand {
                         job: d.job.clone(),
                         hook: d.hook.clone(),
@@ -60,10 +42,7 @@ pub(super) fn desired_jobs(state: &State, ws: &Workspace) -> Result<BTreeMap<Str
         let spec = JobSpec {
             job_id: ids::job_id(name),
             name: name.clone(),
-            version: m
-                .version
-                .as_ref()
-                .map_or_else(|| "0.0.0".to_string(), |v| v.to_string()),
+            version: m.version.as_ref().map_or_else(|| "0.0.0".to_string(), |v| v.to_string()),
             version_declared: m.version.is_some(),
             selectors: m.selectors.clone(),
             max_concurrent_upgrades: m.max_concurrent_upgrades,
@@ -81,22 +60,12 @@ pub(super) fn desired_jobs(state: &State, ws: &Workspace) -> Result<BTreeMap<Str
             current_cpu_source,
             ports: ports.get(name).cloned().unwrap_or_default(),
             hooks,
-            health_check: m
-                .health_check
-                .as_ref()
-                .map(|h| serde_json::to_string(h).unwrap_or_default()),
+            health_check: m.health_check.as_ref().map(|h| serde_json::to_string(h).unwrap_or_default()),
             certs: m
                 .certs
                 .iter()
                 .map(|(n, c)| {
-                    (
-                        n.clone(),
-                        CertConfig {
-                            common_name: c.common_name.clone(),
-                            pkcs8: c.pkcs8,
-                            one: c.one,
-                        },
-                    )
+                    (n.clone(), CertConfig { common_name: c.common_name.clone(), pkcs8: c.pkcs8, one: c.one })
                 })
                 .collect(),
             deployment_seq: seqs.get(name).copied().unwrap_or(0),
@@ -197,15 +166,7 @@ fn deployment_seqs(ws: &Workspace) -> Result<BTreeMap<String, u64>> {
         .jobs
         .iter()
         .map(|(j, i)| {
-            (
-                j.as_str(),
-                i.manifest
-                    .hooks
-                    .values()
-                    .filter_map(|h| h.demand.as_ref())
-                    .map(|d| d.job.as_str())
-                    .collect(),
-            )
+            (j.as_str(), i.manifest.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.as_str()).collect())
         })
         .collect();
     let mut done: BTreeMap<String, u64> = BTreeMap::new();
@@ -263,20 +224,10 @@ fn assign_ports(state: &State, ws: &Workspace) -> Result<BTreeMap<String, BTreeM
             }
             if let PortDecl::Fixed(p) = decl {
                 if let Some((oj, on)) = used.get(p) {
-                    return Err(manifest_err(
-                        job,
-                        &field,
-                        format!("port {p} is also used by job {oj} ({on})"),
-                    ));
+                    return Err(manifest_err(job, &field, format!("port {p} is also used by job {oj} ({on})")));
                 }
                 used.insert(*p, (job.clone(), name.clone()));
-                out.entry(job.clone()).or_default().insert(
-                    name.clone(),
-                    Port {
-                        port: *p,
-                        fixed: true,
-                    },
-                );
+                out.entry(job.clone()).or_default().insert(name.clone(), Port { port: *p, fixed: true });
             }
         }
     }
@@ -288,22 +239,11 @@ fn assign_ports(state: &State, ws: &Workspace) -> Result<BTreeMap<String, BTreeM
             if *decl != PortDecl::Pool {
                 continue;
             }
-            let prev = state
-                .catalog
-                .jobs
-                .get(job)
-                .and_then(|j| j.spec.ports.get(name))
-                .map(|p| p.port);
+            let prev = state.catalog.jobs.get(job).and_then(|j| j.spec.ports.get(name)).map(|p| p.port);
             match prev {
                 Some(p) if in_pool(p) && !used.contains_key(&p) => {
                     used.insert(p, (job.clone(), name.clone()));
-                    out.entry(job.clone()).or_default().insert(
-                        name.clone(),
-                        Port {
-                            port: p,
-                            fixed: false,
-                        },
-                    );
+                    out.entry(job.clone()).or_default().insert(name.clone(), Port { port: p, fixed: false });
                 }
                 _ => pending.push((job.clone(), name.clone())),
             }
@@ -329,13 +269,7 @@ fn assign_ports(state: &State, ws: &Workspace) -> Result<BTreeMap<String, BTreeM
         }
         used.insert(p, (job.clone(), name.clone()));
         next = Some(p);
-        out.entry(job).or_default().insert(
-            name,
-            Port {
-                port: p,
-                fixed: false,
-            },
-        );
+        out.entry(job).or_default().insert(name, Port { port: p, fixed: false });
     }
     Ok(out)
 }

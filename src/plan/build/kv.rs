@@ -25,42 +25,20 @@ pub fn allocation_namespace(ns: &str) -> Option<(&str, &str)> {
     ns.strip_prefix("maand/job/")?.split_once("/worker/")
 }
 
-fn put(
-    ns: &mut BTreeMap<String, Ns>,
-    name: impl Into<String>,
-    key: impl Into<String>,
-    value: impl ToString,
-) {
-    ns.entry(name.into())
-        .or_default()
-        .insert(key.into(), value.to_string());
+fn put(ns: &mut BTreeMap<String, Ns>, name: impl Into<String>, key: impl Into<String>, value: impl ToString) {
+    ns.entry(name.into()).or_default().insert(key.into(), value.to_string());
 }
 
 /// Every build-owned key and its value.
 fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<String, Ns> {
     let mut kv: BTreeMap<String, Ns> = BTreeMap::new();
     let workers = cat.workers_in_order();
-    let active_jobs: BTreeSet<&str> = cat
-        .allocations
-        .values()
-        .filter(|a| a.active())
-        .map(|a| a.job.as_str())
-        .collect();
+    let active_jobs: BTreeSet<&str> = cat.allocations.values().filter(|a| a.active()).map(|a| a.job.as_str()).collect();
 
     // Global.
     put(&mut kv, "maand/bucket", "bucket_id", &ctx.bucket_id);
-    put(
-        &mut kv,
-        "maand/bucket",
-        "jobs",
-        cat.jobs.keys().cloned().collect::<Vec<_>>().join(","),
-    );
-    put(
-        &mut kv,
-        "maand/bucket",
-        "activejobs",
-        active_jobs.iter().copied().collect::<Vec<_>>().join(","),
-    );
+    put(&mut kv, "maand/bucket", "jobs", cat.jobs.keys().cloned().collect::<Vec<_>>().join(","));
+    put(&mut kv, "maand/bucket", "activejobs", active_jobs.iter().copied().collect::<Vec<_>>().join(","));
     for job in &active_jobs {
         for (name, p) in &cat.jobs[*job].spec.ports {
             put(&mut kv, "maand/bucket", name, p.port);
@@ -79,27 +57,12 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<Str
     }
     for (label, ws_) in &by_label {
         let ips: Vec<&str> = ws_.iter().map(|w| w.ip.as_str()).collect();
-        put(
-            &mut kv,
-            "maand/worker",
-            format!("{label}_workers"),
-            ips.join(","),
-        );
-        put(
-            &mut kv,
-            "maand/worker",
-            format!("{label}_workers_length"),
-            ips.len(),
-        );
+        put(&mut kv, "maand/worker", format!("{label}_workers"), ips.join(","));
+        put(&mut kv, "maand/worker", format!("{label}_workers_length"), ips.len());
         for (i, ip) in ips.iter().enumerate() {
             put(&mut kv, "maand/worker", format!("{label}_{i}"), ip);
         }
-        put(
-            &mut kv,
-            "maand/worker",
-            format!("{label}_label_id"),
-            ids::label_id(label),
-        );
+        put(&mut kv, "maand/worker", format!("{label}_label_id"), ids::label_id(label));
     }
     put(&mut kv, "maand/worker", "certs/ca.crt", &ctx.ca_pem);
     for w in &workers {
@@ -117,20 +80,12 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<Str
         if let Some(c) = w.cpu_mhz {
             put(&mut kv, &ns, "worker_cpu_mhz", c);
         }
-        let jobs: Vec<&str> = cat
-            .allocations
-            .values()
-            .filter(|a| a.worker_ip == w.ip && a.active())
-            .map(|a| a.job.as_str())
-            .collect();
+        let jobs: Vec<&str> =
+            cat.allocations.values().filter(|a| a.worker_ip == w.ip && a.active()).map(|a| a.job.as_str()).collect();
         put(&mut kv, &ns, "jobs", jobs.join(","));
         for l in &w.labels {
             let peers = &by_label[l.as_str()];
-            let others: Vec<&str> = peers
-                .iter()
-                .filter(|p| p.ip != w.ip)
-                .map(|p| p.ip.as_str())
-                .collect();
+            let others: Vec<&str> = peers.iter().filter(|p| p.ip != w.ip).map(|p| p.ip.as_str()).collect();
             put(&mut kv, &ns, format!("{l}_peers"), others.join(","));
             let index = peers.iter().position(|p| p.ip == w.ip).unwrap_or(0);
             put(&mut kv, &ns, format!("{l}_allocation_index"), index);
@@ -146,11 +101,7 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<Str
         let allocs = cat.allocations_of(name);
         if active_jobs.contains(name.as_str()) {
             let ns = format!("maand/job/{name}");
-            let active: Vec<&str> = allocs
-                .iter()
-                .filter(|a| a.active())
-                .map(|a| a.worker_ip.as_str())
-                .collect();
+            let active: Vec<&str> = allocs.iter().filter(|a| a.active()).map(|a| a.worker_ip.as_str()).collect();
             put(&mut kv, &ns, "name", name);
             put(&mut kv, &ns, "job_id", &s.job_id);
             put(&mut kv, &ns, "version", &s.version);
@@ -173,11 +124,7 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<Str
                 }
             }
         }
-        let live: Vec<&str> = allocs
-            .iter()
-            .filter(|a| !a.removed)
-            .map(|a| a.worker_ip.as_str())
-            .collect();
+        let live: Vec<&str> = allocs.iter().filter(|a| !a.removed).map(|a| a.worker_ip.as_str()).collect();
         for (i, ip) in live.iter().enumerate() {
             let ns = format!("maand/job/{name}/worker/{ip}");
             put(&mut kv, &ns, format!("{name}_allocation_index"), i);
@@ -190,22 +137,14 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<Str
 }
 
 /// All KV events of a build.
-pub(super) fn kv_events(
-    state: &State,
-    ws: &Workspace,
-    next: &Catalog,
-    ctx: &BuildContext,
-) -> Vec<Event> {
+pub(super) fn kv_events(state: &State, ws: &Workspace, next: &Catalog, ctx: &BuildContext) -> Vec<Event> {
     let mut desired = desired_kv(ws, next, ctx);
     let at = ctx.now;
     let mut ev = Vec::new();
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
     let mut namespaces: BTreeSet<String> = desired.keys().cloned().collect();
     for (ns, _, history) in state.kv.iter() {
-        if is_build_owned(ns)
-            && history.last().is_some_and(|v| v.value.is_some())
-            && !namespaces.contains(ns)
-        {
+        if is_build_owned(ns) && history.last().is_some_and(|v| v.value.is_some()) && !namespaces.contains(ns) {
             namespaces.insert(ns.to_string());
         }
     }
@@ -214,34 +153,21 @@ pub(super) fn kv_events(
         // build at scale writes hundreds of megabytes of values).
         let want = desired.remove(&ns).unwrap_or_default();
         let ns = ns.as_str();
-        let cert_managed = allocation_namespace(ns).is_some_and(|(j, ip)| {
-            next.allocations
-                .get(&(j.to_string(), ip.to_string()))
-                .is_some_and(|a| !a.removed)
-        });
+        let cert_managed = allocation_namespace(ns)
+            .is_some_and(|(j, ip)| next.allocations.get(&(j.to_string(), ip.to_string())).is_some_and(|a| !a.removed));
         let mut keep: BTreeSet<String> = BTreeSet::new();
         for (k, v) in want {
             let same = matches!(state.kv.get(ns, &k), Some(KvValue::Plain(cur)) if *cur == v);
             keep.insert(k.clone());
             if !same {
-                ev.push(Event::KvPut {
-                    namespace: ns.to_string(),
-                    key: k,
-                    value: KvValue::Plain(v),
-                    ttl: 0,
-                    at,
-                });
+                ev.push(Event::KvPut { namespace: ns.to_string(), key: k, value: KvValue::Plain(v), ttl: 0, at });
             }
         }
         for k in state.kv.live_keys(ns) {
             if keep.contains(k) || (cert_managed && k.starts_with("certs/")) {
                 continue;
             }
-            ev.push(Event::KvDeleted {
-                namespace: ns.to_string(),
-                key: k.to_string(),
-                at,
-            });
+            ev.push(Event::KvDeleted { namespace: ns.to_string(), key: k.to_string(), at });
             deleted.insert((ns.to_string(), k.to_string()));
         }
     }
@@ -268,21 +194,13 @@ pub(super) fn kv_events(
 
     // --purge-job-kv: jobs without an active allocation lose vars and secrets.
     if ctx.purge_job_kv {
-        let active: BTreeSet<&str> = next
-            .allocations
-            .values()
-            .filter(|a| a.active())
-            .map(|a| a.job.as_str())
-            .collect();
+        let active: BTreeSet<&str> = next.allocations.values().filter(|a| a.active()).map(|a| a.job.as_str()).collect();
         // Jobs known to the catalog, plus leftovers of jobs removed by an
         // earlier build whose vars or secrets are still in KV.
         let mut jobs: BTreeSet<&str> = state.catalog.jobs.keys().map(String::as_str).collect();
         jobs.extend(next.jobs.keys().map(String::as_str));
         for (ns, _, _) in state.kv.iter() {
-            if let Some(j) = ns
-                .strip_prefix("vars/job/")
-                .or_else(|| ns.strip_prefix("secrets/job/"))
-            {
+            if let Some(j) = ns.strip_prefix("vars/job/").or_else(|| ns.strip_prefix("secrets/job/")) {
                 jobs.insert(j);
             }
         }
@@ -290,11 +208,7 @@ pub(super) fn kv_events(
             for ns in [format!("vars/job/{job}"), format!("secrets/job/{job}")] {
                 for k in state.kv.live_keys(&ns) {
                     if deleted.insert((ns.clone(), k.to_string())) {
-                        ev.push(Event::KvDeleted {
-                            namespace: ns.clone(),
-                            key: k.to_string(),
-                            at,
-                        });
+                        ev.push(Event::KvDeleted { namespace: ns.clone(), key: k.to_string(), at });
                     }
                 }
             }
@@ -305,15 +219,8 @@ pub(super) fn kv_events(
     // `deleted` also holds keys this build just wrote or deleted.
     for (ns, key, history) in state.kv.iter() {
         let Some(last) = history.last() else { continue };
-        if last.value.is_some()
-            && last.expired_at(at)
-            && !deleted.contains(&(ns.to_string(), key.to_string()))
-        {
-            ev.push(Event::KvDeleted {
-                namespace: ns.to_string(),
-                key: key.to_string(),
-                at,
-            });
+        if last.value.is_some() && last.expired_at(at) && !deleted.contains(&(ns.to_string(), key.to_string())) {
+            ev.push(Event::KvDeleted { namespace: ns.to_string(), key: key.to_string(), at });
         }
     }
     ev

@@ -70,13 +70,7 @@ mod tests {
 
     fn workspace(manifest: &str) -> Workspace {
         let mut files = BTreeMap::new();
-        files.insert(
-            "Makefile".to_string(),
-            JobFileSpec {
-                mode: 0o644,
-                content: b"start:\n".to_vec(),
-            },
-        );
+        files.insert("Makefile".to_string(), JobFileSpec { mode: 0o644, content: b"start:\n".to_vec() });
         let mut jobs = BTreeMap::new();
         jobs.insert(
             "api".to_string(),
@@ -135,18 +129,14 @@ mod tests {
                     serial: "01".into(),
                     sans: r.sans.clone(),
                 };
-                state.apply(&Event::CertIssued {
-                    job: r.job.clone(),
-                    name: r.name.clone(),
-                    ip: ip.clone(),
-                    record,
-                });
+                state.apply(&Event::CertIssued { job: r.job.clone(), name: r.name.clone(), ip: ip.clone(), record });
             }
         }
     }
 
     const DAY: Millis = 86_400_000;
-    const CERTS: &str = r#"{"selectors":["worker"],"resources":{"ports":{"p":{}}},"certs":{"tls":{"subject":{"common_name":"x"}}}}"#;
+    const CERTS: &str =
+        r#"{"selectors":["worker"],"resources":{"ports":{"p":{}}},"certs":{"tls":{"subject":{"common_name":"x"}}}}"#;
 
     #[test]
     fn planning_is_deterministic_and_idempotent() {
@@ -172,39 +162,14 @@ mod tests {
         let plan = plan_build(&state, &ws, &c).unwrap();
         apply(&mut state, &plan, &c, c.now + 60 * DAY);
         // 49 days later: 11 days left, outside the 10-day buffer.
-        assert!(
-            plan_build(&state, &ws, &ctx(c.now + 49 * DAY, 10))
-                .unwrap()
-                .certs
-                .is_empty()
-        );
+        assert!(plan_build(&state, &ws, &ctx(c.now + 49 * DAY, 10)).unwrap().certs.is_empty());
         // 51 days later: 9 days left, inside it.
-        assert_eq!(
-            plan_build(&state, &ws, &ctx(c.now + 51 * DAY, 10))
-                .unwrap()
-                .certs
-                .len(),
-            2
-        );
+        assert_eq!(plan_build(&state, &ws, &ctx(c.now + 51 * DAY, 10)).unwrap().certs.len(), 2);
         // Buffer 0: only once expired.
-        assert!(
-            plan_build(&state, &ws, &ctx(c.now + 59 * DAY, 0))
-                .unwrap()
-                .certs
-                .is_empty()
-        );
-        assert_eq!(
-            plan_build(&state, &ws, &ctx(c.now + 60 * DAY, 0))
-                .unwrap()
-                .certs
-                .len(),
-            2
-        );
+        assert!(plan_build(&state, &ws, &ctx(c.now + 59 * DAY, 0)).unwrap().certs.is_empty());
+        assert_eq!(plan_build(&state, &ws, &ctx(c.now + 60 * DAY, 0)).unwrap().certs.len(), 2);
         // Another CA: everything re-issued.
-        let other = BuildContext {
-            ca_fingerprint: "other".into(),
-            ..c.clone()
-        };
+        let other = BuildContext { ca_fingerprint: "other".into(), ..c.clone() };
         assert_eq!(plan_build(&state, &ws, &other).unwrap().certs.len(), 2);
     }
 
@@ -222,17 +187,8 @@ mod tests {
             ttl: 60,
             at: c.now,
         });
-        assert!(
-            plan_build(&state, &ws, &ctx(c.now + 59_000, 0))
-                .unwrap()
-                .events
-                .is_empty()
-        );
+        assert!(plan_build(&state, &ws, &ctx(c.now + 59_000, 0)).unwrap().events.is_empty());
         let later = plan_build(&state, &ws, &ctx(c.now + 60_000, 0)).unwrap();
-        assert!(
-            matches!(&later.events[..], [Event::KvDeleted { key, .. }] if key == "t"),
-            "{:?}",
-            later.events
-        );
+        assert!(matches!(&later.events[..], [Event::KvDeleted { key, .. }] if key == "t"), "{:?}", later.events);
     }
 }

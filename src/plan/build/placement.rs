@@ -20,11 +20,7 @@ pub(super) fn desired_allocations(
     for (job, spec) in specs {
         let mut count = 0;
         for w in &ws.workers {
-            if spec
-                .selectors
-                .iter()
-                .all(|s| w.labels.binary_search(s).is_ok())
-            {
+            if spec.selectors.iter().all(|s| w.labels.binary_search(s).is_ok()) {
                 count += 1;
                 let a = Allocation {
                     alloc_id: ids::alloc_id(job, &w.host),
@@ -47,13 +43,7 @@ pub(super) fn desired_allocations(
     }
     for (key, a) in &state.catalog.allocations {
         if !out.contains_key(key) {
-            out.insert(
-                key.clone(),
-                Allocation {
-                    removed: true,
-                    ..a.clone()
-                },
-            );
+            out.insert(key.clone(), Allocation { removed: true, ..a.clone() });
         }
     }
     Ok(out)
@@ -78,19 +68,9 @@ pub(super) fn check_capacity(
                 "memory",
                 "MB",
                 w.memory_mb,
-                jobs.iter()
-                    .map(|j| (j.name.as_str(), j.current_memory_mb))
-                    .collect::<Vec<_>>(),
+                jobs.iter().map(|j| (j.name.as_str(), j.current_memory_mb)).collect::<Vec<_>>(),
             ),
-            (
-                "CPU",
-                "cpu",
-                "MHz",
-                w.cpu_mhz,
-                jobs.iter()
-                    .map(|j| (j.name.as_str(), j.current_cpu_mhz))
-                    .collect(),
-            ),
+            ("CPU", "cpu", "MHz", w.cpu_mhz, jobs.iter().map(|j| (j.name.as_str(), j.current_cpu_mhz)).collect()),
         ] {
             let total: u64 = need.iter().map(|(_, n)| n).sum();
             if total == 0 {

@@ -1,0 +1,84 @@
+//! `maand hooks <hook_name> [job] [--allocations ips] [--verbose]`: run a
+//! hook registered for the `cli` event; its KV writes commit when it
+//! succeeds.
+
+use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::error::{Error, Result};
+use crate::hooks::{HookRequest, run_hooks};
+use crate::workspace::manifest::HookEvent;
+use crate::workspace::names::check_hook_name;
+use std::collections::BTreeMap;
+
+/// Flags of `maand hooks`.
+#[derive(clap::Args, Debug)]
+pub struct HooksArgs {
+    /// The hook, e.g. `hook_status`.
+    pub hook: String,
+    /// Only this job (default: every job registering the hook for `cli`).
+    pub job: Option<String>,
+    /// Only these workers (comma-separated addresses).
+    #[arg(long, value_delimiter = ',')]
+    pub allocations: Vec<String>,
+    /// Stream each hook's output as `job@worker | line`.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> Result<()> {
+    check_hook_name(&args.hook).map_err(Error::usage)?;
+    let mut bucket = Bucket::open(paths.clone(), open)?;
+    for note in &bucket.notes {
+        eprintln!("note: {note}");
+    }
+    let cat = &bucket.state.catalog;
+    let registers = |job: &str| {
+        cat.jobs
+            .get(job)
+            .and_then(|j| j.spec.hooks.get(&args.hook))
+            .is_some_and(|h| h.executed_on.iter().any(|e| e == "cli"))
+    };
+    let mut jobs: Vec<String> = match &args.job {
+        Some(j) if !cat.jobs.contains_key(j) => {
+            return Err(Error::usage(format!("unknown job {j:?} (see `maand cat jobs`)")));
+        }
+        Some(j) if !registers(j) => {
+            return Err(Error::usage(format!(
+                "job {j} has no hook {} registered for \"cli\" (see `maand cat hooks --jobs {j}`)",
+                args.hook
+            )));
+        }
+        Some(j) => vec![j.clone()],
+        None => cat.jobs.keys().filter(|j| registers(j)).cloned().collect(),
+    };
+    if jobs.is_empty() {
+        return Err(Error::usage(format!("no job registers hook {} for \"cli\" (see `maand cat hooks`)", args.hook)));
+    }
+    jobs.sort_by_key(|j| (cat.jobs[j].spec.deployment_seq, j.clone()));
+    for ip in &args.allocations {
+        if !jobs.iter().any(|j| cat.allocations.get(&(j.clone(), ip.clone())).is_some_and(|a| !a.removed)) {
+            return Err(Error::usage(format!("--allocations: {ip} is not an allocation of {}", jobs.join(", "))));
+        }
+    }
+    let mut session = bucket.begin(session_info("hooks"))?;
+    let req = HookRequest {
+        event: HookEvent::Cli,
+        hook: Some(&args.hook),
+        jobs: jobs.clone(),
+        filter: (!args.allocations.is_empty()).then(|| args.allocations.clone()),
+        phase: "cli",
+        verbose: args.verbose,
+        extra: BTreeMap::new(),
+    };
+    match run_hooks(&mut session, &req) {
+        Ok(_) => {
+            let id = session.id();
+            session.commit()?;
+            println!("{} ran for {} (journal session {id})", args.hook, jobs.join(", "));
+            Ok(())
+        }
+        Err(e) => {
+            session.fail(&e)?;
+            Err(e)
+        }
+    }
+}

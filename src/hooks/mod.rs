@@ -1,0 +1,109 @@
+//! Hooks: operator scripts (Python or Bun) that maand runs on the control
+//! host at fixed points, talking back through the runtime API.
+//!
+//! - [`crate::plan::hooks`] decides who runs, in which batches, with which env (pure);
+//! - [`runner`] stages, spawns and watches the processes;
+//! - [`api`] serves the runtime HTTP API (axum) for the session;
+//! - [`kv_session`] is the KV view hooks read and write; writes become
+//!   journal events after each batch and durable at the session's checkpoint;
+//! - [`assets`] holds the embedded `maand.py` / `maand.ts`.
+
+pub mod api;
+pub mod assets;
+pub mod kv_session;
+pub mod runner;
+pub mod semaphores;
+pub mod stage;
+
+use crate::bucket::Session;
+use crate::error::{Error, Result};
+use crate::kv::seal::KvKey;
+use crate::plan::hooks::{HookRun, plan_hook_run};
+use crate::workspace::manifest::HookEvent;
+use api::{ApiServer, Shared};
+use kv_session::KvSession;
+use runner::Runner;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct HookRequest<'a> {
+    /// The event (`cli`, `post_build`, ...).
+    pub event: HookEvent,
+    /// Only this hook (`maand hooks <hook>`); `None` = every hook on the event.
+    pub hook: Option<&'a str>,
+    /// Jobs, in the order to run them.
+    pub jobs: Vec<String>,
+    /// Worker filter (`--allocations`).
+    pub filter: Option<Vec<String>>,
+    /// `DEPLOY_PHASE`.
+    pub phase: &'a str,
+    /// Stream hook output.
+    pub verbose: bool,
+    /// Event-specific variables (`TARGET`, ...).
+    pub extra: BTreeMap<String, String>,
+}
+
+/// A random session token for the runtime API.
+pub fn new_token() -> Result<String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Error::op(format!("random token: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+/// Run the hooks `req` names inside `session`, recording every invocation
+/// and every KV write. Returns how many hooks ran (0 starts no API server).
+pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> {
+    let mut todo: Vec<(String, String, String)> = Vec::new();
+    for job in &req.jobs {
+        let Some(j) = session.state().catalog.jobs.get(job) else { continue };
+        for (name, h) in &j.spec.hooks {
+            if h.executed_on.iter().any(|e| e == req.event.as_str()) && req.hook.is_none_or(|x| x == name) {
+                todo.push((job.clone(), name.clone(), h.script.clone()));
+            }
+        }
+    }
+    if todo.is_empty() {
+        return Ok(0);
+    }
+    let paths = session.bucket().paths.clone();
+    let port = session.bucket().conf.hook_api_port;
+    let base = Arc::new(session.state().clone());
+    let shared = Arc::new(Shared {
+        token: new_token()?,
+        kv_key: KvKey::load(&paths.kv_key())?,
+        kv: Mutex::new(KvSession::new(base.clone())),
+        running: Mutex::new(BTreeMap::new()),
+        semaphores: Default::default(),
+    });
+    let server = ApiServer::start(port, shared.clone())?;
+    let runner = Runner { paths: &paths, shared, port: server.port, verbose: req.verbose, session: session.id() };
+    let versions = BTreeMap::new();
+    let root = paths.root().display().to_string();
+    for (job, hook, script) in &todo {
+        let run = HookRun {
+            job,
+            hook,
+            event: req.event,
+            phase: req.phase,
+            filter: req.filter.as_deref(),
+            first_start: false,
+            bucket_root: &root,
+            current_versions: &versions,
+            extra: req.extra.clone(),
+        };
+        let batches = plan_hook_run(&session.state().catalog, &session.state().kv, &run);
+        if batches.is_empty() {
+            continue;
+        }
+        runner.run(&base, job, hook, script, req.event, &batches, &mut |events| {
+            for e in events {
+                session.record(e)?;
+            }
+            session.flush()
+        })?;
+    }
+    drop(server);
+    Ok(todo.len())
+}

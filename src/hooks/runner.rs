@@ -1,0 +1,253 @@
+//! Running planned hook batches: batches one after another, the
+//! allocations of a batch in parallel; output streamed as `job@worker | line`
+//! (stderr `!`) and written under `logs/runs/<session>/`; the first failing
+//! batch stops the run with one error listing every failed worker.
+
+use super::api::{Running, Shared};
+use super::stage::stage;
+use crate::bucket::BucketPaths;
+use crate::error::{Error, Result};
+use crate::event::{Event, HookInvocation};
+use crate::plan::hooks::Batch;
+use crate::state::State;
+use crate::workspace::manifest::HookEvent;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Runs hook processes for one session.
+pub struct Runner<'a> {
+    /// Bucket paths.
+    pub paths: &'a BucketPaths,
+    /// API state (token, KV, semaphores).
+    pub shared: Arc<Shared>,
+    /// Port of the runtime API.
+    pub port: u16,
+    /// Stream output to the terminal.
+    pub verbose: bool,
+    /// Journal session id (names the log directory).
+    pub session: u64,
+}
+
+struct Outcome {
+    invocation: HookInvocation,
+    tail: Vec<String>,
+    start_error: Option<String>,
+}
+
+/// The interpreter for a hook script (SPEC §5): the job's `_hooks/.venv`
+/// or `_hooks/venv` Python, else `python3` on PATH; `bun` for .ts/.js.
+pub fn interpreter(paths: &BucketPaths, job: &str, script: &str) -> PathBuf {
+    if script.ends_with(".py") {
+        let hooks = paths.jobs_dir().join(job).join("_hooks");
+        for venv in [".venv", "venv"] {
+            let p = hooks.join(venv).join("bin/python3");
+            if p.exists() {
+                return p;
+            }
+        }
+        PathBuf::from("python3")
+    } else {
+        PathBuf::from("bun")
+    }
+}
+
+impl Runner<'_> {
+    /// Run `batches` of `hook` (`script`) of `job` for `event`. After each
+    /// batch, `record` receives the KV writes the hooks made and one
+    /// `HookInvoked` event per process.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        state: &State,
+        job: &str,
+        hook: &str,
+        script: &str,
+        event: HookEvent,
+        batches: &[Batch],
+        record: &mut dyn FnMut(Vec<Event>) -> Result<()>,
+    ) -> Result<()> {
+        let count = batches.len() as u64;
+        for batch in batches {
+            let ips: Vec<String> = batch.invocations.iter().map(|i| i.ip.clone()).collect();
+            let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .invocations
+                    .iter()
+                    .map(|inv| {
+                        let ips = ips.clone();
+                        s.spawn(move || self.one(state, job, hook, script, event, batch.index as u64, count, ips, inv))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("hook thread panicked"))).collect()
+            });
+            let mut events = self.shared.kv.lock().unwrap_or_else(|p| p.into_inner()).drain();
+            events.extend(outcomes.iter().map(|o| Event::HookInvoked(Box::new(o.invocation.clone()))));
+            record(events)?;
+            let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.invocation.ok()).collect();
+            if !failed.is_empty() {
+                let lines: Vec<String> = failed
+                    .iter()
+                    .map(|o| {
+                        let how = match (&o.start_error, o.invocation.exit_code, o.invocation.signal) {
+                            (Some(e), _, _) => e.clone(),
+                            (None, Some(c), _) => format!("exit {c}"),
+                            (None, None, Some(sig)) => format!("killed by signal {sig}"),
+                            _ => "failed".into(),
+                        };
+                        let tail = o.tail.last().map(|l| format!(" — {l}")).unwrap_or_default();
+                        format!("  {}: {how}{tail}", o.invocation.ip)
+                    })
+                    .collect();
+                return Err(Error::op(format!(
+                    "hook {hook} of job {job} ({}) failed in batch {}/{} on {} worker(s):\n{}",
+                    event.as_str(),
+                    batch.index + 1,
+                    count,
+                    failed.len(),
+                    lines.join("\n")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn one(
+        &self,
+        state: &State,
+        job: &str,
+        hook: &str,
+        script: &str,
+        event: HookEvent,
+        batch_index: u64,
+        batch_count: u64,
+        batch_allocations: Vec<String>,
+        inv: &crate::plan::hooks::Invocation,
+    ) -> Outcome {
+        let started = Instant::now();
+        let mut invocation = HookInvocation {
+            job: job.to_string(),
+            hook: hook.to_string(),
+            event: event.as_str().to_string(),
+            alloc_id: inv.alloc_id.clone(),
+            ip: inv.ip.clone(),
+            batch_index,
+            batch_count,
+            batch_allocations,
+            exit_code: None,
+            signal: None,
+            duration_ms: 0,
+        };
+        let fail = |mut invocation: HookInvocation, e: String| {
+            invocation.duration_ms = started.elapsed().as_millis() as u64;
+            Outcome { invocation, tail: Vec::new(), start_error: Some(e) }
+        };
+        let dir = match stage(self.paths, state, &self.shared.kv_key, job, &inv.ip) {
+            Ok(d) => d,
+            Err(e) => return fail(invocation, format!("staging failed: {e}")),
+        };
+        let interp = interpreter(self.paths, job, script);
+        let mut cmd = Command::new(&interp);
+        if script.ends_with(".py") {
+            cmd.arg("-u");
+        }
+        cmd.arg(dir.join(script))
+            .current_dir(self.paths.root())
+            .envs(&inv.env)
+            .env("HOOK_API_PORT", self.port.to_string())
+            .env("HOOK_API_TOKEN", &self.shared.token)
+            .env("PYTHONPATH", pythonpath(&dir))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            inv.alloc_id.clone(),
+            Running { job: job.to_string(), ip: inv.ip.clone(), event, hook: hook.to_string() },
+        );
+        let result = self.spawn_and_wait(cmd, job, hook, &inv.ip);
+        self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&inv.alloc_id);
+        // A hook that exits (or crashes) holding a semaphore releases it.
+        self.shared.semaphores.release_all(job, event.as_str(), &inv.alloc_id);
+        match result {
+            Ok((status, tail)) => {
+                invocation.exit_code = status.code();
+                invocation.signal = status.signal();
+                invocation.duration_ms = started.elapsed().as_millis() as u64;
+                Outcome { invocation, tail, start_error: None }
+            }
+            Err(e) => fail(invocation, format!("cannot start {}: {e}", interp.display())),
+        }
+    }
+
+    fn spawn_and_wait(
+        &self,
+        mut cmd: Command,
+        job: &str,
+        hook: &str,
+        ip: &str,
+    ) -> std::io::Result<(std::process::ExitStatus, Vec<String>)> {
+        let log_path = self
+            .paths
+            .logs()
+            .join("runs")
+            .join(self.session.to_string())
+            .join(job)
+            .join(hook)
+            .join(format!("{ip}.log"));
+        if let Some(p) = log_path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        let log = Arc::new(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?));
+        let mut child = cmd.spawn()?;
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let prefix = format!("{job}@{ip}");
+        let pipes: Vec<(Box<dyn std::io::Read + Send>, char)> = vec![
+            (Box::new(child.stdout.take().expect("piped stdout")), '|'),
+            (Box::new(child.stderr.take().expect("piped stderr")), '!'),
+        ];
+        let readers: Vec<_> = pipes
+            .into_iter()
+            .map(|(pipe, mark)| {
+                let (log, tail, prefix, verbose) = (log.clone(), tail.clone(), prefix.clone(), self.verbose);
+                std::thread::spawn(move || {
+                    for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
+                        let shown = format!("{prefix} {mark} {line}");
+                        if verbose {
+                            let out = std::io::stdout();
+                            let _ = writeln!(out.lock(), "{shown}");
+                        }
+                        let _ = writeln!(log.lock().unwrap_or_else(|p| p.into_inner()), "{shown}");
+                        if mark == '!' {
+                            let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                            t.push(line);
+                            if t.len() > 20 {
+                                t.remove(0);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let status = child.wait()?;
+        for r in readers {
+            let _ = r.join();
+        }
+        let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok((status, tail))
+    }
+}
+
+fn pythonpath(dir: &Path) -> String {
+    let mut parts = vec![dir.join("_hooks").display().to_string(), dir.display().to_string()];
+    if let Ok(existing) = std::env::var("PYTHONPATH")
+        && !existing.is_empty()
+    {
+        parts.push(existing);
+    }
+    parts.join(":")
+}
