@@ -9,6 +9,10 @@ need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v python3 >/dev/null || need+=(python3)
 command -v npm >/dev/null || command -v bun >/dev/null || need+=(npm)
+# Real SSH workers on loopback (tests/common/workers.rs).
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v rsync >/dev/null || need+=(rsync)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -19,5 +19,6 @@ pub mod kv;
 pub mod plan;
 pub mod projection;
 pub mod state;
+pub mod transport;
 pub mod verify;
 pub mod workspace;

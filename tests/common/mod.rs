@@ -197,3 +197,5 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
         .filter(|k| !RECORDS.contains(&k.as_str()))
         .collect()
 }
+
+pub mod workers;
