@@ -19,6 +19,7 @@ pub mod kv;
 pub mod plan;
 pub mod projection;
 pub mod state;
+pub mod templates;
 pub mod transport;
 pub mod verify;
 pub mod workspace;

@@ -107,7 +107,11 @@ impl Transport {
 
     /// The command line `rsync -e` uses.
     fn ssh_command_line(&self) -> String {
-        std::iter::once("ssh".to_string()).chain(self.ssh_options()).map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
+        std::iter::once("ssh".to_string())
+            .chain(self.ssh_options())
+            .map(|a| shell_quote(&a))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Run `script` with bash on the worker (through sudo when configured).
@@ -141,7 +145,8 @@ impl Transport {
     }
 
     fn connection_error(&self, ip: &str, stderr: &str) -> Error {
-        if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") || stderr.contains("Host key verification failed") {
+        if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") || stderr.contains("Host key verification failed")
+        {
             return Error::op(format!(
                 "worker {ip}: its SSH host key differs from the one pinned in {} — if the worker was reinstalled, remove its line there (ssh-keygen -R '[{ip}]:{}' -f {})",
                 self.known_hosts.display(),

@@ -114,7 +114,9 @@ impl TestWorkers {
 
     fn wait_ready(&self, ip: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect_timeout(&format!("{ip}:{PORT}").parse().unwrap(), Duration::from_millis(200)).is_err() {
+        while std::net::TcpStream::connect_timeout(&format!("{ip}:{PORT}").parse().unwrap(), Duration::from_millis(200))
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "sshd on {ip} did not start: {}", self.log(ip));
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -163,8 +165,10 @@ impl TestWorkers {
     pub fn configure_bucket(&self, bucket: &Path) {
         std::fs::copy(self.client_key(), bucket.join("secrets/worker.key")).unwrap();
         let conf = std::fs::read_to_string(bucket.join("maand.conf")).unwrap_or_default();
-        let mut kept: Vec<&str> =
-            conf.lines().filter(|l| !["ssh_user", "ssh_port", "use_sudo"].iter().any(|k| l.trim_start().starts_with(k))).collect();
+        let mut kept: Vec<&str> = conf
+            .lines()
+            .filter(|l| !["ssh_user", "ssh_port", "use_sudo"].iter().any(|k| l.trim_start().starts_with(k)))
+            .collect();
         let extra = format!("ssh_user = \"root\"\nssh_port = {PORT}\nuse_sudo = false");
         kept.push(&extra);
         std::fs::write(bucket.join("maand.conf"), kept.join("\n") + "\n").unwrap();
