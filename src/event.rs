@@ -232,6 +232,94 @@ pub enum Event {
     },
     /// A hook process ran for one allocation (recorded when it ended).
     HookInvoked(Box<HookInvocation>),
+    /// `update_seq`-numbered deploy planned one job: the planner's inputs
+    /// (staged trees, flags) and its output, for audit and replay.
+    JobRolloutPlanned(Box<JobRollout>),
+    /// A lifecycle or hook batch began.
+    BatchStarted {
+        /// Job.
+        job: String,
+        /// `new`, `update`, ...
+        phase: String,
+        /// Zero-based index.
+        index: u64,
+        /// Number of batches.
+        count: u64,
+        /// Workers in the batch.
+        allocations: Vec<String>,
+        /// `kv` or `default`.
+        order_source: String,
+    },
+    /// A batch ended.
+    BatchEnded {
+        /// Job.
+        job: String,
+        /// Phase.
+        phase: String,
+        /// Index.
+        index: u64,
+        /// Whether every allocation succeeded.
+        ok: bool,
+    },
+    /// A lifecycle target ran on a worker (`runner.py <target>`).
+    LifecycleRan {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// `start`, `stop`, `restart`, `reload`, ...
+        target: String,
+        /// Exit code (None: could not run).
+        exit_code: Option<i32>,
+        /// Wall time.
+        duration_ms: u64,
+    },
+    /// A health gate's result.
+    HealthChecked {
+        /// Job.
+        job: String,
+        /// Workers checked.
+        allocations: Vec<String>,
+        /// Passed.
+        ok: bool,
+        /// Last failure, when it failed.
+        detail: String,
+    },
+    /// An allocation's staged tree and version became the promoted ones.
+    AllocationPromoted {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Allocation id.
+        alloc_id: String,
+        /// Tree hash.
+        hash: String,
+        /// Per-file hashes.
+        files: std::collections::BTreeMap<String, String>,
+        /// Version.
+        version: String,
+    },
+    /// A removed allocation's files were deleted from its worker.
+    AllocationUndeployed {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+    },
+}
+
+/// A job's rollout plan with the inputs it was made from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobRollout {
+    /// The deploy's `update_seq`.
+    pub update_seq: u64,
+    /// Flags.
+    pub flags: crate::plan::rollout::RolloutFlags,
+    /// Staged tree per worker.
+    pub staged: std::collections::BTreeMap<String, crate::plan::rollout::Tree>,
+    /// The plan.
+    pub plan: crate::plan::rollout::JobPlan,
 }
 
 /// One hook process run: what ran where, in which batch, and how it ended.
@@ -295,6 +383,13 @@ impl Event {
             Event::CertIssued { .. } => "cert_issued",
             Event::CertRetired { .. } => "cert_retired",
             Event::HookInvoked(_) => "hook_invoked",
+            Event::JobRolloutPlanned(_) => "job_rollout_planned",
+            Event::BatchStarted { .. } => "batch_started",
+            Event::BatchEnded { .. } => "batch_ended",
+            Event::LifecycleRan { .. } => "lifecycle_ran",
+            Event::HealthChecked { .. } => "health_checked",
+            Event::AllocationPromoted { .. } => "allocation_promoted",
+            Event::AllocationUndeployed { .. } => "allocation_undeployed",
         }
     }
 
@@ -415,6 +510,37 @@ impl Event {
                     _ => "did not start".to_string(),
                 }
             ),
+            Event::JobRolloutPlanned(r) => {
+                let acts: Vec<String> =
+                    r.plan.allocations.iter().map(|a| format!("{}={}", a.ip, a.action.as_str())).collect();
+                format!(
+                    "{} (seq {}, order {}): {}",
+                    r.plan.job,
+                    r.plan.deployment_seq,
+                    r.plan.order_source,
+                    acts.join(" ")
+                )
+            }
+            Event::BatchStarted { job, phase, index, count, allocations, order_source } => {
+                format!("{job} {phase} batch {}/{count} [{}] order {order_source}", index + 1, allocations.join(","))
+            }
+            Event::BatchEnded { job, phase, index, ok } => {
+                format!("{job} {phase} batch {} {}", index + 1, if *ok { "ok" } else { "failed" })
+            }
+            Event::LifecycleRan { job, ip, target, exit_code, duration_ms } => format!(
+                "{job} on {ip}: {target} -> {} ({duration_ms} ms)",
+                exit_code.map_or("not run".to_string(), |c| format!("exit {c}"))
+            ),
+            Event::HealthChecked { job, allocations, ok, detail } => format!(
+                "{job} health [{}]: {}{}",
+                allocations.join(","),
+                if *ok { "ok" } else { "failed" },
+                if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
+            Event::AllocationPromoted { job, ip, hash, version, .. } => {
+                format!("{job} on {ip} promoted {} version {version}", &hash[..hash.len().min(12)])
+            }
+            Event::AllocationUndeployed { job, ip } => format!("{job} files removed from {ip}"),
         }
     }
 }

@@ -99,6 +99,7 @@ pub fn update(path: &Path, state: &State, journal_id: &str, touched: &BTreeSet<T
             Touched::Job(name) => rows::write_job(&tx, state, name)?,
             Touched::JobFile(job, path) => rows::write_job_file(&tx, state, job, path)?,
             Touched::Allocation(job, ip) => rows::write_allocation(&tx, state, job, ip)?,
+            Touched::Deployed(job, ip) => rows::write_deployed(&tx, state, job, ip)?,
         }
     }
     set_mark(&tx, state, journal_id)?;

@@ -182,6 +182,34 @@ pub(super) fn write_allocation(tx: &Transaction, state: &State, job: &str, ip: &
     Ok(())
 }
 
+/// `hash` rows: namespace `<job>_allocation`, key = allocation id.
+pub(super) fn write_deployed(tx: &Transaction, state: &State, job: &str, ip: &str) -> Result<()> {
+    let ns = format!("{job}_allocation");
+    let alloc_id = state
+        .catalog
+        .allocations
+        .get(&(job.to_string(), ip.to_string()))
+        .map(|a| a.alloc_id.clone())
+        .unwrap_or_else(|| crate::state::ids::alloc_id(job, ip));
+    tx.execute("DELETE FROM hash WHERE namespace = ?1 AND key = ?2", params![ns, alloc_id])?;
+    if let Some(d) = state.deployed.get(&(job.to_string(), ip.to_string())) {
+        tx.execute(
+            "INSERT INTO hash (namespace, key, current_hash, previous_hash, current_files, previous_files, current_version) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                ns,
+                alloc_id,
+                d.hash,
+                d.previous_hash,
+                serde_json::to_string(&d.files)?,
+                serde_json::to_string(&d.previous_files)?,
+                d.version
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 pub(super) fn write_all_catalog(tx: &Transaction, state: &State) -> Result<()> {
     for ip in state.catalog.workers.keys() {
         write_worker(tx, state, ip)?;
@@ -194,6 +222,9 @@ pub(super) fn write_all_catalog(tx: &Transaction, state: &State) -> Result<()> {
     }
     for (job, ip) in state.catalog.allocations.keys() {
         write_allocation(tx, state, job, ip)?;
+    }
+    for (job, ip) in state.deployed.keys() {
+        write_deployed(tx, state, job, ip)?;
     }
     Ok(())
 }

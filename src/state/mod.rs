@@ -5,12 +5,14 @@
 //! always gives a byte-identical state (and [`State::digest`]).
 
 mod catalog;
+mod deploy;
 mod fold;
 pub mod ids;
 mod kv;
 mod touched;
 
 pub use catalog::{Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port, Worker};
+pub use deploy::Deployed;
 pub use fold::Fold;
 pub use kv::{KvStore, KvVersion};
 pub use touched::{Touched, touched_by};
@@ -19,6 +21,7 @@ use crate::error::Result;
 use crate::event::{Event, Hash32};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// Identity of the bucket, set by `maand init`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub struct State {
     pub catalog: Catalog,
     /// All KV data with history.
     pub kv: KvStore,
+    /// Promoted deployments by (job, worker address).
+    pub deployed: BTreeMap<(String, String), Deployed>,
 }
 
 impl State {
@@ -47,8 +52,8 @@ impl State {
     /// `State` changes shape; snapshots of another version are ignored (the
     /// journal is re-folded instead) and replaced at the next commit.
     /// History: 1 = bucket + KV; 2 = + catalog (workers, jobs, allocations,
-    /// certificates).
-    pub const ENCODING_VERSION: u16 = 2;
+    /// certificates); 3 = + promoted deployments.
+    pub const ENCODING_VERSION: u16 = 3;
 
     /// Apply one committed event. Session records and informational events
     /// leave state unchanged (checkpoint positions are tracked by [`Fold`]).
@@ -100,7 +105,30 @@ impl State {
             | Event::BucketFilesCreated { .. }
             | Event::CaCreated { .. }
             | Event::FormatUpgraded { .. }
-            | Event::HookInvoked(_) => {}
+            | Event::HookInvoked(_)
+            | Event::JobRolloutPlanned(_)
+            | Event::BatchStarted { .. }
+            | Event::BatchEnded { .. }
+            | Event::LifecycleRan { .. }
+            | Event::HealthChecked { .. } => {}
+            Event::AllocationPromoted { job, ip, alloc_id, hash, files, version } => {
+                let key = (job.clone(), ip.clone());
+                let prev = self.deployed.remove(&key).unwrap_or_default();
+                self.deployed.insert(
+                    key,
+                    Deployed {
+                        alloc_id: alloc_id.clone(),
+                        hash: hash.clone(),
+                        files: files.clone(),
+                        version: version.clone(),
+                        previous_hash: prev.hash,
+                        previous_files: prev.files,
+                    },
+                );
+            }
+            Event::AllocationUndeployed { job, ip } => {
+                self.deployed.remove(&(job.clone(), ip.clone()));
+            }
         }
     }
 

@@ -24,6 +24,8 @@ pub enum Touched {
     JobFile(String, String),
     /// One allocation row (job, worker address).
     Allocation(String, String),
+    /// One `hash` row (job, worker address).
+    Deployed(String, String),
 }
 
 /// The state units `event` changes when folded (empty for records).
@@ -41,6 +43,9 @@ pub fn touched_by(event: &Event) -> Option<Touched> {
             Some(Touched::JobFile(job.clone(), path.clone()))
         }
         Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
+        Event::AllocationPromoted { job, ip, .. } | Event::AllocationUndeployed { job, ip } => {
+            Some(Touched::Deployed(job.clone(), ip.clone()))
+        }
         _ => None,
     }
 }
