@@ -299,9 +299,18 @@ pub enum Event {
         files: std::collections::BTreeMap<String, String>,
         /// Version.
         version: String,
+        /// Shipped and started (false for a disabled allocation).
+        running: bool,
     },
     /// A removed allocation's files were deleted from its worker.
     AllocationUndeployed {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+    },
+    /// A deployed allocation was stopped (it became disabled).
+    AllocationStopped {
         /// Job.
         job: String,
         /// Worker.
@@ -390,6 +399,7 @@ impl Event {
             Event::HealthChecked { .. } => "health_checked",
             Event::AllocationPromoted { .. } => "allocation_promoted",
             Event::AllocationUndeployed { .. } => "allocation_undeployed",
+            Event::AllocationStopped { .. } => "allocation_stopped",
         }
     }
 
@@ -541,6 +551,7 @@ impl Event {
                 format!("{job} on {ip} promoted {} version {version}", &hash[..hash.len().min(12)])
             }
             Event::AllocationUndeployed { job, ip } => format!("{job} files removed from {ip}"),
+            Event::AllocationStopped { job, ip } => format!("{job} on {ip} stopped"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod build;
 mod cat;
+mod deploy;
 mod hooks;
 mod info;
 mod init;
@@ -49,6 +50,8 @@ pub enum Command {
     Job(job::JobArgs),
     /// Run a hook registered for the `cli` event.
     Hooks(hooks::HooksArgs),
+    /// Ship jobs to workers and roll them out in health-gated batches.
+    Deploy(deploy::DeployArgs),
 }
 
 impl Cli {
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cat(args) => cat::run(&paths, args),
         Command::Job(args) => job::run(&paths, args),
         Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
+        Command::Deploy(args) => deploy::run(&paths, &cli.open_options("deploy"), args),
     }
 }

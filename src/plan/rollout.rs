@@ -150,7 +150,7 @@ pub fn plan_job(state: &State, job: &str, staged: &BTreeMap<String, Tree>, flags
         let mut matched = Vec::new();
         let action = if a.disabled {
             Action::Disabled
-        } else if promoted.is_none() {
+        } else if promoted.is_none_or(|d| !d.running) {
             if flags.sync_only {
                 return Err(Error::usage(format!(
                     "--sync-only: job {job} on {} has never been started (a first start needs a deploy without --sync-only)",

@@ -18,4 +18,6 @@ pub struct Deployed {
     pub previous_hash: String,
     /// Files promoted before this one.
     pub previous_files: BTreeMap<String, String>,
+    /// Shipped and started (false: promoted while disabled, or stopped since).
+    pub running: bool,
 }

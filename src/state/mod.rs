@@ -111,7 +111,7 @@ impl State {
             | Event::BatchEnded { .. }
             | Event::LifecycleRan { .. }
             | Event::HealthChecked { .. } => {}
-            Event::AllocationPromoted { job, ip, alloc_id, hash, files, version } => {
+            Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 let prev = self.deployed.remove(&key).unwrap_or_default();
                 self.deployed.insert(
@@ -123,11 +123,17 @@ impl State {
                         version: version.clone(),
                         previous_hash: prev.hash,
                         previous_files: prev.files,
+                        running: *running,
                     },
                 );
             }
             Event::AllocationUndeployed { job, ip } => {
                 self.deployed.remove(&(job.clone(), ip.clone()));
+            }
+            Event::AllocationStopped { job, ip } => {
+                if let Some(d) = self.deployed.get_mut(&(job.clone(), ip.clone())) {
+                    d.running = false;
+                }
             }
         }
     }

@@ -43,9 +43,9 @@ pub fn touched_by(event: &Event) -> Option<Touched> {
             Some(Touched::JobFile(job.clone(), path.clone()))
         }
         Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
-        Event::AllocationPromoted { job, ip, .. } | Event::AllocationUndeployed { job, ip } => {
-            Some(Touched::Deployed(job.clone(), ip.clone()))
-        }
+        Event::AllocationPromoted { job, ip, .. }
+        | Event::AllocationUndeployed { job, ip }
+        | Event::AllocationStopped { job, ip } => Some(Touched::Deployed(job.clone(), ip.clone())),
         _ => None,
     }
 }

@@ -175,11 +175,21 @@ impl TestWorkers {
     }
 }
 
+impl TestWorkers {
+    /// The address prefix these workers share (`127.a.b.`).
+    pub fn prefix(&self) -> String {
+        let ip = &self.ips[0];
+        ip[..ip.rfind('.').unwrap() + 1].to_string()
+    }
+}
+
 impl Drop for TestWorkers {
     fn drop(&mut self) {
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // Services a test job left running on these addresses.
+        let _ = Command::new("pkill").args(["-f", "--", &format!("--bind {}", self.prefix())]).status();
     }
 }

@@ -36,8 +36,13 @@ pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<(
             let mut row =
                 vec![json!(a.alloc_id), json!(a.worker_ip), json!(a.job), json!(a.disabled), json!(a.removed)];
             if deployments {
-                // Deploy (promotion of hashes) lands with `maand deploy`; until then nothing is promoted.
-                row.extend([json!(""), json!(""), json!(""), json!(a.new_version)]);
+                let d = view.state.deployed.get(&(a.job.clone(), a.worker_ip.clone()));
+                row.extend([
+                    json!(d.map_or("", |d| d.hash.as_str())),
+                    json!(d.map_or("", |d| d.previous_hash.as_str())),
+                    json!(d.map_or("", |d| d.version.as_str())),
+                    json!(a.new_version),
+                ]);
             } else {
                 let zone = cat.workers.get(&a.worker_ip).and_then(|w| w.tags.get("zone"));
                 row.extend([json!(a.new_version), json!(zone)]);

@@ -45,6 +45,7 @@ fn promote(s: &mut State, t: &Tree, version: &str) {
             hash: tree_hash(t),
             files: t.clone(),
             version: version.into(),
+            running: true,
         });
     }
 }

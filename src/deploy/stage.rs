@@ -1,0 +1,126 @@
+//! Staging one job for one worker: `tmp/workers/<ip>/` with `worker.json`,
+//! `jobs.json`, `bin/runner.py`, `bin/worker.py` and `jobs/<job>/` (job
+//! files, rendered `*.tpl`, `certs/`), and the per-file hashes of the job tree.
+
+use crate::bucket::BucketPaths;
+use crate::error::{Context, Result};
+use crate::event::KvValue;
+use crate::kv::seal::KvKey;
+use crate::plan::rollout::Tree;
+use crate::state::State;
+use crate::templates::{TemplateContext, render};
+use crate::worker_assets::{RUNNER_PY, WORKER_PY};
+use sha2::{Digest, Sha256};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The staging root of a worker.
+pub fn worker_dir(paths: &BucketPaths, ip: &str) -> PathBuf {
+    paths.tmp().join("workers").join(ip)
+}
+
+fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+    }
+    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+/// Inputs shared by every staging of a deploy.
+pub struct StageContext<'a> {
+    /// Bucket paths.
+    pub paths: &'a BucketPaths,
+    /// State to read files, certificates and KV from.
+    pub state: Arc<State>,
+    /// Secret key.
+    pub kv_key: &'a KvKey,
+    /// Bucket id.
+    pub bucket_id: &'a str,
+    /// This deploy's update_seq.
+    pub update_seq: u64,
+}
+
+/// Stage `job` for `ip`; returns the tree of `jobs/<job>/` (path → hash).
+pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
+    let state = &cx.state;
+    let root = worker_dir(cx.paths, ip);
+    let worker = state.catalog.workers.get(ip);
+    let worker_json = serde_json::json!({
+        "bucket_id": cx.bucket_id,
+        "worker_id": worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
+        "worker_ip": ip,
+        "labels": worker.map(|w| w.labels.clone()).unwrap_or_default(),
+        "update_seq": cx.update_seq,
+    });
+    write(&root.join("worker.json"), format!("{}\n", serde_json::to_string_pretty(&worker_json)?).as_bytes(), 0o644)?;
+    let jobs: Vec<&str> = state
+        .catalog
+        .allocations
+        .values()
+        .filter(|a| a.worker_ip == ip && !a.removed)
+        .map(|a| a.job.as_str())
+        .collect();
+    write(&root.join("jobs.json"), format!("{}\n", serde_json::json!({ "jobs": jobs })).as_bytes(), 0o644)?;
+    write(&root.join("bin/runner.py"), RUNNER_PY.as_bytes(), 0o755)?;
+    write(&root.join("bin/worker.py"), WORKER_PY.as_bytes(), 0o755)?;
+
+    let dir = root.join("jobs").join(job);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
+    let spec = &j.spec;
+    let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));
+    let alloc = state.catalog.allocations.get(&(job.to_string(), ip.to_string()));
+    let ctx = TemplateContext {
+        allocation_id: alloc.map(|a| a.alloc_id.clone()).unwrap_or_default(),
+        job: job.to_string(),
+        current_version: deployed.map_or_else(|| "0.0.0".into(), |d| d.version.clone()),
+        new_version: spec.version.clone(),
+        worker_ip: ip.to_string(),
+        worker_id: worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
+        labels: worker.map(|w| w.labels.clone()).unwrap_or_default(),
+        bucket_path: format!("/opt/worker/{}", cx.bucket_id),
+        job_path: format!("/opt/worker/{}/jobs/{job}", cx.bucket_id),
+    };
+    let upstream: Vec<String> = spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect();
+    let mut tree = Tree::new();
+    let mut add = |rel: &str, content: &[u8], mode: u32| -> Result<()> {
+        write(&dir.join(rel), content, mode)?;
+        tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(content))));
+        Ok(())
+    };
+    for (path, f) in &j.files {
+        if path.starts_with("_hooks/") {
+            continue; // hooks run on the control host
+        }
+        if let Some(out) = path.strip_suffix(".tpl") {
+            let src = String::from_utf8(f.content.clone())
+                .map_err(|_| crate::error::Error::input(format!("template workspace/jobs/{job}/{path}: not UTF-8")))?;
+            let file = format!("workspace/jobs/{job}/{path}");
+            let rendered = render(&file, &src, &ctx, cx.state.clone(), cx.kv_key, &upstream)?;
+            add(out, rendered.as_bytes(), f.mode)?;
+        } else {
+            add(path, &f.content, f.mode)?;
+        }
+    }
+    let ns = format!("maand/job/{job}/worker/{ip}");
+    for name in spec.certs.keys() {
+        for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
+            let key = format!("certs/{name}.{ext}");
+            if let Some(v) = state.kv.get(&ns, &key) {
+                add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), mode)?;
+            }
+        }
+    }
+    if !spec.certs.is_empty()
+        && let Some(KvValue::Plain(ca)) = state.kv.get("maand/worker", "certs/ca.crt")
+    {
+        add("certs/ca.crt", ca.as_bytes(), 0o644)?;
+    }
+    Ok(tree)
+}

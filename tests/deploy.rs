@@ -1,0 +1,233 @@
+//! `maand deploy` on real loopback sshd workers with real rsync, make and a
+//! real service (python's http.server) behind a tcp health gate.
+
+mod common;
+use common::workers::{TestWorkers, start_or_skip};
+use common::*;
+use std::path::Path;
+
+const MAKEFILE: &str = "include config.env
+start:
+\t@mkdir -p data logs
+\t@setsid nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid
+\t@echo \"start $(NEW_VERSION)\" >> data/history
+stop:
+\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
+\t@echo stop >> data/history
+restart: stop start
+reload:
+\t@echo \"reload $(NEW_VERSION)\" >> data/history
+status:
+\t@echo running
+";
+
+fn setup(workers: &TestWorkers, width: u64, policy: &str) -> tempfile::TempDir {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    workers.configure_bucket(p);
+    let ws: Vec<String> = workers.ips.iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
+    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
+    write(p, "workspace/bucket.conf", "port_min = \"38000\"\nport_max = \"38999\"\n");
+    let globs = if policy == "reload" { r#", "restart_globs": ["Makefile", "bin2/**"]"# } else { "" };
+    write(
+        p,
+        "workspace/jobs/web/manifest.json",
+        &format!(
+            r#"{{"version": "1.0.0", "selectors": ["web"], "max_concurrent_upgrades": {width}, "max_concurrent_starts": 0,
+  "restart_policy": "{policy}"{globs},
+  "resources": {{"ports": {{"web_port": {{}}}}}},
+  "health_check": {{"checks": [{{"type": "tcp", "port": "web_port"}}], "timeout_seconds": 2, "wait": {{"attempts": 20, "interval_seconds": 1}}}}}}"#
+        ),
+    );
+    write(p, "workspace/jobs/web/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/web/config.env.tpl", "IP={{ .WorkerIP }}\nPORT={{ get \"maand/bucket\" \"web_port\" }}\n");
+    write(p, "workspace/jobs/web/index.html", "<h1>v1</h1>\n");
+    ok(&maand(p, &["build"]));
+    dir
+}
+
+fn history(w: &TestWorkers, p: &Path, ip: &str) -> String {
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    std::fs::read_to_string(w.opt(ip).join(bid).join("jobs/web/data/history")).unwrap_or_default()
+}
+
+fn deploy(p: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["deploy"];
+    args.extend_from_slice(extra);
+    ok(&maand(p, &args))
+}
+
+#[test]
+fn first_deploy_unchanged_redeploy_and_rolling_one_file_change() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = setup(&w, 1, "always");
+    let p = dir.path();
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let out = deploy(p, &[]);
+    assert!(out.contains("web: promoted"), "{out}");
+    assert_eq!(out.matches("web new batch").count(), 1, "max_concurrent_starts 0: one start batch: {out}");
+    assert_eq!(out.matches("web healthy").count(), 1, "one gate after the starts: {out}");
+    for ip in &w.ips {
+        let job = w.opt(ip).join(&bid).join("jobs/web");
+        assert!(job.join("Makefile").exists() && job.join("index.html").exists());
+        let env = std::fs::read_to_string(job.join("config.env")).unwrap();
+        assert!(env.contains(&format!("IP={ip}")), "template rendered per worker: {env}");
+        assert!(!job.join("config.env.tpl").exists());
+        assert_eq!(history(&w, p, ip), "start 1.0.0\n", "make start ran once");
+        let wj: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(w.opt(ip).join(&bid).join("worker.json")).unwrap()).unwrap();
+        assert_eq!(wj["update_seq"], 1);
+        assert!(w.opt(ip).join(&bid).join("bin/runner.py").exists());
+    }
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&ok(&maand(p, &["info", "--json"]))).unwrap();
+    assert_eq!(info["update_seq"], 1);
+    let _ = deps;
+
+    // Unchanged: skipped, no lifecycle.
+    let out = deploy(p, &[]);
+    assert!(out.contains("0 promoted") || out.contains("nothing promoted"), "{out}");
+    for ip in &w.ips {
+        assert_eq!(history(&w, p, ip), "start 1.0.0\n");
+    }
+
+    // One-file change, width 1: three batches in rollout order, health gate between.
+    write(p, "workspace/jobs/web/index.html", "<h1>v2</h1>\n");
+    let out = deploy(p, &["--build"]);
+    let batches: Vec<&str> = out.lines().filter(|l| l.contains("web update batch")).collect();
+    assert_eq!(batches.len(), 3, "{out}");
+    for (i, ip) in w.ips.iter().enumerate() {
+        assert!(batches[i].contains(&format!("batch {}/3 [{ip}]", i + 1)), "{out}");
+        assert_eq!(history(&w, p, ip), "start 1.0.0\nstop\nstart 1.0.0\n");
+    }
+    assert_eq!(out.matches("web healthy").count(), 3, "a health gate after each update batch: {out}");
+    let shown = ok(&journal(p, &["show", &last_session(p).to_string()]));
+    assert!(
+        shown.contains("health_checked") && shown.contains("allocation_promoted") && shown.contains("lifecycle_ran"),
+        "{shown}"
+    );
+    ok(&journal(p, &["verify"]));
+}
+
+#[test]
+fn reload_globs_dry_run_version_bump_force_and_sync_only() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = setup(&w, 2, "reload");
+    let p = dir.path();
+    // --sync-only cannot do a first start.
+    let o = maand(p, &["deploy", "--sync-only"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--sync-only: job web on"), "{}", stderr(&o));
+    // --dry-run changes nothing (no worker, no state; update_seq stays).
+    let seq = || {
+        serde_json::from_str::<serde_json::Value>(&ok(&maand(p, &["info", "--json"]))).unwrap()["update_seq"].clone()
+    };
+    let before = seq();
+    let out = deploy(p, &["--dry-run"]);
+    assert!(out.contains("start") && out.contains("dry run: nothing was changed"), "{out}");
+    assert!(history(&w, p, &w.ips[0]).is_empty());
+    assert_eq!(seq(), before);
+    deploy(p, &[]);
+    // A non-glob change reloads; a glob-matched change restarts, and dry-run says why.
+    write(p, "workspace/jobs/web/index.html", "<h1>v2</h1>\n");
+    ok(&maand(p, &["build"]));
+    let out = deploy(p, &[]);
+    assert!(out.contains(" reload "), "{out}");
+    assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\nreload 1.0.0\n");
+    write(p, "workspace/jobs/web/Makefile", &format!("{MAKEFILE}\n# changed\n"));
+    ok(&maand(p, &["build"]));
+    let dry = deploy(p, &["--dry-run"]);
+    assert!(dry.contains("restart") && dry.contains("matched=Makefile"), "{dry}");
+    deploy(p, &[]);
+    assert_eq!(history(&w, p, &w.ips[1]), "start 1.0.0\nreload 1.0.0\nstop\nstart 1.0.0\n");
+    // A version-only bump rolls (reload: no file changed).
+    let m =
+        std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replace("\"1.0.0\"", "\"1.1.0\"");
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    assert!(history(&w, p, &w.ips[0]).ends_with("reload 1.1.0\n"), "{}", history(&w, p, &w.ips[0]));
+    // --force rolls with nothing changed; --sync-only then ships without lifecycle.
+    deploy(p, &["--force"]);
+    assert!(history(&w, p, &w.ips[0]).ends_with("reload 1.1.0\nreload 1.1.0\n"));
+    let before = history(&w, p, &w.ips[0]);
+    write(p, "workspace/jobs/web/index.html", "<h1>v3</h1>\n");
+    ok(&maand(p, &["build"]));
+    deploy(p, &["--sync-only"]);
+    assert_eq!(history(&w, p, &w.ips[0]), before, "sync-only runs no lifecycle");
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    assert_eq!(
+        std::fs::read_to_string(w.opt(&w.ips[0]).join(&bid).join("jobs/web/index.html")).unwrap(),
+        "<h1>v3</h1>\n"
+    );
+    ok(&journal(p, &["verify"]));
+}
+
+#[test]
+fn disabled_allocations_are_never_started_and_removed_workers_are_cleaned() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = setup(&w, 3, "always");
+    let p = dir.path();
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    write(p, "workspace/disabled.json", &format!(r#"{{"jobs": {{"web": {{"allocations": ["{}"]}}}}}}"#, w.ips[1]));
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    assert!(!w.opt(&w.ips[1]).join(&bid).exists(), "a disabled allocation is never rsynced");
+    assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\n");
+    // Enable it: it starts; then disable again: it is stopped.
+    write(p, "workspace/disabled.json", "{}");
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    assert_eq!(history(&w, p, &w.ips[1]), "start 1.0.0\n");
+    write(p, "workspace/disabled.json", &format!(r#"{{"jobs": {{"web": {{"allocations": ["{}"]}}}}}}"#, w.ips[1]));
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    assert_eq!(history(&w, p, &w.ips[1]), "start 1.0.0\nstop\n");
+    // A worker leaves workers.json: its job is stopped and the bucket directory wiped.
+    write(p, "workspace/disabled.json", "{}");
+    let ws: Vec<String> = w.ips[..2].iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
+    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
+    ok(&maand(p, &["build"]));
+    let out = deploy(p, &[]);
+    assert!(out.contains(&format!("reconcile: web on {}: removed (worker left the bucket)", w.ips[2])), "{out}");
+    assert!(!w.opt(&w.ips[2]).join(&bid).exists());
+    ok(&journal(p, &["verify"]));
+}
+
+#[test]
+fn a_failing_job_leaves_earlier_promotions_and_the_rerun_touches_only_it() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = setup(&w, 2, "always");
+    let p = dir.path();
+    // Job `app` demands web (wave 1) and fails its post_deploy until fixed.
+    write(
+        p,
+        "workspace/jobs/app/manifest.json",
+        r#"{"version": "1", "selectors": ["web"], "hooks": {"hook_check": {"executed_on": ["post_deploy"], "demands": {"job": "web", "hook": "hook_ready"}}}}"#,
+    );
+    write(p, "workspace/jobs/app/Makefile", "start:\n\t@echo start >> history\nstop:\n\ttrue\nrestart: start\n");
+    write(
+        p,
+        "workspace/jobs/app/_hooks/hook_check.py",
+        "import os, sys\nsys.exit(0 if os.path.exists(os.path.join(os.environ['BUCKET_ROOT'], 'fixed')) else 4)\n",
+    );
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replacen(
+        '{',
+        r#"{"hooks": {"hook_ready": {"executed_on": ["cli"]}}, "#,
+        1,
+    );
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    write(p, "workspace/jobs/web/_hooks/hook_ready.py", "pass\n");
+    ok(&maand(p, &["build"]));
+    let o = maand(p, &["deploy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("job app: hook hook_check of job app (post_deploy) failed"), "{}", stderr(&o));
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    let promoted = |job: &str| deps.iter().filter(|d| d["job"] == job && d["current_hash"] != "").count();
+    assert_eq!((promoted("web"), promoted("app")), (2, 0), "{deps:?}");
+    write(p, "fixed", "");
+    let out = deploy(p, &[]);
+    assert!(out.contains("app: promoted") && !out.contains("web: promoted"), "{out}");
+    assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\n", "web was not restarted");
+    ok(&journal(p, &["verify"]));
+}
