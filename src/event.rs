@@ -316,6 +316,19 @@ pub enum Event {
         /// Worker.
         ip: String,
     },
+    /// An allocation's lifecycle for this tree and version completed and
+    /// passed its health gate (checkpointed at once, so a later failure in
+    /// the same deploy does not make the next deploy restart it again).
+    AllocationReady {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Tree hash it runs.
+        hash: String,
+        /// Version it runs.
+        version: String,
+    },
 }
 
 /// A job's rollout plan with the inputs it was made from.
@@ -400,6 +413,7 @@ impl Event {
             Event::AllocationPromoted { .. } => "allocation_promoted",
             Event::AllocationUndeployed { .. } => "allocation_undeployed",
             Event::AllocationStopped { .. } => "allocation_stopped",
+            Event::AllocationReady { .. } => "allocation_ready",
         }
     }
 
@@ -552,6 +566,9 @@ impl Event {
             }
             Event::AllocationUndeployed { job, ip } => format!("{job} files removed from {ip}"),
             Event::AllocationStopped { job, ip } => format!("{job} on {ip} stopped"),
+            Event::AllocationReady { job, ip, hash, version } => {
+                format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 const MAKEFILE: &str = "include config.env
 start:
 \t@mkdir -p data logs
-\t@setsid nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid
+\t@nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid
 \t@echo \"start $(NEW_VERSION)\" >> data/history
 stop:
 \t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
@@ -229,5 +229,40 @@ fn a_failing_job_leaves_earlier_promotions_and_the_rerun_touches_only_it() {
     let out = deploy(p, &[]);
     assert!(out.contains("app: promoted") && !out.contains("web: promoted"), "{out}");
     assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\n", "web was not restarted");
+    ok(&journal(p, &["verify"]));
+}
+
+#[test]
+fn health_gate_failing_in_batch_two_resumes_without_restarting_batch_one() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = setup(&w, 1, "always");
+    let p = dir.path();
+    deploy(p, &[]);
+    // Worker 2 will not come back up (its start skips the service) until the
+    // marker is removed; the gate gives up after two attempts.
+    let marker = format!("/tmp/maand-test-{}-{}", std::process::id(), w.ips[1]);
+    let mk = format!(
+        "include config.env\nstart:\n\t@mkdir -p data logs\n\t@if [ -f /tmp/maand-test-{}-$(IP) ]; then echo 'start (broken)' >> data/history; \\\n\t else nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid; \\\n\t echo \"start $(NEW_VERSION)\" >> data/history; fi\nstop:\n\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi\n\t@echo stop >> data/history\nrestart: stop start\n",
+        std::process::id()
+    );
+    write(p, "workspace/jobs/web/Makefile", &mk);
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json"))
+        .unwrap()
+        .replace("\"attempts\": 20", "\"attempts\": 2");
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    std::fs::write(&marker, "").unwrap();
+    ok(&maand(p, &["build"]));
+    let o = maand(p, &["deploy"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}\n{}", stdout(&o), stderr(&o), history(&w, p, &w.ips[1]));
+    assert!(stderr(&o).contains(&format!("health check failed for web on [{}]", w.ips[1])), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("batch 3/3"), "{}", stdout(&o));
+    std::fs::remove_file(&marker).unwrap();
+    let out = deploy(p, &[]);
+    assert!(out.contains(&format!("{}     ready", w.ips[0])), "{out}");
+    assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\nstop\nstart 1.0.0\n", "batch 1 is not restarted again");
+    assert_eq!(history(&w, p, &w.ips[1]), "start 1.0.0\nstop\nstart (broken)\nstop\nstart 1.0.0\n");
+    assert_eq!(history(&w, p, &w.ips[2]), "start 1.0.0\nstop\nstart 1.0.0\n");
+    let out = deploy(p, &[]);
+    assert!(out.contains("0 promoted") || out.contains("nothing promoted"), "{out}");
     ok(&journal(p, &["verify"]));
 }

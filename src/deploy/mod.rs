@@ -349,6 +349,7 @@ fn deploy_job(session: &mut Session<'_>, cx: &Ctx, wave: u64, job: &str) -> Resu
         if count > 0 {
             let started: Vec<String> = plan.start_batches.concat();
             health_gate(session, cx, &spec, job, &started)?;
+            ready(session, cx, &plan, &started)?;
         }
         let count = plan.update_batches.len() as u64;
         for (i, batch) in plan.update_batches.iter().enumerate() {
@@ -357,6 +358,7 @@ fn deploy_job(session: &mut Session<'_>, cx: &Ctx, wave: u64, job: &str) -> Resu
                 batch.iter().filter(|ip| plan.action(ip).is_some_and(|a| a.action != Action::Sync)).cloned().collect();
             if !restarted.is_empty() {
                 health_gate(session, cx, &spec, job, &restarted)?;
+                ready(session, cx, &plan, &restarted)?;
             }
         }
     }
@@ -375,6 +377,20 @@ fn deploy_job(session: &mut Session<'_>, cx: &Ctx, wave: u64, job: &str) -> Resu
     checkpoint(session, cx, &format!("{job} promoted"))?;
     println!("wave {wave}: {job}: promoted");
     Ok(true)
+}
+
+/// Mark allocations whose lifecycle passed its gate, durably, so a failure
+/// later in this deploy does not restart them again next time.
+fn ready(session: &mut Session<'_>, cx: &Ctx, plan: &JobPlan, ips: &[String]) -> Result<()> {
+    for a in plan.allocations.iter().filter(|a| ips.contains(&a.ip)) {
+        session.record(Event::AllocationReady {
+            job: plan.job.clone(),
+            ip: a.ip.clone(),
+            hash: a.tree_hash.clone(),
+            version: a.new_version.clone(),
+        })?;
+    }
+    checkpoint(session, cx, &format!("{} batch ready", plan.job))
 }
 
 fn print_plan(wave: u64, plan: &JobPlan) {

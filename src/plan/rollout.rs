@@ -29,6 +29,9 @@ pub enum Action {
     Skip,
     /// Disabled: staged, hashed and promoted, never shipped or started.
     Disabled,
+    /// Its lifecycle for this exact tree and version already ran and passed
+    /// its health gate in an earlier, failed deploy: promote only.
+    Ready,
 }
 
 impl Action {
@@ -41,6 +44,7 @@ impl Action {
             Action::Sync => "sync",
             Action::Skip => "skip",
             Action::Disabled => "disabled",
+            Action::Ready => "ready",
         }
     }
 }
@@ -173,6 +177,15 @@ pub fn plan_job(state: &State, job: &str, staged: &BTreeMap<String, Tree>, flags
             }
         } else {
             Action::Skip
+        };
+        let ready = state.ready.get(&(job.to_string(), a.worker_ip.clone()));
+        let action = match action {
+            Action::Start | Action::Restart | Action::Reload
+                if !flags.force && ready == Some(&(hash.clone(), spec.version.clone())) =>
+            {
+                Action::Ready
+            }
+            other => other,
         };
         plans.push(AllocPlan {
             ip: a.worker_ip.clone(),

@@ -45,6 +45,9 @@ pub struct State {
     pub kv: KvStore,
     /// Promoted deployments by (job, worker address).
     pub deployed: BTreeMap<(String, String), Deployed>,
+    /// Allocations whose lifecycle already ran for (tree hash, version) but
+    /// are not promoted yet (a deploy failed after them).
+    pub ready: BTreeMap<(String, String), (String, String)>,
 }
 
 impl State {
@@ -113,6 +116,7 @@ impl State {
             | Event::HealthChecked { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
+                self.ready.remove(&key);
                 let prev = self.deployed.remove(&key).unwrap_or_default();
                 self.deployed.insert(
                     key,
@@ -129,6 +133,9 @@ impl State {
             }
             Event::AllocationUndeployed { job, ip } => {
                 self.deployed.remove(&(job.clone(), ip.clone()));
+            }
+            Event::AllocationReady { job, ip, hash, version } => {
+                self.ready.insert((job.clone(), ip.clone()), (hash.clone(), version.clone()));
             }
             Event::AllocationStopped { job, ip } => {
                 if let Some(d) = self.deployed.get_mut(&(job.clone(), ip.clone())) {
