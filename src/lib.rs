@@ -19,6 +19,7 @@ pub mod journal;
 pub mod kv;
 pub mod plan;
 pub mod projection;
+pub mod replay;
 pub mod state;
 pub mod templates;
 pub mod transport;

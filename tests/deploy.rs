@@ -51,6 +51,16 @@ fn history(w: &TestWorkers, p: &Path, ip: &str) -> String {
     std::fs::read_to_string(w.opt(ip).join(bid).join("jobs/web/data/history")).unwrap_or_default()
 }
 
+/// The determinism check passes on every recorded deploy, and a perturbed
+/// planner is caught.
+fn replay_checks(p: &Path) {
+    let out = ok(&journal(p, &["replay", "--check"]));
+    assert!(out.contains("replanned identically") && !out.starts_with("replay --check: 0 plan"), "{out}");
+    let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
+}
+
 fn deploy(p: &Path, extra: &[&str]) -> String {
     let mut args = vec!["deploy"];
     args.extend_from_slice(extra);
@@ -107,6 +117,7 @@ fn first_deploy_unchanged_redeploy_and_rolling_one_file_change() {
         "{shown}"
     );
     ok(&journal(p, &["verify"]));
+    replay_checks(p);
 }
 
 #[test]
@@ -161,6 +172,7 @@ fn reload_globs_dry_run_version_bump_force_and_sync_only() {
         "<h1>v3</h1>\n"
     );
     ok(&journal(p, &["verify"]));
+    replay_checks(p);
 }
 
 #[test]
@@ -192,6 +204,7 @@ fn disabled_allocations_are_never_started_and_removed_workers_are_cleaned() {
     assert!(out.contains(&format!("reconcile: web on {}: removed (worker left the bucket)", w.ips[2])), "{out}");
     assert!(!w.opt(&w.ips[2]).join(&bid).exists());
     ok(&journal(p, &["verify"]));
+    replay_checks(p);
 }
 
 #[test]
@@ -230,6 +243,7 @@ fn a_failing_job_leaves_earlier_promotions_and_the_rerun_touches_only_it() {
     assert!(out.contains("app: promoted") && !out.contains("web: promoted"), "{out}");
     assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\n", "web was not restarted");
     ok(&journal(p, &["verify"]));
+    replay_checks(p);
 }
 
 #[test]
@@ -265,4 +279,52 @@ fn health_gate_failing_in_batch_two_resumes_without_restarting_batch_one() {
     let out = deploy(p, &[]);
     assert!(out.contains("0 promoted") || out.contains("nothing promoted"), "{out}");
     ok(&journal(p, &["verify"]));
+    replay_checks(p);
+}
+
+#[test]
+fn pre_deploy_rollout_order_override_audit_and_replay() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = setup(&w, 1, "always");
+    let p = dir.path();
+    let order = format!("{},{},{}", w.ips[2], w.ips[0], w.ips[1]);
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replacen(
+        '{',
+        r#"{"hooks": {"hook_order": {"executed_on": ["pre_deploy"]}}, "#,
+        1,
+    );
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    write(
+        p,
+        "workspace/jobs/web/_hooks/hook_order.py",
+        &format!(
+            "import maand\nif maand.is_one_shot():\n    maand.put_rollout_order('{order}'.split(',')).raise_for_status()\n"
+        ),
+    );
+    ok(&maand(p, &["build"]));
+    let out = deploy(p, &[]);
+    assert!(out.contains(&format!("order kv {order}")), "{out}");
+    assert!(out.contains(&format!("web new batch 1/1 [{order}]")), "batch in the overridden order: {out}");
+    let session = last_session(p);
+    let audit = ok(&journal(p, &["audit", &session.to_string()]));
+    for want in [
+        "update_seq 1",
+        "wave 0 job web",
+        "batch_started",
+        "lifecycle_ran",
+        "health_checked",
+        "hook_invoked",
+        "allocation_promoted",
+        "outcome: committed",
+        "rollout_order",
+    ] {
+        assert!(audit.contains(want), "{want} missing from audit:\n{audit}");
+    }
+    // State at any point: before the deploy nothing was promoted.
+    let before: serde_json::Value =
+        serde_json::from_str(&ok(&journal(p, &["replay", "--until", &format!("s{}", session - 1)]))).unwrap();
+    assert_eq!(before["deployed"], 0);
+    let now: serde_json::Value = serde_json::from_str(&ok(&journal(p, &["replay"]))).unwrap();
+    assert_eq!(now["deployed"], 3);
+    replay_checks(p);
 }

@@ -2,8 +2,10 @@
 //! verify the hash chain and projection, export, rebuild the projection.
 //! Read-only except `rebuild-db`.
 
+mod audit;
 mod export;
 mod rebuild_db;
+mod replay;
 mod sessions;
 mod show;
 mod verify;
@@ -40,6 +42,10 @@ enum Command {
     RebuildDb,
     /// Print every event as one JSON object per line.
     Export(export::Args),
+    /// A session's timeline: waves, batches, lifecycle, hooks, health, KV, outcome.
+    Audit(audit::Args),
+    /// State at any point; with --check, the rollout determinism check.
+    Replay(replay::Args),
 }
 
 fn main() {
@@ -51,6 +57,8 @@ fn main() {
         Command::Verify => verify::run(&paths),
         Command::RebuildDb => rebuild_db::run(&paths).map(|_| 0),
         Command::Export(a) => export::run(&paths, a).map(|_| 0),
+        Command::Audit(a) => audit::run(&paths, a).map(|_| 0),
+        Command::Replay(a) => replay::run(&paths, a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,0 +1,92 @@
+//! `maand-journal audit <session>`: a deploy's (or any session's) timeline:
+//! waves and plans, batches with workers and order source, lifecycle and
+//! hook runs with exit status and duration, health results, KV changes,
+//! promotions, outcome.
+
+use maand::bucket::BucketPaths;
+use maand::clock::format_ms;
+use maand::error::{Error, Result};
+use maand::event::Event;
+use maand::journal::{self, JournalReader};
+use std::ops::ControlFlow;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Session id (see `maand-journal sessions`).
+    session: u64,
+}
+
+pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
+    let reader = JournalReader::open(&paths.journal())?;
+    let txn = reader.begin_read()?;
+    let rec = journal::reader_session(&txn, args.session)?
+        .ok_or_else(|| Error::usage(format!("no session {}; `maand-journal sessions` lists them", args.session)))?;
+    println!(
+        "session {} — {} by {}@{} at {} (maand {})",
+        rec.id,
+        rec.info.command_line.join(" "),
+        rec.info.user,
+        rec.info.host,
+        format_ms(rec.info.started_at),
+        rec.info.maand_version
+    );
+    let mut kv = 0usize;
+    journal::for_each_event(&txn, rec.first_seq.., |env| {
+        if env.session_id != args.session {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let t = format_ms(env.recorded_at);
+        let t = &t[11..23];
+        let line = match &env.event {
+            Event::UpdateSeqSet { update_seq } => Some(format!("update_seq {update_seq}")),
+            Event::JobRolloutPlanned(r) => {
+                let mut s = format!(
+                    "wave {} job {} — order {} ({})",
+                    r.plan.deployment_seq,
+                    r.plan.job,
+                    r.plan.order.join(","),
+                    r.plan.order_source
+                );
+                for a in &r.plan.allocations {
+                    let matched =
+                        if a.matched.is_empty() { String::new() } else { format!(" matched={}", a.matched.join(",")) };
+                    s.push_str(&format!(
+                        "\n               {:<15} {:<8} {} -> {}{matched}",
+                        a.ip,
+                        a.action.as_str(),
+                        a.current_version,
+                        a.new_version
+                    ));
+                }
+                Some(s)
+            }
+            Event::BatchStarted { .. }
+            | Event::BatchEnded { .. }
+            | Event::LifecycleRan { .. }
+            | Event::HealthChecked { .. }
+            | Event::HookInvoked(_)
+            | Event::AllocationPromoted { .. }
+            | Event::AllocationReady { .. }
+            | Event::AllocationStopped { .. }
+            | Event::AllocationUndeployed { .. }
+            | Event::Checkpoint { .. } => Some(format!("{:<20} {}", env.event.kind(), env.event.summary())),
+            Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } => {
+                kv += 1;
+                Some(format!("{:<20} {}", env.event.kind(), env.event.summary()))
+            }
+            Event::SessionCommitted { .. } => Some("outcome: committed".into()),
+            Event::SessionFailed { error, .. } => Some(format!("outcome: failed — {error}")),
+            Event::SessionAborted { reason, .. } => Some(format!("outcome: aborted — {reason}")),
+            _ => None,
+        };
+        if let Some(l) = line {
+            println!("  {t}  {l}");
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    if rec.outcome == journal::Outcome::Open {
+        println!("  outcome: still open (running, or cut off and not yet marked)");
+    }
+    println!("  ({} events, {kv} KV change(s))", rec.events);
+    Ok(())
+}
