@@ -328,3 +328,77 @@ fn pre_deploy_rollout_order_override_audit_and_replay() {
     assert_eq!(now["deployed"], 3);
     replay_checks(p);
 }
+
+#[test]
+fn kill_9_mid_batch_then_the_next_deploy_completes() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = setup(&w, 1, "always");
+    let p = dir.path();
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replace("\"max_concurrent_starts\": 0", "\"max_concurrent_starts\": 1");
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    write(p, "workspace/jobs/web/Makefile", &MAKEFILE.replace("\t@mkdir -p data logs\n", "\t@mkdir -p data logs\n\t@sleep 1\n"));
+    ok(&maand(p, &["build"]));
+    let mut child = std::process::Command::new(maand_bin())
+        .arg("deploy")
+        .current_dir(p)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the second start batch began, then kill -9.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let shown = stdout(&journal(p, &["export", "--jsonl"]));
+        if shown.matches("\"BatchStarted\"").count() >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "deploy never reached batch 2");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    // Readers accept the cut-off journal; nothing is promoted yet.
+    ok(&journal(p, &["verify"]));
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    assert!(deps.iter().all(|d| d["current_hash"] == ""), "{deps:?}");
+    // The next deploy marks the session aborted and completes.
+    let o = maand(p, &["deploy"]);
+    ok(&o);
+    assert!(stderr(&o).contains("was cut off: marked aborted"), "{}", stderr(&o));
+    let sessions = ok(&journal(p, &["sessions"]));
+    assert!(sessions.contains("aborted"), "{sessions}");
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    assert!(deps.iter().all(|d| d["current_hash"] != "" && d["current_version"] == "1.0.0"), "{deps:?}");
+    for ip in &w.ips {
+        assert!(history(&w, p, ip).ends_with("start 1.0.0\n"), "{}", history(&w, p, ip));
+    }
+    ok(&journal(p, &["verify"]));
+    replay_checks(p);
+}
+
+#[test]
+fn job_control_hook_replaces_the_makefile_lifecycle() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = setup(&w, 2, "always");
+    let p = dir.path();
+    // No probes for this one: the hook decides what "running" means.
+    let m = r#"{"version": "1.0.0", "selectors": ["web"], "max_concurrent_upgrades": 2,
+  "resources": {"ports": {"web_port": {}}}, "hooks": {"hook_ctl": {"executed_on": ["job_control"]}}}"#;
+    write(p, "workspace/jobs/web/manifest.json", m);
+    write(
+        p,
+        "workspace/jobs/web/_hooks/hook_ctl.py",
+        "import os\nwith open(os.path.join(os.environ['BUCKET_ROOT'], 'ctl-' + os.environ['ALLOCATION_IP']), 'a') as f:\n    f.write('%s new=%s updated=%s\\n' % (os.environ['EVENT'], os.environ['NEW_ALLOCATIONS'], os.environ['UPDATED_ALLOCATIONS']))\n",
+    );
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    let both = format!("{},{}", w.ips[0], w.ips[1]);
+    for ip in &w.ips {
+        assert_eq!(std::fs::read_to_string(p.join(format!("ctl-{ip}"))).unwrap(), format!("job_control new={both} updated=\n"));
+        assert!(history(&w, p, ip).is_empty(), "the Makefile lifecycle did not run");
+    }
+    write(p, "workspace/jobs/web/index.html", "<h1>v9</h1>\n");
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    assert!(std::fs::read_to_string(p.join(format!("ctl-{}", w.ips[0]))).unwrap().ends_with(&format!("job_control new= updated={both}\n")));
+}
