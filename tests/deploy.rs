@@ -334,9 +334,15 @@ fn kill_9_mid_batch_then_the_next_deploy_completes() {
     let Some(w) = start_or_skip(3) else { return };
     let dir = setup(&w, 1, "always");
     let p = dir.path();
-    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replace("\"max_concurrent_starts\": 0", "\"max_concurrent_starts\": 1");
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json"))
+        .unwrap()
+        .replace("\"max_concurrent_starts\": 0", "\"max_concurrent_starts\": 1");
     write(p, "workspace/jobs/web/manifest.json", &m);
-    write(p, "workspace/jobs/web/Makefile", &MAKEFILE.replace("\t@mkdir -p data logs\n", "\t@mkdir -p data logs\n\t@sleep 1\n"));
+    write(
+        p,
+        "workspace/jobs/web/Makefile",
+        &MAKEFILE.replace("\t@mkdir -p data logs\n", "\t@mkdir -p data logs\n\t@sleep 1\n"),
+    );
     ok(&maand(p, &["build"]));
     let mut child = std::process::Command::new(maand_bin())
         .arg("deploy")
@@ -394,11 +400,18 @@ fn job_control_hook_replaces_the_makefile_lifecycle() {
     deploy(p, &[]);
     let both = format!("{},{}", w.ips[0], w.ips[1]);
     for ip in &w.ips {
-        assert_eq!(std::fs::read_to_string(p.join(format!("ctl-{ip}"))).unwrap(), format!("job_control new={both} updated=\n"));
+        assert_eq!(
+            std::fs::read_to_string(p.join(format!("ctl-{ip}"))).unwrap(),
+            format!("job_control new={both} updated=\n")
+        );
         assert!(history(&w, p, ip).is_empty(), "the Makefile lifecycle did not run");
     }
     write(p, "workspace/jobs/web/index.html", "<h1>v9</h1>\n");
     ok(&maand(p, &["build"]));
     deploy(p, &[]);
-    assert!(std::fs::read_to_string(p.join(format!("ctl-{}", w.ips[0]))).unwrap().ends_with(&format!("job_control new= updated={both}\n")));
+    assert!(
+        std::fs::read_to_string(p.join(format!("ctl-{}", w.ips[0])))
+            .unwrap()
+            .ends_with(&format!("job_control new= updated={both}\n"))
+    );
 }

@@ -60,13 +60,19 @@ pub fn probe(spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration, transpo
     }
 }
 
-/// Run every probe on every worker in parallel, retrying per the wait
-/// policy. `Ok(attempts)` or the last failure.
+/// Run every probe on every worker in parallel, retrying within the wait
+/// policy's budget (`attempts` × `interval_seconds`): quickly at first (a
+/// service that just restarted is usually up within milliseconds), backing
+/// off to the interval. `Ok(attempts)` or the last failure.
 pub fn gate(spec: &JobSpec, cfg: &HealthCheckJson, ips: &[String], transport: &Transport) -> Result<u64, String> {
     let (attempts, interval) = cfg.wait.as_ref().map_or((30, 1), |w| (w.attempts.max(1), w.interval_seconds));
     let timeout = Duration::from_secs(cfg.timeout_seconds.max(1));
-    let mut last = String::new();
-    for attempt in 1..=attempts {
+    let budget = Duration::from_secs(attempts * interval);
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(50);
+    let mut tries = 0;
+    loop {
+        tries += 1;
         let failures: Vec<String> = std::thread::scope(|s| {
             let hs: Vec<_> = ips
                 .iter()
@@ -76,12 +82,12 @@ pub fn gate(spec: &JobSpec, cfg: &HealthCheckJson, ips: &[String], transport: &T
             hs.into_iter().filter_map(|h| h.join().ok().and_then(|r| r.err())).collect()
         });
         if failures.is_empty() {
-            return Ok(attempt);
+            return Ok(tries);
         }
-        last = failures.join("; ");
-        if attempt < attempts {
-            std::thread::sleep(Duration::from_secs(interval));
+        if started.elapsed() + pause > budget || tries >= attempts.max(1) * 20 {
+            return Err(failures.join("; "));
         }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(interval.max(1)));
     }
-    Err(last)
 }
