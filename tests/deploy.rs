@@ -195,6 +195,33 @@ fn disabled_allocations_are_never_started_and_removed_workers_are_cleaned() {
     ok(&maand(p, &["build"]));
     deploy(p, &[]);
     assert_eq!(history(&w, p, &w.ips[1]), "start 1.0.0\nstop\n");
+    // A worker that stops matching loses the job's files but keeps data/ and logs/.
+    let relabel: Vec<String> = w
+        .ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| format!(r#"{{"host": "{ip}", "labels": ["{}"]}}"#, if i == 0 { "other" } else { "web" }))
+        .collect();
+    write(p, "workspace/workers.json", &format!("[{}]", relabel.join(",")));
+    write(p, "workspace/disabled.json", "{}");
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replacen(
+        '{',
+        r#"{"hooks": {"hook_stopped": {"executed_on": ["after_allocation_stopped"]}}, "#,
+        1,
+    );
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    write(
+        p,
+        "workspace/jobs/web/_hooks/hook_stopped.py",
+        "import os
+open(os.path.join(os.environ['BUCKET_ROOT'], 'stopped-' + os.environ['ALLOCATION_IP']), 'w').write(os.environ['EVENT'])
+",
+    );
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    let job0 = w.opt(&w.ips[0]).join(&bid).join("jobs/web");
+    assert!(!job0.join("index.html").exists() && job0.join("data/history").exists() && job0.join("logs").exists());
+    assert_eq!(std::fs::read_to_string(p.join(format!("stopped-{}", w.ips[0]))).unwrap(), "after_allocation_stopped");
     // A worker leaves workers.json: its job is stopped and the bucket directory wiped.
     write(p, "workspace/disabled.json", "{}");
     let ws: Vec<String> = w.ips[..2].iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
@@ -203,6 +230,16 @@ fn disabled_allocations_are_never_started_and_removed_workers_are_cleaned() {
     let out = deploy(p, &[]);
     assert!(out.contains(&format!("reconcile: web on {}: removed (worker left the bucket)", w.ips[2])), "{out}");
     assert!(!w.opt(&w.ips[2]).join(&bid).exists());
+    // A removed worker that is unreachable is logged as dead and skipped.
+    let mut w = w;
+    let gone = w.ips[1].clone();
+    w.stop(&gone);
+    let ws = format!(r#"[{{"host": "{}", "labels": ["web"]}}]"#, w.ips[0]);
+    write(p, "workspace/workers.json", &ws);
+    let out = deploy(p, &["--build"]);
+    assert!(out.contains(&format!("reconcile: web on {gone}: worker unreachable, treated as dead")), "{out}");
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    assert!(deps.iter().filter(|d| d["worker_ip"] == gone.as_str()).all(|d| d["current_hash"] == ""), "{deps:?}");
     ok(&journal(p, &["verify"]));
     replay_checks(p);
 }

@@ -209,6 +209,14 @@ fn reconcile(session: &mut Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Res
             todo.push((job.clone(), ip.clone(), removed, worker_gone, d.version.clone(), d.running));
         }
     }
+    // after_allocation_stopped hooks first, grouped per job (SPEC §6 step 3).
+    let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (job, ip, ..) in &todo {
+        by_job.entry(job.clone()).or_default().push(ip.clone());
+    }
+    for (job, ips) in by_job {
+        hooks(session, cx, &job, HookEvent::AfterAllocationStopped, Some(ips), BTreeMap::new())?;
+    }
     for (job, ip, removed, worker_gone, version, running) in todo {
         let has_control = session
             .state()
