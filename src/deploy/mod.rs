@@ -4,6 +4,7 @@
 //! step as an event.
 
 pub mod health;
+mod progress;
 pub mod stage;
 
 use crate::bucket::{Bucket, Session, session_info};
@@ -449,7 +450,7 @@ fn lifecycle_batch(
         order_source: plan.order_source.clone(),
     })?;
     session.flush()?;
-    println!("  {job} {phase} batch {}/{count} [{}]", index + 1, batch.join(","));
+    let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
     let results: Vec<(String, String, Option<i32>, u64, String)> = std::thread::scope(|s| {
         let hs: Vec<_> = batch
             .iter()
@@ -493,6 +494,7 @@ fn lifecycle_batch(
         }
     }
     let ok = failed.is_empty();
+    step.finish(if ok { "ok" } else { "failed" });
     if ok {
         hooks(session, cx, job, HookEvent::AfterAllocationStarted, Some(batch.to_vec()), BTreeMap::new())?;
     }
@@ -512,7 +514,9 @@ fn health_gate(
     ips: &[String],
 ) -> Result<()> {
     if let Some(cfg) = health::config(spec) {
+        let step = progress::step(format!("{job} health gate [{}]", ips.join(",")));
         let r = health::gate(spec, &cfg, ips, &cx.transport);
+        step.finish(if r.is_ok() { "passed" } else { "failed" });
         let (ok, detail) = match &r {
             Ok(_) => (true, String::new()),
             Err(e) => (false, e.clone()),
