@@ -329,6 +329,17 @@ pub enum Event {
         /// Version it runs.
         version: String,
     },
+    /// `maand run_command` ran a shell command on a worker.
+    RemoteCommandRan {
+        /// Worker.
+        ip: String,
+        /// The command.
+        command: String,
+        /// Exit code (None: could not connect).
+        exit_code: Option<i32>,
+        /// Wall time.
+        duration_ms: u64,
+    },
 }
 
 /// A job's rollout plan with the inputs it was made from.
@@ -414,6 +425,7 @@ impl Event {
             Event::AllocationUndeployed { .. } => "allocation_undeployed",
             Event::AllocationStopped { .. } => "allocation_stopped",
             Event::AllocationReady { .. } => "allocation_ready",
+            Event::RemoteCommandRan { .. } => "remote_command_ran",
         }
     }
 
@@ -434,7 +446,18 @@ impl Event {
     /// Informational records (files created, CA fingerprint) do not.
     pub fn changes_state(&self) -> bool {
         !self.is_session_record()
-            && !matches!(self, Event::BucketFilesCreated { .. } | Event::CaCreated { .. } | Event::HookInvoked(_))
+            && !matches!(
+                self,
+                Event::BucketFilesCreated { .. }
+                    | Event::CaCreated { .. }
+                    | Event::HookInvoked(_)
+                    | Event::JobRolloutPlanned(_)
+                    | Event::BatchStarted { .. }
+                    | Event::BatchEnded { .. }
+                    | Event::LifecycleRan { .. }
+                    | Event::HealthChecked { .. }
+                    | Event::RemoteCommandRan { .. }
+            )
     }
 }
 
@@ -566,6 +589,10 @@ impl Event {
             }
             Event::AllocationUndeployed { job, ip } => format!("{job} files removed from {ip}"),
             Event::AllocationStopped { job, ip } => format!("{job} on {ip} stopped"),
+            Event::RemoteCommandRan { ip, command, exit_code, duration_ms } => format!(
+                "{ip}: {command:?} -> {} ({duration_ms} ms)",
+                exit_code.map_or("not run".to_string(), |c| format!("exit {c}"))
+            ),
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
             }

@@ -1,9 +1,9 @@
-//! `maand job ...`. So far: `maand job create <job> [--selectors a,b]`,
-//! which scaffolds a job directory. (start/stop/restart/status/run arrive
-//! with the day-2 commands.)
+//! `maand job create|start|stop|restart|status|run`.
 
-use crate::bucket::BucketPaths;
+use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
 use crate::error::{Error, Result};
+use crate::ops::job::{JobRequest, valid_target};
+use crate::transport::Transport;
 use crate::workspace::names::{check_job_name, check_label};
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -25,6 +25,42 @@ enum JobCommand {
         #[arg(long, value_delimiter = ',')]
         selectors: Vec<String>,
     },
+    /// `make start` on the job's active allocations (or its job_control hook).
+    Start(Target),
+    /// `make stop`.
+    Stop(Target),
+    /// `make restart`.
+    Restart(Target),
+    /// `make status`, printing each worker's output.
+    Status(Target),
+    /// Any Makefile target: `maand job run <job> --target migrate`.
+    Run(RunTarget),
+}
+
+/// Which allocations, and what after.
+#[derive(clap::Args, Debug)]
+pub struct Target {
+    /// Job.
+    job: String,
+    /// Only these workers (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    allocations: Vec<String>,
+    /// Run the job's health check afterwards (waiting).
+    #[arg(long)]
+    health_check: bool,
+    /// Stream hook output.
+    #[arg(long)]
+    verbose: bool,
+}
+
+/// `maand job run`.
+#[derive(clap::Args, Debug)]
+pub struct RunTarget {
+    #[command(flatten)]
+    target: Target,
+    /// The Makefile target (letters, digits, `_`, `.`, `-`).
+    #[arg(long = "target", id = "make_target", required = true)]
+    target_name: Option<String>,
 }
 
 const MAKEFILE: &str = "# Lifecycle targets maand runs on each worker (in /opt/worker/<bucket>/jobs/<job>).
@@ -46,9 +82,40 @@ status:
 \t@echo \"$(notdir $(CURDIR)) is running\"
 ";
 
-pub(super) fn run(paths: &BucketPaths, args: &JobArgs) -> Result<()> {
+pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &JobArgs) -> Result<()> {
     match &args.command {
         JobCommand::Create { job, selectors } => create(paths, job, selectors),
+        JobCommand::Start(t) => lifecycle(paths, open, t, "start"),
+        JobCommand::Stop(t) => lifecycle(paths, open, t, "stop"),
+        JobCommand::Restart(t) => lifecycle(paths, open, t, "restart"),
+        JobCommand::Status(t) => lifecycle(paths, open, t, "status"),
+        JobCommand::Run(r) => lifecycle(paths, open, &r.target, r.target_name.as_deref().unwrap_or("")),
+    }
+}
+
+fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) -> Result<()> {
+    // Refused before anything else, let alone SSH.
+    if !valid_target(target) {
+        return Err(Error::usage(format!("--target {target:?}: a make target may only hold letters, digits, '_', '.' and '-'")));
+    }
+    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let bucket_id = bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let transport = Transport::new(&bucket.paths, &bucket.conf);
+    transport.check_key()?;
+    let mut session = bucket.begin(session_info("job"))?;
+    let req = JobRequest {
+        job: t.job.clone(),
+        target: target.to_string(),
+        allocations: t.allocations.clone(),
+        health_check: t.health_check,
+        verbose: t.verbose,
+    };
+    match crate::ops::job::run(&mut session, &transport, &bucket_id, &req) {
+        Ok(()) => session.commit(),
+        Err(e) => {
+            session.fail(&e)?;
+            Err(e)
+        }
     }
 }
 

@@ -4,10 +4,12 @@
 mod build;
 mod cat;
 mod deploy;
+mod health_check;
 mod hooks;
 mod info;
 mod init;
 mod job;
+mod run_command;
 mod table;
 
 use crate::bucket::{BucketPaths, OpenOptions};
@@ -46,8 +48,14 @@ pub enum Command {
     Build(build::BuildArgs),
     /// List the catalog and KV (read-only; `--json` for scripts).
     Cat(cat::CatArgs),
-    /// Job commands: `create` scaffolds a job.
+    /// Job commands: create, start, stop, restart, status, run.
     Job(job::JobArgs),
+    /// Run a shell command on workers.
+    #[command(name = "run_command")]
+    RunCommand(run_command::RunCommandArgs),
+    /// Check workers (SSH port) and jobs (probes, health_check hooks).
+    #[command(name = "health_check")]
+    HealthCheck(health_check::HealthCheckArgs),
     /// Run a hook registered for the `cli` event.
     Hooks(hooks::HooksArgs),
     /// Ship jobs to workers and roll them out in health-gated batches.
@@ -73,7 +81,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => info::run(&paths, args),
         Command::Build(args) => build::run(&paths, &cli.open_options("build"), args),
         Command::Cat(args) => cat::run(&paths, args),
-        Command::Job(args) => job::run(&paths, args),
+        Command::Job(args) => job::run(&paths, &cli.open_options("job"), args),
+        Command::RunCommand(args) => run_command::run(&paths, &cli.open_options("run_command"), args),
+        Command::HealthCheck(args) => health_check::run(&paths, &cli.open_options("health_check"), args),
         Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
         Command::Deploy(args) => deploy::run(&paths, &cli.open_options("deploy"), args),
     }

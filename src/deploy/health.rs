@@ -65,7 +65,17 @@ pub fn probe(spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration, transpo
 /// service that just restarted is usually up within milliseconds), backing
 /// off to the interval. `Ok(attempts)` or the last failure.
 pub fn gate(spec: &JobSpec, cfg: &HealthCheckJson, ips: &[String], transport: &Transport) -> Result<u64, String> {
-    let (attempts, interval) = cfg.wait.as_ref().map_or((30, 1), |w| (w.attempts.max(1), w.interval_seconds));
+    check(spec, cfg, ips, transport, true)
+}
+
+/// [`gate`], or a single attempt when `wait` is false (`maand health_check`
+/// without `--wait`).
+pub fn check(spec: &JobSpec, cfg: &HealthCheckJson, ips: &[String], transport: &Transport, wait: bool) -> Result<u64, String> {
+    let (attempts, interval) = if wait {
+        cfg.wait.as_ref().map_or((30, 1), |w| (w.attempts.max(1), w.interval_seconds))
+    } else {
+        (1, 0)
+    };
     let timeout = Duration::from_secs(cfg.timeout_seconds.max(1));
     let budget = Duration::from_secs(attempts * interval);
     let started = std::time::Instant::now();

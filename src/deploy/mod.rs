@@ -122,6 +122,7 @@ fn deploy(session: &mut Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Result
     }
     check_workers(session, cx, jobs)?;
     if !cx.opts.dry_run {
+        write_worker_json(session, cx, jobs);
         reconcile(session, cx, jobs)?;
     }
     let mut failures: Vec<String> = Vec::new();
@@ -181,10 +182,42 @@ fn check_workers(session: &Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Res
     Ok(())
 }
 
+/// Every worker with an active allocation learns this deploy's update_seq
+/// (its `worker.json`), so `maand job` can tell a current worker from a
+/// stale one. Workers outside the selected jobs that cannot be reached are
+/// reported, not fatal.
+fn write_worker_json(session: &Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) {
+    let state = session.state();
+    let mut ips: Vec<String> = state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
+    ips.sort();
+    ips.dedup();
+    let _ = jobs;
+    std::thread::scope(|s| {
+        for ip in &ips {
+            let body = stage::worker_json(state, &cx.bucket_id, ip, cx.update_seq);
+            s.spawn(move || {
+                let script = format!(
+                    "mkdir -p /opt/worker/{b} && printf %s {body} > /opt/worker/{b}/worker.json",
+                    b = shell_quote(&cx.bucket_id),
+                    body = shell_quote(&body)
+                );
+                if let Err(e) = cx.transport.run(ip, &script) {
+                    println!("note: {e} (worker.json not updated)");
+                }
+            });
+        }
+    });
+}
+
 fn runner_cmd(cx: &Ctx, job: &str, target: &str, current: &str, new: &str) -> String {
+    runner_command(&cx.bucket_id, job, target, current, new)
+}
+
+/// The remote command running a lifecycle target through `bin/runner.py`.
+pub fn runner_command(bucket_id: &str, job: &str, target: &str, current: &str, new: &str) -> String {
     format!(
         "cd /opt/worker/{b} && CURRENT_VERSION={c} NEW_VERSION={n} timeout 900 python3 bin/runner.py {b} {t} --jobs {j}",
-        b = cx.bucket_id,
+        b = bucket_id,
         c = shell_quote(current),
         n = shell_quote(new),
         t = shell_quote(target),

@@ -29,6 +29,19 @@ fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// `worker.json` for `ip`: what `maand job` checks before acting.
+pub fn worker_json(state: &State, bucket_id: &str, ip: &str, update_seq: u64) -> String {
+    let worker = state.catalog.workers.get(ip);
+    let v = serde_json::json!({
+        "bucket_id": bucket_id,
+        "worker_id": worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
+        "worker_ip": ip,
+        "labels": worker.map(|w| w.labels.clone()).unwrap_or_default(),
+        "update_seq": update_seq,
+    });
+    format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+}
+
 /// Inputs shared by every staging of a deploy.
 pub struct StageContext<'a> {
     /// Bucket paths.
@@ -48,14 +61,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     let state = &cx.state;
     let root = worker_dir(cx.paths, ip);
     let worker = state.catalog.workers.get(ip);
-    let worker_json = serde_json::json!({
-        "bucket_id": cx.bucket_id,
-        "worker_id": worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
-        "worker_ip": ip,
-        "labels": worker.map(|w| w.labels.clone()).unwrap_or_default(),
-        "update_seq": cx.update_seq,
-    });
-    write(&root.join("worker.json"), format!("{}\n", serde_json::to_string_pretty(&worker_json)?).as_bytes(), 0o644)?;
+    write(&root.join("worker.json"), worker_json(state, cx.bucket_id, ip, cx.update_seq).as_bytes(), 0o644)?;
     let jobs: Vec<&str> = state
         .catalog
         .allocations

@@ -113,7 +113,8 @@ impl State {
             | Event::BatchStarted { .. }
             | Event::BatchEnded { .. }
             | Event::LifecycleRan { .. }
-            | Event::HealthChecked { .. } => {}
+            | Event::HealthChecked { .. }
+            | Event::RemoteCommandRan { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);

@@ -1,0 +1,65 @@
+//! `maand health_check [--jobs j1,j2] [--wait] [--verbose]`.
+
+use crate::bucket::{Bucket, BucketPaths, OpenOptions, Session, session_info};
+use crate::error::{Error, Result};
+use crate::ops::health_check;
+use crate::transport::Transport;
+
+/// Flags of `maand health_check`.
+#[derive(clap::Args, Debug)]
+pub struct HealthCheckArgs {
+    /// Only these jobs (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub jobs: Vec<String>,
+    /// Retry until healthy (manifest `wait`, or 30 × 1 s).
+    #[arg(long)]
+    pub wait: bool,
+    /// Stream health_check hook output.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// Workers, then every selected job; failures are collected per job.
+pub(super) fn check_all(session: &mut Session<'_>, transport: &Transport, jobs: &[String], wait: bool, verbose: bool) -> Result<()> {
+    health_check::workers(session, wait)?;
+    let mut names: Vec<(u64, String)> = session
+        .state()
+        .catalog
+        .jobs
+        .values()
+        .filter(|j| jobs.is_empty() || jobs.contains(&j.spec.name))
+        .map(|j| (j.spec.deployment_seq, j.spec.name.clone()))
+        .collect();
+    names.sort();
+    let mut failed = Vec::new();
+    for (_, job) in names {
+        if let Err(e) = health_check::job(session, transport, &job, wait, verbose) {
+            if e.exit_code() == 2 {
+                return Err(e);
+            }
+            eprintln!("{e}");
+            failed.push(job);
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::op(format!("health check failed: {}", failed.join(", "))));
+    }
+    Ok(())
+}
+
+pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArgs) -> Result<()> {
+    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let unknown: Vec<&str> = args.jobs.iter().filter(|j| !bucket.state.catalog.jobs.contains_key(*j)).map(String::as_str).collect();
+    if !unknown.is_empty() {
+        return Err(Error::usage(format!("--jobs: unknown job(s) {} (see `maand cat jobs`)", unknown.join(", "))));
+    }
+    let transport = Transport::new(&bucket.paths, &bucket.conf);
+    let mut session = bucket.begin(session_info("health_check"))?;
+    match check_all(&mut session, &transport, &args.jobs, args.wait, args.verbose) {
+        Ok(()) => session.commit(),
+        Err(e) => {
+            session.fail(&e)?;
+            Err(e)
+        }
+    }
+}

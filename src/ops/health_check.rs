@@ -1,0 +1,83 @@
+//! `maand health_check [--jobs] [--wait]`: a TCP dial of every worker's SSH
+//! port, then per job the manifest probes on active allocations (in rollout
+//! order, `max_concurrent_upgrades` at a time), then `health_check` hooks
+//! (KV read-only). A job without health config is skipped, not failed.
+
+use crate::bucket::Session;
+use crate::deploy::health;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::hooks::{HookRequest, run_hooks};
+use crate::plan::hooks::{batches, rollout_order};
+use crate::transport::Transport;
+use crate::workspace::manifest::HookEvent;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Dial every worker's SSH port (retrying 30 × 1 s with `wait`).
+pub fn workers(session: &Session<'_>, wait: bool) -> Result<()> {
+    let port = session.bucket().conf.ssh_port;
+    let ips: Vec<String> = session.state().catalog.workers_in_order().iter().map(|w| w.ip.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(if wait { 30 } else { 0 });
+    loop {
+        let down: Vec<String> = ips
+            .iter()
+            .filter(|ip| {
+                let a = (ip.as_str(), port).to_socket_addrs().ok().and_then(|mut a| a.next());
+                a.is_none_or(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_err())
+            })
+            .cloned()
+            .collect();
+        if down.is_empty() {
+            println!("worker health check passed ({} worker(s))", ips.len());
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::op(format!("worker health check failed: port {port} unreachable on {}", down.join(", "))));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Check one job. `Ok(false)` when it has no health config.
+pub fn job(session: &mut Session<'_>, transport: &Transport, job: &str, wait: bool, verbose: bool) -> Result<bool> {
+    let state = session.state();
+    let spec = state.catalog.jobs.get(job).ok_or_else(|| Error::usage(format!("unknown job {job:?}")))?.spec.clone();
+    let has_hooks = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "health_check"));
+    let cfg = health::config(&spec);
+    if cfg.is_none() && !has_hooks {
+        println!("health check skipped: {job}");
+        return Ok(false);
+    }
+    let active: Vec<String> =
+        state.catalog.allocations_of(job).into_iter().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
+    let (order, _) = rollout_order(&state.kv, job, &active);
+    if let Some(cfg) = cfg {
+        for batch in batches(&order, spec.max_concurrent_upgrades.max(1)) {
+            let r = health::check(&spec, &cfg, &batch, transport, wait);
+            session.record(Event::HealthChecked {
+                job: job.to_string(),
+                allocations: batch.clone(),
+                ok: r.is_ok(),
+                detail: r.as_ref().err().cloned().unwrap_or_default(),
+            })?;
+            if let Err(e) = r {
+                return Err(Error::op(format!("health check failed: {job}: {e}")));
+            }
+        }
+    }
+    if has_hooks {
+        let req = HookRequest {
+            event: HookEvent::HealthCheck,
+            hook: None,
+            jobs: vec![job.to_string()],
+            filter: None,
+            phase: "health_check",
+            verbose,
+            extra: Default::default(),
+        };
+        run_hooks(session, &req).map_err(|e| e.context(format!("health check failed: {job}")))?;
+    }
+    println!("health check passed: {job}");
+    Ok(true)
+}

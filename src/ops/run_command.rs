@@ -1,0 +1,59 @@
+//! `maand run_command "<sh>"`: a shell command on workers, in their bucket
+//! directory when it exists, with `BUCKET_ID` and `WORKER_IP` exported;
+//! output prefixed per worker; fails listing the workers that failed.
+
+use crate::bucket::Session;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::transport::{Transport, shell_quote};
+use std::time::Instant;
+
+/// Run `command` on `ips`, `concurrency` at a time; records each run.
+pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, ips: &[String], command: &str, concurrency: usize) -> Result<()> {
+    let script = format!(
+        "cd /opt/worker/{b} 2>/dev/null || cd; export BUCKET_ID={b}; export WORKER_IP=\"$MAAND_WORKER_IP\"; {command}",
+        b = shell_quote(bucket_id)
+    );
+    let mut failed = Vec::new();
+    for chunk in ips.chunks(concurrency.max(1)) {
+        let results: Vec<(String, Result<crate::transport::Remote>, u64)> = std::thread::scope(|s| {
+            let hs: Vec<_> = chunk
+                .iter()
+                .map(|ip| {
+                    let script = format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script));
+                    s.spawn(move || {
+                        let t = Instant::now();
+                        let r = transport.run(ip, &script);
+                        (ip.clone(), r, t.elapsed().as_millis() as u64)
+                    })
+                })
+                .collect();
+            hs.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (ip, r, ms) in results {
+            let code = match &r {
+                Ok(out) => {
+                    for line in out.stdout.lines() {
+                        println!("{ip} | {line}");
+                    }
+                    for line in out.stderr.lines() {
+                        println!("{ip} ! {line}");
+                    }
+                    out.code
+                }
+                Err(e) => {
+                    println!("{ip} ! {e}");
+                    None
+                }
+            };
+            session.record(Event::RemoteCommandRan { ip: ip.clone(), command: command.to_string(), exit_code: code, duration_ms: ms })?;
+            if code != Some(0) {
+                failed.push(format!("{ip} ({})", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::op(format!("command failed on {} worker(s): {}", failed.len(), failed.join(", "))));
+    }
+    Ok(())
+}
