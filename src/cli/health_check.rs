@@ -20,7 +20,13 @@ pub struct HealthCheckArgs {
 }
 
 /// Workers, then every selected job; failures are collected per job.
-pub(super) fn check_all(session: &mut Session<'_>, transport: &Transport, jobs: &[String], wait: bool, verbose: bool) -> Result<()> {
+pub(super) fn check_all(
+    session: &mut Session<'_>,
+    transport: &Transport,
+    jobs: &[String],
+    wait: bool,
+    verbose: bool,
+) -> Result<()> {
     health_check::workers(session, wait)?;
     let mut names: Vec<(u64, String)> = session
         .state()
@@ -49,7 +55,8 @@ pub(super) fn check_all(session: &mut Session<'_>, transport: &Transport, jobs: 
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArgs) -> Result<()> {
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let unknown: Vec<&str> = args.jobs.iter().filter(|j| !bucket.state.catalog.jobs.contains_key(*j)).map(String::as_str).collect();
+    let unknown: Vec<&str> =
+        args.jobs.iter().filter(|j| !bucket.state.catalog.jobs.contains_key(*j)).map(String::as_str).collect();
     if !unknown.is_empty() {
         return Err(Error::usage(format!("--jobs: unknown job(s) {} (see `maand cat jobs`)", unknown.join(", "))));
     }

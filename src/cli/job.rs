@@ -46,7 +46,7 @@ pub struct Target {
     #[arg(long, value_delimiter = ',')]
     allocations: Vec<String>,
     /// Run the job's health check afterwards (waiting).
-    #[arg(long)]
+    #[arg(long = "health_check")]
     health_check: bool,
     /// Stream hook output.
     #[arg(long)]
@@ -96,10 +96,13 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &JobArgs) -> Re
 fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) -> Result<()> {
     // Refused before anything else, let alone SSH.
     if !valid_target(target) {
-        return Err(Error::usage(format!("--target {target:?}: a make target may only hold letters, digits, '_', '.' and '-'")));
+        return Err(Error::usage(format!(
+            "--target {target:?}: a make target may only hold letters, digits, '_', '.' and '-'"
+        )));
     }
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let bucket_id = bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let bucket_id =
+        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_key()?;
     let mut session = bucket.begin(session_info("job"))?;

@@ -20,7 +20,7 @@ pub struct RunCommandArgs {
     #[arg(short = 'c', long = "concurrency", default_value_t = 4)]
     pub concurrency: usize,
     /// Run `maand health_check` afterwards.
-    #[arg(long)]
+    #[arg(long = "health_check")]
     pub health_check: bool,
 }
 
@@ -29,7 +29,8 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
         return Err(Error::usage("-c: concurrency must be at least 1"));
     }
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let bucket_id = bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let bucket_id =
+        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
     let ips = select_workers(&bucket.state, &args.workers, &args.labels)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_key()?;

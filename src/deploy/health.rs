@@ -70,12 +70,15 @@ pub fn gate(spec: &JobSpec, cfg: &HealthCheckJson, ips: &[String], transport: &T
 
 /// [`gate`], or a single attempt when `wait` is false (`maand health_check`
 /// without `--wait`).
-pub fn check(spec: &JobSpec, cfg: &HealthCheckJson, ips: &[String], transport: &Transport, wait: bool) -> Result<u64, String> {
-    let (attempts, interval) = if wait {
-        cfg.wait.as_ref().map_or((30, 1), |w| (w.attempts.max(1), w.interval_seconds))
-    } else {
-        (1, 0)
-    };
+pub fn check(
+    spec: &JobSpec,
+    cfg: &HealthCheckJson,
+    ips: &[String],
+    transport: &Transport,
+    wait: bool,
+) -> Result<u64, String> {
+    let (attempts, interval) =
+        if wait { cfg.wait.as_ref().map_or((30, 1), |w| (w.attempts.max(1), w.interval_seconds)) } else { (1, 0) };
     let timeout = Duration::from_secs(cfg.timeout_seconds.max(1));
     let budget = Duration::from_secs(attempts * interval);
     let started = std::time::Instant::now();

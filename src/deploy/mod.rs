@@ -188,7 +188,8 @@ fn check_workers(session: &Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Res
 /// reported, not fatal.
 fn write_worker_json(session: &Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) {
     let state = session.state();
-    let mut ips: Vec<String> = state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
+    let mut ips: Vec<String> =
+        state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
     ips.sort();
     ips.dedup();
     let _ = jobs;

@@ -33,7 +33,10 @@ pub fn workers(session: &Session<'_>, wait: bool) -> Result<()> {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::op(format!("worker health check failed: port {port} unreachable on {}", down.join(", "))));
+            return Err(Error::op(format!(
+                "worker health check failed: port {port} unreachable on {}",
+                down.join(", ")
+            )));
         }
         std::thread::sleep(Duration::from_secs(1));
     }

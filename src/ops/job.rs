@@ -59,14 +59,20 @@ pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id
     let problems: Vec<String> = std::thread::scope(|s| {
         let hs: Vec<_> = ips
             .iter()
-            .map(|ip| s.spawn(move || (ip, transport.run(ip, &format!("cat /opt/worker/{}/worker.json", shell_quote(bucket_id))))))
+            .map(|ip| {
+                s.spawn(move || {
+                    (ip, transport.run(ip, &format!("cat /opt/worker/{}/worker.json", shell_quote(bucket_id))))
+                })
+            })
             .collect();
         hs.into_iter()
             .filter_map(|h| h.join().ok())
             .filter_map(|(ip, r)| {
                 let r = match r {
                     Err(e) => return Some(e.message().to_string()),
-                    Ok(r) if !r.ok() => return Some(format!("worker {ip}: no worker.json (never deployed): run maand deploy")),
+                    Ok(r) if !r.ok() => {
+                        return Some(format!("worker {ip}: no worker.json (never deployed): run maand deploy"));
+                    }
                     Ok(r) => r,
                 };
                 let Ok(w) = serde_json::from_str::<serde_json::Value>(&r.stdout) else {
@@ -117,15 +123,21 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
         let versions: BTreeMap<String, String> = ips
             .iter()
             .map(|ip| {
-                let v = session.state().deployed.get(&(req.job.clone(), ip.clone())).map_or_else(|| "0.0.0".to_string(), |d| d.version.clone());
+                let v = session
+                    .state()
+                    .deployed
+                    .get(&(req.job.clone(), ip.clone()))
+                    .map_or_else(|| "0.0.0".to_string(), |d| d.version.clone());
                 (ip.clone(), v)
             })
             .collect();
         let version = |ip: &String| versions.get(ip).cloned().unwrap_or_default();
         let mut failed = Vec::new();
         for batch in batches(&ips, spec.max_concurrent_upgrades.max(1)) {
-            let cmds: Vec<(String, String)> =
-                batch.iter().map(|ip| (ip.clone(), runner_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version))).collect();
+            let cmds: Vec<(String, String)> = batch
+                .iter()
+                .map(|ip| (ip.clone(), runner_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version)))
+                .collect();
             let results: Vec<_> = std::thread::scope(|s| {
                 let hs: Vec<_> = cmds
                     .iter()
@@ -154,13 +166,24 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                         None
                     }
                 };
-                session.record(Event::LifecycleRan { job: req.job.clone(), ip: ip.clone(), target: req.target.clone(), exit_code: code, duration_ms: ms })?;
+                session.record(Event::LifecycleRan {
+                    job: req.job.clone(),
+                    ip: ip.clone(),
+                    target: req.target.clone(),
+                    exit_code: code,
+                    duration_ms: ms,
+                })?;
                 if code != Some(0) {
                     failed.push(format!("{ip}: {}", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
                 }
             }
             if !failed.is_empty() {
-                return Err(Error::op(format!("make {} of job {} failed on {}", req.target, req.job, failed.join(", "))));
+                return Err(Error::op(format!(
+                    "make {} of job {} failed on {}",
+                    req.target,
+                    req.job,
+                    failed.join(", ")
+                )));
             }
         }
     }

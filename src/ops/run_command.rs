@@ -9,7 +9,14 @@ use crate::transport::{Transport, shell_quote};
 use std::time::Instant;
 
 /// Run `command` on `ips`, `concurrency` at a time; records each run.
-pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, ips: &[String], command: &str, concurrency: usize) -> Result<()> {
+pub fn run(
+    session: &mut Session<'_>,
+    transport: &Transport,
+    bucket_id: &str,
+    ips: &[String],
+    command: &str,
+    concurrency: usize,
+) -> Result<()> {
     let script = format!(
         "cd /opt/worker/{b} 2>/dev/null || cd; export BUCKET_ID={b}; export WORKER_IP=\"$MAAND_WORKER_IP\"; {command}",
         b = shell_quote(bucket_id)
@@ -46,7 +53,12 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, ip
                     None
                 }
             };
-            session.record(Event::RemoteCommandRan { ip: ip.clone(), command: command.to_string(), exit_code: code, duration_ms: ms })?;
+            session.record(Event::RemoteCommandRan {
+                ip: ip.clone(),
+                command: command.to_string(),
+                exit_code: code,
+                duration_ms: ms,
+            })?;
             if code != Some(0) {
                 failed.push(format!("{ip} ({})", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
             }

@@ -247,16 +247,22 @@ def _bucket_id():
     return get_kv_value("maand/bucket", "bucket_id")
 
 
+def _versions():
+    return "CURRENT_VERSION=%s NEW_VERSION=%s" % (
+        shlex.quote(env("CURRENT_VERSION", "0.0.0")), shlex.quote(env("NEW_VERSION", "0.0.0")))
+
+
 def run_runner_target(target, worker_ip=None, **kw):
     """runner.py <bucket_id> <target> --jobs <job> on the worker (as deploy does)."""
     bid = _bucket_id()
-    cmd = "cd /opt/worker/%s && python3 bin/runner.py %s %s --jobs %s" % (bid, bid, shlex.quote(target), shlex.quote(job_name()))
+    cmd = "cd /opt/worker/%s && %s python3 bin/runner.py %s %s --jobs %s" % (
+        bid, _versions(), bid, shlex.quote(target), shlex.quote(job_name()))
     return run_ssh(worker_ip or allocation_ip(), cmd, **kw)
 
 
 def run_make_target(target, worker_ip=None, **kw):
     """make -C /opt/worker/<bucket>/jobs/<job> <target> on the worker."""
-    cmd = "make -C /opt/worker/%s/jobs/%s %s" % (_bucket_id(), shlex.quote(job_name()), shlex.quote(target))
+    cmd = "%s make -C /opt/worker/%s/jobs/%s %s" % (_versions(), _bucket_id(), shlex.quote(job_name()), shlex.quote(target))
     return run_ssh(worker_ip or allocation_ip(), cmd, **kw)
 
 

@@ -1,0 +1,193 @@
+//! Day-2 commands on real loopback workers after a real deploy.
+
+mod common;
+use common::workers::{TestWorkers, start_or_skip};
+use common::*;
+use std::path::Path;
+
+const MAKEFILE: &str = "include config.env
+start:
+\t@mkdir -p data logs
+\t@nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid
+\t@echo start >> data/history
+stop:
+\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
+\t@echo stop >> data/history
+restart: stop start
+status:
+\t@if [ -f data/pid ]; then echo \"running as $$(cat data/pid)\"; else echo stopped; fi
+migrate:
+\t@echo \"migrate $(NEW_VERSION)\" >> data/history
+";
+
+fn deployed(w: &TestWorkers, extra_manifest: &str) -> tempfile::TempDir {
+    let dir = fresh_bucket();
+    deployed_prepare(w, dir.path(), extra_manifest);
+    ok(&maand(dir.path(), &["deploy", "--build"]));
+    dir
+}
+
+fn deployed_prepare(w: &TestWorkers, p: &Path, extra_manifest: &str) {
+    w.configure_bucket(p);
+    let ws: Vec<String> = w
+        .ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| format!(r#"{{"host": "{ip}", "labels": ["web"{}]}}"#, if i == 0 { r#", "edge""# } else { "" }))
+        .collect();
+    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
+    write(p, "workspace/bucket.conf", "port_min = \"37000\"\nport_max = \"37999\"\n");
+    write(
+        p,
+        "workspace/jobs/web/manifest.json",
+        &format!(
+            r#"{{"version": "1.0.0", "selectors": ["web"], "max_concurrent_upgrades": 2, "resources": {{"ports": {{"web_port": {{}}}}}},
+  "health_check": {{"checks": [{{"type": "tcp", "port": "web_port"}}, {{"type": "http", "port": "web_port", "path": "/", "expect_status": 200}}], "timeout_seconds": 2, "wait": {{"attempts": 10, "interval_seconds": 1}}}}{extra_manifest}}}"#
+        ),
+    );
+    write(p, "workspace/jobs/web/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/web/config.env.tpl", "IP={{ .WorkerIP }}\nPORT={{ get \"maand/bucket\" \"web_port\" }}\n");
+    write(p, "workspace/jobs/web/index.html", "ok\n");
+}
+
+fn history(w: &TestWorkers, p: &Path, ip: &str) -> String {
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    std::fs::read_to_string(w.opt(ip).join(bid).join("jobs/web/data/history")).unwrap_or_default()
+}
+
+#[test]
+fn job_lifecycle_targets_on_selected_allocations() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = deployed(&w, "");
+    let p = dir.path();
+    let one = w.ips[1].clone();
+    ok(&maand(p, &["job", "stop", "web", "--allocations", &one]));
+    assert_eq!(history(&w, p, &one), "start\nstop\n");
+    assert_eq!(history(&w, p, &w.ips[0]), "start\n", "only the selected allocation");
+    let status = ok(&maand(p, &["job", "status", "web"]));
+    assert!(status.contains(&format!("web@{one} | stopped")), "{status}");
+    assert!(status.contains(&format!("web@{} | running as", w.ips[0])), "{status}");
+    ok(&maand(p, &["job", "start", "web", "--allocations", &one, "--health_check"]));
+    assert_eq!(history(&w, p, &one), "start\nstop\nstart\n");
+    ok(&maand(p, &["job", "run", "web", "--target", "migrate"]));
+    for ip in &w.ips {
+        assert!(history(&w, p, ip).ends_with("migrate 1.0.0\n"), "{}", history(&w, p, ip));
+    }
+    // Unsafe targets are refused before any worker is contacted (no key needed).
+    std::fs::remove_file(p.join("secrets/worker.key")).unwrap();
+    let o = maand(p, &["job", "run", "web", "--target", "x; rm -rf /"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a make target may only hold"), "{}", stderr(&o));
+    let o = maand(p, &["job", "start", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn stale_worker_json_is_refused_and_job_control_gets_target() {
+    let Some(w) = start_or_skip(2) else { return };
+    let hook = r#", "hooks": {"hook_ctl": {"executed_on": ["job_control"]}}"#;
+    let dir = fresh_bucket();
+    let p = dir.path();
+    // The hook drives the Makefile over SSH with the Python helpers.
+    write(
+        p,
+        "workspace/jobs/web/_hooks/hook_ctl.py",
+        "import maand, os\nip = maand.allocation_ip()\ntarget = os.environ.get('TARGET') or ('start' if ip in os.environ.get('NEW_ALLOCATIONS', '').split(',') else 'restart')\nmaand.run_runner_target(target)\nwith open(os.path.join(os.environ['BUCKET_ROOT'], 'ctl-' + ip), 'a') as f:\n    f.write('%s %s %s\\n' % (target, os.environ['BATCH_COUNT'], os.environ['BATCH_ALLOCATIONS']))\n",
+    );
+    deployed_into(&w, p, hook);
+    let target_ip = w.ips[1].clone();
+    ok(&maand(p, &["job", "run", "web", "--target", "migrate", "--allocations", &target_ip]));
+    let ctl = std::fs::read_to_string(p.join(format!("ctl-{target_ip}"))).unwrap();
+    assert!(ctl.ends_with(&format!("migrate 1 {target_ip}\n")), "{ctl}");
+    assert!(
+        !std::fs::read_to_string(p.join(format!("ctl-{}", w.ips[0]))).unwrap().contains("migrate"),
+        "only the selected worker"
+    );
+    assert!(history(&w, p, &target_ip).ends_with("migrate 1.0.0\n"));
+    // A worker whose worker.json is stale is refused, naming it.
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let wj = w.opt(&w.ips[0]).join(&bid).join("worker.json");
+    let stale = std::fs::read_to_string(&wj).unwrap().replace("\"update_seq\": 1", "\"update_seq\": 0");
+    std::fs::write(&wj, stale).unwrap();
+    let o = maand(p, &["job", "status", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "worker {}: worker.json has update_seq 0 (the catalog is at 1): run maand deploy",
+            w.ips[0]
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Like [`deployed`] but into an existing bucket directory.
+fn deployed_into(w: &TestWorkers, p: &Path, extra_manifest: &str) {
+    deployed_prepare(w, p, extra_manifest);
+    ok(&maand(p, &["deploy", "--build"]));
+}
+
+#[test]
+fn health_check_waits_for_a_late_port_and_names_failures() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = deployed(&w, "");
+    let p = dir.path();
+    ok(&maand(p, &["health_check"]));
+    // Stop one worker's service: without --wait it fails at once, naming worker and port.
+    let one = w.ips[0].clone();
+    ok(&maand(p, &["job", "stop", "web", "--allocations", &one]));
+    let o = maand(p, &["health_check", "--jobs", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    let port = kv_get(p, "maand/bucket", "web_port");
+    assert!(stderr(&o).contains(&format!("tcp {one}:{port}")), "{}", stderr(&o));
+    // Start it a little later: --wait passes once the port opens.
+    let bucket = p.to_path_buf();
+    let one2 = one.clone();
+    let starter = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        maand(&bucket, &["--lock-wait", "60", "job", "start", "web", "--allocations", &one2])
+    });
+    let o = maand(p, &["health_check", "--wait", "--lock-wait", "0"]);
+    let started = starter.join().unwrap();
+    // health_check holds the bucket while waiting; the starter queues behind it, so
+    // this run must fail (the port never opened during it) with the last error...
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains(&format!("tcp {one}:{port}")), "{}", stderr(&o));
+    ok(&started);
+    // ...and now the port is open.
+    ok(&maand(p, &["health_check", "--wait"]));
+    // An http probe expecting another status fails naming worker, port and status.
+    let m = std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json"))
+        .unwrap()
+        .replace("\"expect_status\": 200", "\"expect_status\": 204");
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    ok(&maand(p, &["build"]));
+    let o = maand(p, &["health_check", "--jobs", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(&format!("http {}:{port}/: status 200, expected 204", w.ips[0])), "{}", stderr(&o));
+    let o = maand(p, &["health_check", "--jobs", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn run_command_by_label_runs_in_the_bucket_dir() {
+    let Some(w) = start_or_skip(3) else { return };
+    let dir = deployed(&w, "");
+    let p = dir.path();
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let out = ok(&maand(p, &["run_command", "echo $WORKER_IP $BUCKET_ID; pwd", "-l", "edge"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(&format!("{} | {} {bid}", w.ips[0], w.ips[0])), "{out}");
+    assert!(out.contains(&format!("{} | /opt/worker/{bid}", w.ips[0])), "{out}");
+    let out = ok(&maand(p, &["run_command", "hostname", "-w", &format!("{},{}", w.ips[1], w.ips[2]), "-c", "1"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let o = maand(p, &["run_command", &format!("[ $WORKER_IP != {} ]", w.ips[1])]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(&format!("command failed on 1 worker(s): {} (exit 1)", w.ips[1])), "{}", stderr(&o));
+    let o = maand(p, &["run_command", "true", "-w", "10.9.9.9"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = maand(p, &["run_command", "true", "-w", &w.ips[0], "-l", "web"]);
+    assert_eq!(o.status.code(), Some(2), "-w and -l are exclusive");
+    let shown = ok(&journal(p, &["show", &last_session(p).to_string()]));
+    assert!(shown.contains("remote_command_ran"), "{shown}");
+}
