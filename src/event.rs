@@ -329,6 +329,23 @@ pub enum Event {
         /// Version it runs.
         version: String,
     },
+    /// `maand gc` removed an allocation (and what deploy knew of it) from the catalog.
+    AllocationPurged {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+    },
+    /// `maand gc` dropped versions older than `older_than` of a key,
+    /// keeping the latest.
+    KvHistoryPruned {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+        /// Versions created before this are dropped (the latest stays).
+        older_than: Millis,
+    },
     /// `maand run_command` ran a shell command on a worker.
     RemoteCommandRan {
         /// Worker.
@@ -426,6 +443,8 @@ impl Event {
             Event::AllocationStopped { .. } => "allocation_stopped",
             Event::AllocationReady { .. } => "allocation_ready",
             Event::RemoteCommandRan { .. } => "remote_command_ran",
+            Event::AllocationPurged { .. } => "allocation_purged",
+            Event::KvHistoryPruned { .. } => "kv_history_pruned",
         }
     }
 
@@ -589,6 +608,10 @@ impl Event {
             }
             Event::AllocationUndeployed { job, ip } => format!("{job} files removed from {ip}"),
             Event::AllocationStopped { job, ip } => format!("{job} on {ip} stopped"),
+            Event::AllocationPurged { job, ip } => format!("{job} on {ip} purged"),
+            Event::KvHistoryPruned { namespace, key, older_than } => {
+                format!("{namespace} {key}: versions before {} pruned", crate::clock::format_ms(*older_than))
+            }
             Event::RemoteCommandRan { ip, command, exit_code, duration_ms } => format!(
                 "{ip}: {command:?} -> {} ({duration_ms} ms)",
                 exit_code.map_or("not run".to_string(), |c| format!("exit {c}"))

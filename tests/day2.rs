@@ -191,3 +191,83 @@ fn run_command_by_label_runs_in_the_bucket_dir() {
     let shown = ok(&journal(p, &["show", &last_session(p).to_string()]));
     assert!(shown.contains("remote_command_ran"), "{shown}");
 }
+
+#[test]
+fn worker_facts_rewrites_only_memory_and_cpu_all_or_nothing() {
+    let Some(mut w) = start_or_skip(2) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    let src = format!(
+        "[\n  {{\"hostname\": \"a\", \"host\": \"{}\", \"tags\": {{\"zone\": \"z1\"}}, \"memory\": \"1 mb\"}},\n  {{\"host\": \"{}\", \"labels\": [\"x\"]}}\n]\n",
+        w.ips[0], w.ips[1]
+    );
+    write(p, "workspace/workers.json", &src);
+    ok(&maand(p, &["build"]));
+    let out = ok(&maand(p, &["worker_facts", "--dry-run"]));
+    assert!(out.contains("would change"), "{out}");
+    assert_eq!(std::fs::read_to_string(p.join("workspace/workers.json")).unwrap(), src, "--dry-run writes nothing");
+    ok(&maand(p, &["worker_facts", "--build"]));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("workspace/workers.json")).unwrap()).unwrap();
+    let keys: Vec<&String> = doc[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["hostname", "host", "tags", "memory", "cpu"], "order and other fields kept");
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(doc[0]["memory"], format!("{} mb", mem_kb / 1024));
+    assert!(doc[1]["cpu"].as_str().unwrap().ends_with(" mhz"));
+    assert_eq!(doc[1]["labels"], serde_json::json!(["x"]));
+    let workers: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "workers", "--json"]))).unwrap();
+    assert_eq!(workers[0]["memory_mb"], mem_kb / 1024, "--build rebuilt the catalog");
+    assert!(ok(&maand(p, &["worker_facts"])).contains("already up to date"));
+    // One unreachable worker: nothing is written.
+    let before = std::fs::read_to_string(p.join("workspace/workers.json")).unwrap();
+    write(p, "workspace/workers.json", &before.replace(&format!("{} mb", mem_kb / 1024), "2 mb"));
+    let edited = std::fs::read_to_string(p.join("workspace/workers.json")).unwrap();
+    let gone = w.ips[1].clone();
+    w.stop(&gone);
+    let o = maand(p, &["worker_facts"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nothing written") && stderr(&o).contains(&gone), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(p.join("workspace/workers.json")).unwrap(), edited);
+}
+
+#[test]
+fn gc_after_a_job_is_removed() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = deployed(&w, "");
+    let p = dir.path();
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    write(p, "workspace/jobs/web/vars.toml", "kept = \"until gc\"\n");
+    ok(&maand(p, &["build"]));
+    std::fs::remove_dir_all(p.join("workspace/jobs/web")).unwrap();
+    ok(&maand(p, &["deploy", "--build"]));
+    // Deploy stopped it and removed its files but kept data/ and logs/.
+    let job = w.opt(&w.ips[0]).join(&bid).join("jobs/web");
+    assert!(job.join("data").exists() && !job.join("Makefile").exists());
+    let out = ok(&maand(p, &["gc", "--retain-days", "0"]));
+    assert!(out.contains("2 allocation(s) purged"), "{out}");
+    for ip in &w.ips {
+        assert!(!w.opt(ip).join(&bid).join("jobs/web").exists(), "gc deletes the job directory");
+    }
+    let allocs: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&maand(p, &["cat", "allocations", "--json"]))).unwrap();
+    assert!(allocs.is_empty(), "{allocs:?}");
+    let kv = ok(&maand(p, &["cat", "kv", "--json"]));
+    assert!(!kv.contains("vars/job/web") && !kv.contains("maand/job/web"), "{kv}");
+    let conn = rusqlite::Connection::open(p.join("data/maand.db")).unwrap();
+    let rows: i64 = conn.query_row("SELECT count(*) FROM hash", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0);
+    // History stays in the journal.
+    let first_build = ok(&journal(p, &["show", "2"]));
+    assert!(first_build.contains("job_upserted         job web"), "{first_build}");
+    ok(&journal(p, &["verify"]));
+}

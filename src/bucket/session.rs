@@ -112,9 +112,7 @@ impl Session<'_> {
 
     /// Record an event with an explicit recorded time.
     pub fn record_at(&mut self, at: Millis, event: Event) -> Result<()> {
-        if let Some(t) = touched_by(&event) {
-            self.touched.insert(t);
-        }
+        self.touched.extend(touched_by(&event));
         self.bucket.state.apply(&event);
         self.buffer.push((at, event));
         if self.buffer.len() >= FLUSH_AT {

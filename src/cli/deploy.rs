@@ -37,7 +37,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) ->
         let r = build(&mut bucket, &BuildOptions { purge_job_kv: false, verbose: args.verbose })?;
         println!("build: {} change(s) (journal session {})", r.changes, r.session);
     }
-    if bucket.state.catalog.jobs.is_empty() && !args.build {
+    if bucket.state.catalog.jobs.is_empty() && bucket.state.deployed.is_empty() {
         return Err(Error::usage("nothing to deploy: the catalog has no jobs (run `maand build`)"));
     }
     let opts = DeployOptions {

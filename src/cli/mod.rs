@@ -4,6 +4,7 @@
 mod build;
 mod cat;
 mod deploy;
+mod gc;
 mod health_check;
 mod hooks;
 mod info;
@@ -11,6 +12,7 @@ mod init;
 mod job;
 mod run_command;
 mod table;
+mod worker_facts;
 
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::Result;
@@ -56,6 +58,11 @@ pub enum Command {
     /// Check workers (SSH port) and jobs (probes, health_check hooks).
     #[command(name = "health_check")]
     HealthCheck(health_check::HealthCheckArgs),
+    /// Probe workers' memory and CPU into workspace/workers.json.
+    #[command(name = "worker_facts")]
+    WorkerFacts(worker_facts::WorkerFactsArgs),
+    /// Remove what is no longer needed from workers and state (not from the journal).
+    Gc(gc::GcArgs),
     /// Run a hook registered for the `cli` event.
     Hooks(hooks::HooksArgs),
     /// Ship jobs to workers and roll them out in health-gated batches.
@@ -84,6 +91,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Job(args) => job::run(&paths, &cli.open_options("job"), args),
         Command::RunCommand(args) => run_command::run(&paths, &cli.open_options("run_command"), args),
         Command::HealthCheck(args) => health_check::run(&paths, &cli.open_options("health_check"), args),
+        Command::WorkerFacts(args) => worker_facts::run(&paths, &cli.open_options("worker_facts"), args),
+        Command::Gc(args) => gc::run(&paths, &cli.open_options("gc"), args),
         Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
         Command::Deploy(args) => deploy::run(&paths, &cli.open_options("deploy"), args),
     }

@@ -233,7 +233,11 @@ fn reconcile(session: &mut Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Res
     let state = session.state();
     let mut todo = Vec::new();
     for ((job, ip), d) in &state.deployed {
-        if !jobs.iter().any(|(_, j)| j == job) {
+        // A job removed from the workspace is reconciled by any deploy
+        // without --jobs (it can no longer be named).
+        let selected =
+            jobs.iter().any(|(_, j)| j == job) || (cx.opts.jobs.is_empty() && !state.catalog.jobs.contains_key(job));
+        if !selected {
             continue;
         }
         let alloc = state.catalog.allocations.get(&(job.clone(), ip.clone()));

@@ -1,9 +1,11 @@
 //! Day-2 operations on a deployed bucket: commands on workers, job
 //! lifecycle targets, health checks.
 
+pub mod gc;
 pub mod health_check;
 pub mod job;
 pub mod run_command;
+pub mod worker_facts;
 
 use crate::error::{Error, Result};
 use crate::state::State;

@@ -56,6 +56,19 @@ impl KvStore {
         }
     }
 
+    /// Drop versions created before `older_than`, always keeping the latest.
+    pub fn prune(&mut self, namespace: &str, key: &str, older_than: Millis) {
+        if let Some(h) = self.namespaces.get_mut(namespace).and_then(|ns| ns.get_mut(key)) {
+            let last = h.len().saturating_sub(1);
+            let mut i = 0;
+            h.retain(|v| {
+                let keep = i == last || v.created_at >= older_than;
+                i += 1;
+                keep
+            });
+        }
+    }
+
     /// Latest version of a key, tombstone included.
     pub fn latest(&self, namespace: &str, key: &str) -> Option<&KvVersion> {
         self.namespaces.get(namespace)?.get(key)?.last()

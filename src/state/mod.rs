@@ -135,6 +135,13 @@ impl State {
             Event::AllocationUndeployed { job, ip } => {
                 self.deployed.remove(&(job.clone(), ip.clone()));
             }
+            Event::AllocationPurged { job, ip } => {
+                let key = (job.clone(), ip.clone());
+                self.catalog.allocations.remove(&key);
+                self.deployed.remove(&key);
+                self.ready.remove(&key);
+            }
+            Event::KvHistoryPruned { namespace, key, older_than } => self.kv.prune(namespace, key, *older_than),
             Event::AllocationReady { job, ip, hash, version } => {
                 self.ready.insert((job.clone(), ip.clone()), (hash.clone(), version.clone()));
             }

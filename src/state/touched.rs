@@ -29,9 +29,20 @@ pub enum Touched {
 }
 
 /// The state units `event` changes when folded (empty for records).
-pub fn touched_by(event: &Event) -> Option<Touched> {
+pub fn touched_by(event: &Event) -> Vec<Touched> {
+    if let Event::AllocationPurged { job, ip } = event {
+        // The allocation row and its hash row.
+        return vec![Touched::Allocation(job.clone(), ip.clone()), Touched::Deployed(job.clone(), ip.clone())];
+    }
+    touched_one(event).into_iter().collect()
+}
+
+fn touched_one(event: &Event) -> Option<Touched> {
     match event {
         Event::BucketInitialized { .. } | Event::UpdateSeqSet { .. } => Some(Touched::Bucket),
+        Event::KvHistoryPruned { namespace, key, .. } => {
+            Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() })
+        }
         Event::KvPut { namespace, key, .. }
         | Event::KvDeleted { namespace, key, .. }
         | Event::KvPurged { namespace, key } => Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() }),

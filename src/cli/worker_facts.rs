@@ -1,0 +1,59 @@
+//! `maand worker_facts [-w ips | -l labels] [-c N] [--dry-run] [--build]`.
+
+use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::build::{BuildOptions, run as build};
+use crate::error::{Error, Result};
+use crate::ops::{select_workers, worker_facts};
+use crate::transport::Transport;
+
+/// Flags of `maand worker_facts`.
+#[derive(clap::Args, Debug)]
+pub struct WorkerFactsArgs {
+    /// Only these workers (comma-separated addresses).
+    #[arg(short = 'w', long = "workers", value_delimiter = ',', conflicts_with = "labels")]
+    pub workers: Vec<String>,
+    /// Only workers carrying all these labels.
+    #[arg(short = 'l', long = "labels", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// How many workers at a time.
+    #[arg(short = 'c', long = "concurrency", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run `maand build` afterwards.
+    #[arg(long)]
+    pub build: bool,
+}
+
+pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &WorkerFactsArgs) -> Result<()> {
+    if args.concurrency == 0 {
+        return Err(Error::usage("-c: concurrency must be at least 1"));
+    }
+    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let ips = select_workers(&bucket.state, &args.workers, &args.labels)?;
+    let transport = Transport::new(&bucket.paths, &bucket.conf);
+    transport.check_key()?;
+    let mut session = bucket.begin(session_info("worker_facts"))?;
+    let facts = match worker_facts::probe(&mut session, &transport, &ips, args.concurrency) {
+        Ok(f) => f,
+        Err(e) => {
+            session.fail(&e)?;
+            return Err(e);
+        }
+    };
+    session.commit()?;
+    let changes = worker_facts::apply(paths, &facts, !args.dry_run)?;
+    if changes.is_empty() {
+        println!("workspace/workers.json is already up to date");
+    } else {
+        for c in &changes {
+            println!("{}{c}", if args.dry_run { "would change " } else { "" });
+        }
+    }
+    if args.build && !args.dry_run {
+        let r = build(&mut bucket, &BuildOptions::default())?;
+        println!("build: {} change(s) (journal session {})", r.changes, r.session);
+    }
+    Ok(())
+}
