@@ -17,6 +17,7 @@ pub mod hexser;
 pub mod hooks;
 pub mod journal;
 pub mod kv;
+pub mod logs;
 pub mod ops;
 pub mod plan;
 pub mod projection;

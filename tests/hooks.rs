@@ -613,3 +613,41 @@ if os.environ["BATCH_INDEX"] == "1":
     assert!(p.join("ran-10.0.0.1").exists() && p.join("ran-10.0.0.2").exists());
     assert!(!p.join("ran-10.0.0.3").exists(), "batch 3 must not run after batch 2 failed");
 }
+
+#[test]
+fn logs_show_reconstructs_a_run_in_kv_and_json() {
+    let script = "import maand, sys\nprint('hello from ' + maand.allocation_ip())\nprint('careful', file=sys.stderr)\n";
+    let dir = hook_bucket(&manifest(8, r#""hook_log": {"executed_on": ["cli"]}"#), &[("hook_log.py", script)]);
+    let p = dir.path();
+    ok(&maand(p, &["hooks", "hook_log", "api"]));
+    let run = last_session(p).to_string();
+    let human = ok(&maand(p, &["logs", "show", "--run", &run, "--format", "human"]));
+    assert!(human.starts_with(&format!("=== run {run} · hooks · ")), "{human}");
+    assert!(
+        human.trim_end().ends_with("committed (") || human.contains(&format!("=== end of run {run}: committed")),
+        "{human}"
+    );
+    assert!(human.contains("api@10.0.0.2 [cli] hook_output | hello from 10.0.0.2"), "{human}");
+    assert!(human.contains("api@10.0.0.3 [cli] hook_output ! careful"), "{human}");
+    let raw =
+        ok(&maand(p, &["logs", "show", "--run", &run, "--format", "raw", "--event", "hook_output", "--tail", "2"]));
+    assert_eq!(raw.lines().count(), 2, "{raw}");
+    assert!(raw.lines().all(|l| l.starts_with("ts=") && l.contains("event=hook_output")), "{raw}");
+    let worker = ok(&maand(p, &["logs", "show", "--worker", "10.0.0.1"]));
+    assert!(worker.contains("hello from 10.0.0.1") && !worker.contains("hello from 10.0.0.2"), "{worker}");
+    // JSON lines when log_format says so; the failed run's end says failed.
+    write(p, "maand.conf", "hook_api_port = 0\nlog_format = \"jsonl\"\n");
+    write(p, "workspace/jobs/api/_hooks/hook_log.py", "raise SystemExit(3)\n");
+    ok(&maand(p, &["build"]));
+    assert_eq!(maand(p, &["hooks", "hook_log", "api"]).status.code(), Some(1));
+    let run = last_session(p).to_string();
+    let raw = ok(&maand(p, &["logs", "show", "--run", &run, "--format", "raw"]));
+    for l in raw.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["run"], run.as_str());
+    }
+    let human = ok(&maand(p, &["logs", "show", "--run", &run]));
+    assert!(human.contains(&format!("=== end of run {run}: failed: hook hook_log of job api (cli) failed")), "{human}");
+    let o = maand(p, &["logs", "show", "--run", "999"]);
+    assert_eq!(o.status.code(), Some(2));
+}

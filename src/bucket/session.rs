@@ -84,6 +84,7 @@ impl Bucket {
             ended_at: None,
             outcome: Outcome::Open,
         };
+        crate::logs::begin(&self.paths, self.conf.log_format, id, &info.command, &info.command_line);
         self.journal.append(&mut record, &[(at, Event::SessionOpened(info))])?;
         Ok(Session { bucket: self, record, buffer: Vec::new(), touched: BTreeSet::new(), ended: false })
     }
@@ -161,6 +162,7 @@ impl Session<'_> {
         if self.bucket.state.seq.saturating_sub(last_snapshot) >= self.bucket.snapshot_every.max(1) {
             self.bucket.journal.write_snapshot(&self.bucket.state)?;
         }
+        crate::logs::end("committed");
         Ok(())
     }
 
@@ -172,6 +174,7 @@ impl Session<'_> {
     }
 
     fn end_failed(&mut self, message: &str) -> Result<()> {
+        crate::logs::end(&format!("failed: {message}"));
         self.buffer
             .push((clock::now_ms(), Event::SessionFailed { ended_at: clock::now_ms(), error: message.to_string() }));
         self.flush()

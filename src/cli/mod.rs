@@ -10,6 +10,7 @@ mod hooks;
 mod info;
 mod init;
 mod job;
+mod logs;
 mod run_command;
 mod table;
 mod worker_facts;
@@ -63,6 +64,8 @@ pub enum Command {
     WorkerFacts(worker_facts::WorkerFactsArgs),
     /// Remove what is no longer needed from workers and state (not from the journal).
     Gc(gc::GcArgs),
+    /// Structured logs: `maand logs show`.
+    Logs(logs::LogsArgs),
     /// Run a hook registered for the `cli` event.
     Hooks(hooks::HooksArgs),
     /// Ship jobs to workers and roll them out in health-gated batches.
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HealthCheck(args) => health_check::run(&paths, &cli.open_options("health_check"), args),
         Command::WorkerFacts(args) => worker_facts::run(&paths, &cli.open_options("worker_facts"), args),
         Command::Gc(args) => gc::run(&paths, &cli.open_options("gc"), args),
+        Command::Logs(args) => logs::run(&paths, args),
         Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
         Command::Deploy(args) => deploy::run(&paths, &cli.open_options("deploy"), args),
     }

@@ -517,6 +517,18 @@ fn lifecycle_batch(
     });
     let mut failed = Vec::new();
     for (ip, target, code, ms, err) in &results {
+        let outcome = format!(
+            "make {target}: {} ({ms} ms){}",
+            code.map_or("not run".into(), |c| format!("exit {c}")),
+            if err.is_empty() { String::new() } else { format!(" — {err}") }
+        );
+        crate::logs::record(&[
+            ("event", "lifecycle"),
+            ("job", job),
+            ("worker", ip),
+            ("phase", phase),
+            ("msg", &outcome),
+        ]);
         session.record(Event::LifecycleRan {
             job: job.to_string(),
             ip: ip.clone(),

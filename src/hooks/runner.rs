@@ -169,7 +169,7 @@ impl Runner<'_> {
             inv.alloc_id.clone(),
             Running { job: job.to_string(), ip: inv.ip.clone(), event, hook: hook.to_string() },
         );
-        let result = self.spawn_and_wait(cmd, job, hook, &inv.ip);
+        let result = self.spawn_and_wait(cmd, job, hook, &inv.ip, event.as_str());
         self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&inv.alloc_id);
         // A hook that exits (or crashes) holding a semaphore releases it.
         self.shared.semaphores.release_all(job, event.as_str(), &inv.alloc_id);
@@ -190,6 +190,7 @@ impl Runner<'_> {
         job: &str,
         hook: &str,
         ip: &str,
+        event: &str,
     ) -> std::io::Result<(std::process::ExitStatus, Vec<String>)> {
         let log_path = self
             .paths
@@ -214,6 +215,8 @@ impl Runner<'_> {
             .into_iter()
             .map(|(pipe, mark)| {
                 let (log, tail, prefix, verbose) = (log.clone(), tail.clone(), prefix.clone(), self.verbose);
+                let (job_name, worker, phase, hook_name) =
+                    (job.to_string(), ip.to_string(), event.to_string(), hook.to_string());
                 std::thread::spawn(move || {
                     for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
                         let shown = format!("{prefix} {mark} {line}");
@@ -222,6 +225,15 @@ impl Runner<'_> {
                             let _ = writeln!(out.lock(), "{shown}");
                         }
                         let _ = writeln!(log.lock().unwrap_or_else(|p| p.into_inner()), "{shown}");
+                        crate::logs::record(&[
+                            ("event", "hook_output"),
+                            ("job", &job_name),
+                            ("worker", &worker),
+                            ("phase", &phase),
+                            ("hook", &hook_name),
+                            ("stream", if mark == '!' { "stderr" } else { "stdout" }),
+                            ("msg", &line),
+                        ]);
                         if mark == '!' {
                             let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
                             t.push(line);

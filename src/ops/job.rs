@@ -153,11 +153,18 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
             for (ip, r, ms) in results {
                 let code = match &r {
                     Ok(out) => {
-                        for line in out.stdout.lines() {
-                            println!("{}@{ip} | {line}", req.job);
-                        }
-                        for line in out.stderr.lines() {
-                            println!("{}@{ip} ! {line}", req.job);
+                        for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
+                            for line in text.lines() {
+                                println!("{}@{ip} {mark} {line}", req.job);
+                                crate::logs::record(&[
+                                    ("event", "output"),
+                                    ("job", &req.job),
+                                    ("worker", &ip),
+                                    ("phase", &req.target),
+                                    ("stream", stream),
+                                    ("msg", line),
+                                ]);
+                            }
                         }
                         out.code
                     }

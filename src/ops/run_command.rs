@@ -40,11 +40,17 @@ pub fn run(
         for (ip, r, ms) in results {
             let code = match &r {
                 Ok(out) => {
-                    for line in out.stdout.lines() {
-                        println!("{ip} | {line}");
-                    }
-                    for line in out.stderr.lines() {
-                        println!("{ip} ! {line}");
+                    for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
+                        for line in text.lines() {
+                            println!("{ip} {mark} {line}");
+                            crate::logs::record(&[
+                                ("event", "output"),
+                                ("worker", &ip),
+                                ("phase", "run_command"),
+                                ("stream", stream),
+                                ("msg", line),
+                            ]);
+                        }
                     }
                     out.code
                 }
