@@ -369,21 +369,22 @@ async fn demands(State(s): State<Arc<Shared>>, h: HeaderMap) -> Response {
     axum::Json(Value::Array(out)).into_response()
 }
 
-fn sem_name(body: &Option<Value>, q: &BTreeMap<String, String>) -> std::result::Result<String, ApiError> {
-    field(body, q, "name").ok_or_else(|| err(StatusCode::BAD_REQUEST, "name is required"))
+/// Caller, body and semaphore name of a semaphore request.
+fn sem_request(
+    s: &Shared,
+    h: &HeaderMap,
+    q: &BTreeMap<String, String>,
+    body: &Bytes,
+) -> std::result::Result<(Caller, Option<Value>, String), ApiError> {
+    let c = caller(s, h)?;
+    let body = json_body(h, body)?;
+    let name = field(&body, q, "name").ok_or_else(|| err(StatusCode::BAD_REQUEST, "name is required"))?;
+    Ok((c, body, name))
 }
 
 async fn sem_acquire(State(s): State<Arc<Shared>>, Query(q): Q, h: HeaderMap, body: Bytes) -> Response {
-    let c = match caller(&s, &h) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let body = match json_body(&h, &body) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let name = match sem_name(&body, &q) {
-        Ok(n) => n,
+    let (c, body, name) = match sem_request(&s, &h, &q, &body) {
+        Ok(r) => r,
         Err(r) => return r.into_response(),
     };
     let num = |k: &str, default: u64| body.as_ref().and_then(|b| b.get(k)).map_or(Some(default), |v| v.as_u64());
@@ -403,16 +404,8 @@ async fn sem_acquire(State(s): State<Arc<Shared>>, Query(q): Q, h: HeaderMap, bo
 }
 
 async fn sem_release(State(s): State<Arc<Shared>>, Query(q): Q, h: HeaderMap, body: Bytes) -> Response {
-    let c = match caller(&s, &h) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let body = match json_body(&h, &body) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let name = match sem_name(&body, &q) {
-        Ok(n) => n,
+    let (c, _, name) = match sem_request(&s, &h, &q, &body) {
+        Ok(r) => r,
         Err(r) => return r.into_response(),
     };
     let key = (c.job.clone(), c.event.as_str().to_string(), name.clone());

@@ -13,7 +13,6 @@ use crate::plan::hooks::{batches, rollout_order};
 use crate::transport::{Transport, shell_quote};
 use crate::workspace::manifest::HookEvent;
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// A lifecycle request.
 #[derive(Debug, Clone)]
@@ -138,41 +137,8 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                 .iter()
                 .map(|ip| (ip.clone(), runner_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version)))
                 .collect();
-            let results: Vec<_> = std::thread::scope(|s| {
-                let hs: Vec<_> = cmds
-                    .iter()
-                    .map(|(ip, cmd)| {
-                        s.spawn(move || {
-                            let t = Instant::now();
-                            (ip.clone(), transport.run(ip, cmd), t.elapsed().as_millis() as u64)
-                        })
-                    })
-                    .collect();
-                hs.into_iter().filter_map(|h| h.join().ok()).collect()
-            });
-            for (ip, r, ms) in results {
-                let code = match &r {
-                    Ok(out) => {
-                        for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
-                            for line in text.lines() {
-                                println!("{}@{ip} {mark} {line}", req.job);
-                                crate::logs::record(&[
-                                    ("event", "output"),
-                                    ("job", &req.job),
-                                    ("worker", &ip),
-                                    ("phase", &req.target),
-                                    ("stream", stream),
-                                    ("msg", line),
-                                ]);
-                            }
-                        }
-                        out.code
-                    }
-                    Err(e) => {
-                        println!("{}@{ip} ! {e}", req.job);
-                        None
-                    }
-                };
+            for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+                let code = super::show_output(Some(&req.job), &ip, &req.target, &r);
                 session.record(Event::LifecycleRan {
                     job: req.job.clone(),
                     ip: ip.clone(),

@@ -30,3 +30,51 @@ pub fn select_workers(state: &State, ips: &[String], labels: &[String]) -> Resul
     }
     Ok(picked)
 }
+
+/// Run `(worker, command)` pairs in parallel; results in input order, with
+/// each command's wall time in milliseconds.
+pub fn run_parallel(
+    transport: &crate::transport::Transport,
+    cmds: &[(String, String)],
+) -> Vec<(String, Result<crate::transport::Remote>, u64)> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = cmds
+            .iter()
+            .map(|(ip, cmd)| {
+                s.spawn(move || {
+                    let t = std::time::Instant::now();
+                    (ip.clone(), transport.run(ip, cmd), t.elapsed().as_millis() as u64)
+                })
+            })
+            .collect();
+        hs.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
+/// Print a remote result's output prefixed `job@worker |` (stderr `!`) and
+/// log it; the exit code, `None` when the worker could not be reached.
+pub fn show_output(job: Option<&str>, ip: &str, phase: &str, r: &Result<crate::transport::Remote>) -> Option<i32> {
+    let who = job.map_or_else(|| ip.to_string(), |j| format!("{j}@{ip}"));
+    match r {
+        Ok(out) => {
+            for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
+                for line in text.lines() {
+                    println!("{who} {mark} {line}");
+                    crate::logs::record(&[
+                        ("event", "output"),
+                        ("job", job.unwrap_or("")),
+                        ("worker", ip),
+                        ("phase", phase),
+                        ("stream", stream),
+                        ("msg", line),
+                    ]);
+                }
+            }
+            out.code
+        }
+        Err(e) => {
+            println!("{who} ! {e}");
+            None
+        }
+    }
+}

@@ -6,7 +6,6 @@ use crate::bucket::Session;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::transport::{Transport, shell_quote};
-use std::time::Instant;
 
 /// Run `command` on `ips`, `concurrency` at a time; records each run.
 pub fn run(
@@ -23,42 +22,12 @@ pub fn run(
     );
     let mut failed = Vec::new();
     for chunk in ips.chunks(concurrency.max(1)) {
-        let results: Vec<(String, Result<crate::transport::Remote>, u64)> = std::thread::scope(|s| {
-            let hs: Vec<_> = chunk
-                .iter()
-                .map(|ip| {
-                    let script = format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script));
-                    s.spawn(move || {
-                        let t = Instant::now();
-                        let r = transport.run(ip, &script);
-                        (ip.clone(), r, t.elapsed().as_millis() as u64)
-                    })
-                })
-                .collect();
-            hs.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        for (ip, r, ms) in results {
-            let code = match &r {
-                Ok(out) => {
-                    for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
-                        for line in text.lines() {
-                            println!("{ip} {mark} {line}");
-                            crate::logs::record(&[
-                                ("event", "output"),
-                                ("worker", &ip),
-                                ("phase", "run_command"),
-                                ("stream", stream),
-                                ("msg", line),
-                            ]);
-                        }
-                    }
-                    out.code
-                }
-                Err(e) => {
-                    println!("{ip} ! {e}");
-                    None
-                }
-            };
+        let cmds: Vec<(String, String)> = chunk
+            .iter()
+            .map(|ip| (ip.clone(), format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script))))
+            .collect();
+        for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+            let code = super::show_output(None, &ip, "run_command", &r);
             session.record(Event::RemoteCommandRan {
                 ip: ip.clone(),
                 command: command.to_string(),
