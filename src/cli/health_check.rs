@@ -38,13 +38,26 @@ pub(super) fn check_all(
         .collect();
     names.sort();
     let mut failed = Vec::new();
-    for (_, job) in names {
-        if let Err(e) = health_check::job(session, transport, &job, wait, verbose) {
-            if e.exit_code() == 2 {
-                return Err(e);
+    for group in names.chunks(health_check::PARALLEL_JOBS) {
+        // Probes of up to four jobs at once; recording and hooks in order.
+        let state = session.state();
+        let probed: Vec<Result<health_check::Probed>> = std::thread::scope(|s| {
+            let hs: Vec<_> = group
+                .iter()
+                .map(|(_, job)| s.spawn(move || health_check::probe(state, transport, job, wait)))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::op("health check thread panicked"))))
+                .collect()
+        });
+        for ((_, job), p) in group.iter().zip(probed) {
+            if let Err(e) = p.and_then(|p| health_check::finish(session, p, verbose)) {
+                if e.exit_code() == 2 {
+                    return Err(e);
+                }
+                eprintln!("{e}");
+                failed.push(job.clone());
             }
-            eprintln!("{e}");
-            failed.push(job);
         }
     }
     if !failed.is_empty() {

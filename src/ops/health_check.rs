@@ -14,6 +14,9 @@ use crate::workspace::manifest::HookEvent;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+/// Jobs probed at the same time.
+pub const PARALLEL_JOBS: usize = 4;
+
 /// Dial every worker's SSH port (retrying 30 × 1 s with `wait`).
 pub fn workers(session: &Session<'_>, wait: bool) -> Result<()> {
     let port = session.bucket().conf.ssh_port;
@@ -42,38 +45,63 @@ pub fn workers(session: &Session<'_>, wait: bool) -> Result<()> {
     }
 }
 
-/// Check one job. `Ok(false)` when it has no health config.
-pub fn job(session: &mut Session<'_>, transport: &Transport, job: &str, wait: bool, verbose: bool) -> Result<bool> {
-    let state = session.state();
-    let spec = state.catalog.jobs.get(job).ok_or_else(|| Error::usage(format!("unknown job {job:?}")))?.spec.clone();
+/// The probe part of one job's check (no session needed, so jobs can be
+/// probed in parallel).
+pub struct Probed {
+    job: String,
+    skipped: bool,
+    has_hooks: bool,
+    batches: Vec<(Vec<String>, std::result::Result<u64, String>)>,
+}
+
+/// Run the manifest probes of `job` on its active allocations in rollout
+/// order, `max_concurrent_upgrades` at a time, stopping at the first
+/// failing batch.
+pub fn probe(state: &crate::state::State, transport: &Transport, job: &str, wait: bool) -> Result<Probed> {
+    let spec = &state.catalog.jobs.get(job).ok_or_else(|| Error::usage(format!("unknown job {job:?}")))?.spec;
     let has_hooks = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "health_check"));
-    let cfg = health::config(&spec);
-    if cfg.is_none() && !has_hooks {
-        println!("health check skipped: {job}");
-        return Ok(false);
-    }
-    let active: Vec<String> =
-        state.catalog.allocations_of(job).into_iter().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
-    let (order, _) = rollout_order(&state.kv, job, &active);
+    let cfg = health::config(spec);
+    let mut out = Probed { job: job.to_string(), skipped: cfg.is_none() && !has_hooks, has_hooks, batches: Vec::new() };
     if let Some(cfg) = cfg {
+        let active: Vec<String> =
+            state.catalog.allocations_of(job).into_iter().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
+        let (order, _) = rollout_order(&state.kv, job, &active);
         for batch in batches(&order, spec.max_concurrent_upgrades.max(1)) {
-            let r = health::check(&spec, &cfg, &batch, transport, wait);
-            session.record(Event::HealthChecked {
-                job: job.to_string(),
-                allocations: batch.clone(),
-                ok: r.is_ok(),
-                detail: r.as_ref().err().cloned().unwrap_or_default(),
-            })?;
-            if let Err(e) = r {
-                return Err(Error::op(format!("health check failed: {job}: {e}")));
+            let r = health::check(spec, &cfg, &batch, transport, wait);
+            let failed = r.is_err();
+            out.batches.push((batch, r));
+            if failed {
+                break;
             }
         }
     }
-    if has_hooks {
+    Ok(out)
+}
+
+/// Record a job's probe results and run its `health_check` hooks.
+/// `Ok(false)` when the job has no health config.
+pub fn finish(session: &mut Session<'_>, probed: Probed, verbose: bool) -> Result<bool> {
+    let job = probed.job;
+    if probed.skipped {
+        println!("health check skipped: {job}");
+        return Ok(false);
+    }
+    for (batch, r) in probed.batches {
+        session.record(Event::HealthChecked {
+            job: job.clone(),
+            allocations: batch,
+            ok: r.is_ok(),
+            detail: r.as_ref().err().cloned().unwrap_or_default(),
+        })?;
+        if let Err(e) = r {
+            return Err(Error::op(format!("health check failed: {job}: {e}")));
+        }
+    }
+    if probed.has_hooks {
         let req = HookRequest {
             event: HookEvent::HealthCheck,
             hook: None,
-            jobs: vec![job.to_string()],
+            jobs: vec![job.clone()],
             filter: None,
             phase: "health_check",
             verbose,
