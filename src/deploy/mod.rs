@@ -74,6 +74,16 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
             return Err(Error::usage(format!("{tool} is not installed on this control host")));
         }
     }
+    let needs_bun = cat
+        .jobs
+        .values()
+        .filter(|j| opts.jobs.is_empty() || opts.jobs.contains(&j.spec.name))
+        .any(|j| j.spec.hooks.values().any(|h| !h.script.ends_with(".py")));
+    if needs_bun && which("bun").is_none() {
+        return Err(Error::usage(
+            "bun is not installed on this control host, and a selected job has .ts/.js hooks (npm install -g bun)",
+        ));
+    }
     let kv_key = KvKey::load(&bucket.paths.kv_key())?;
     let mut jobs: Vec<(u64, String)> = cat
         .jobs
