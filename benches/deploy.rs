@@ -21,6 +21,42 @@ fn write(p: &Path, rel: &str, body: &str) {
     std::fs::write(f, body).unwrap();
 }
 
+/// The same upgrade with Ansible (`serial: 4`): rsync from the control host
+/// (what `synchronize` does) and `make restart` on each worker.
+fn ansible(ips: &[String], key: &Path, job: &Path) -> Option<f64> {
+    Command::new("ansible-playbook").arg("--version").output().ok().filter(|o| o.status.success())?;
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = format!("ssh -i {} -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", key.display());
+    let hosts: String = ips.iter().map(|ip| format!("{ip}\n")).collect();
+    let inventory = format!(
+        "[workers]\n{hosts}\n[workers:vars]\nansible_port=2222\nansible_user=root\nansible_ssh_private_key_file={}\n\
+         ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\nansible_python_interpreter=python3\n",
+        key.display()
+    );
+    std::fs::write(dir.path().join("hosts"), inventory).unwrap();
+    let playbook = format!(
+        "- hosts: workers\n  serial: 4\n  gather_facts: false\n  tasks:\n\
+         \x20   - name: ship the job\n      ansible.builtin.command: rsync -a --checksum --mkpath -e \"{ssh}\" {src}/ root@{{{{ inventory_hostname }}}}:/opt/worker/ansible/jobs/app/\n      delegate_to: localhost\n\
+         \x20   - name: restart it\n      ansible.builtin.command: make -s -C /opt/worker/ansible/jobs/app restart\n",
+        src = job.display()
+    );
+    std::fs::write(dir.path().join("play.yml"), playbook).unwrap();
+    let run = || {
+        let t = Instant::now();
+        let o = Command::new("ansible-playbook")
+            .args(["-i", "hosts", "play.yml"])
+            .current_dir(dir.path())
+            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+            .env("ANSIBLE_FORKS", "16")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ansible: {}", String::from_utf8_lossy(&o.stdout));
+        t.elapsed().as_secs_f64()
+    };
+    run(); // first contact, like maand's first deploy
+    Some(run())
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -91,9 +127,14 @@ fn main() {
     maand(p, &["build"]);
     let upgrade = maand(p, &["deploy"]);
     let noop = maand(p, &["deploy"]);
+    let ansible = ansible(&ips, &key, &p.join("workspace/jobs/app"));
     let _ = Command::new("bash").arg(root.join("scripts/workers.sh")).arg("stop").arg(wdir.path()).status();
     println!("floor: 16 x `ssh true` in batches of 4 (fresh connections): {floor:.2} s");
     println!("deploy, 16 workers, batches of 4: first deploy {first:.2} s ({:.1}x floor)", first / floor);
     println!("one-file upgrade (4 restart batches): {upgrade:.2} s ({:.1}x floor)", upgrade / floor);
     println!("unchanged redeploy: {noop:.2} s");
+    match ansible {
+        Some(t) => println!("ansible-playbook, same job: rsync + make restart, serial 4: {t:.2} s ({:.1}x floor)", t / floor),
+        None => println!("ansible-playbook not installed (pip install ansible-core): comparison skipped"),
+    }
 }
