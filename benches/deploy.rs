@@ -26,7 +26,10 @@ fn write(p: &Path, rel: &str, body: &str) {
 fn ansible(ips: &[String], key: &Path, job: &Path) -> Option<f64> {
     Command::new("ansible-playbook").arg("--version").output().ok().filter(|o| o.status.success())?;
     let dir = tempfile::tempdir().unwrap();
-    let ssh = format!("ssh -i {} -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", key.display());
+    let ssh = format!(
+        "ssh -i {} -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        key.display()
+    );
     let hosts: String = ips.iter().map(|ip| format!("{ip}\n")).collect();
     let inventory = format!(
         "[workers]\n{hosts}\n[workers:vars]\nansible_port=2222\nansible_user=root\nansible_ssh_private_key_file={}\n\
@@ -134,7 +137,9 @@ fn main() {
     println!("one-file upgrade (4 restart batches): {upgrade:.2} s ({:.1}x floor)", upgrade / floor);
     println!("unchanged redeploy: {noop:.2} s");
     match ansible {
-        Some(t) => println!("ansible-playbook, same job: rsync + make restart, serial 4: {t:.2} s ({:.1}x floor)", t / floor),
+        Some(t) => {
+            println!("ansible-playbook, same job: rsync + make restart, serial 4: {t:.2} s ({:.1}x floor)", t / floor)
+        }
         None => println!("ansible-playbook not installed (pip install ansible-core): comparison skipped"),
     }
 }
