@@ -90,9 +90,10 @@ fn first_deploy_unchanged_redeploy_and_rolling_one_file_change() {
         assert!(w.opt(ip).join(&bid).join("bin/runner.py").exists());
     }
     let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    assert_eq!(deps.len(), 3);
+    assert!(deps.iter().all(|d| d["current_hash"] != "" && d["current_version"] == "1.0.0"), "{deps:?}");
     let info: serde_json::Value = serde_json::from_str(&ok(&maand(p, &["info", "--json"]))).unwrap();
     assert_eq!(info["update_seq"], 1);
-    let _ = deps;
 
     // Unchanged: skipped, no lifecycle.
     let out = deploy(p, &[]);

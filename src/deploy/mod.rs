@@ -132,7 +132,7 @@ fn deploy(session: &mut Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Result
     }
     check_workers(session, cx, jobs)?;
     if !cx.opts.dry_run {
-        write_worker_json(session, cx, jobs);
+        write_worker_json(session, cx);
         reconcile(session, cx, jobs)?;
     }
     let mut failures: Vec<String> = Vec::new();
@@ -196,13 +196,12 @@ fn check_workers(session: &Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) -> Res
 /// (its `worker.json`), so `maand job` can tell a current worker from a
 /// stale one. Workers outside the selected jobs that cannot be reached are
 /// reported, not fatal.
-fn write_worker_json(session: &Session<'_>, cx: &Ctx, jobs: &[(u64, String)]) {
+fn write_worker_json(session: &Session<'_>, cx: &Ctx) {
     let state = session.state();
     let mut ips: Vec<String> =
         state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
     ips.sort();
     ips.dedup();
-    let _ = jobs;
     std::thread::scope(|s| {
         for ip in &ips {
             let body = stage::worker_json(state, &cx.bucket_id, ip, cx.update_seq);

@@ -142,12 +142,10 @@ impl TestWorkers {
         let i = self.ips.iter().position(|x| x == ip).unwrap();
         let _ = self.children[i].kill();
         let _ = self.children[i].wait();
-        let d = self.dir.path().join(ip);
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(format!("{ip}:{PORT}")).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = d;
         self.spawn(ip, true);
         let child = self.children.pop().unwrap();
         self.children[i] = child;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::event::{Event, KvValue};
-use crate::state::{Allocation, Job, JobSpec, Worker};
+use crate::state::{Allocation, JobSpec, Worker};
 
 fn state(policy: &str, globs: &[&str], starts: u64, upgrades: u64, disabled: &[&str]) -> State {
     let mut s = State::default();
@@ -24,7 +24,6 @@ fn state(policy: &str, globs: &[&str], starts: u64, upgrades: u64, disabled: &[&
         max_concurrent_upgrades: upgrades,
         ..Default::default()
     })));
-    let _ = Job::default();
     s
 }
 
