@@ -45,8 +45,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     let t = std::time::Instant::now();
     let ws = workspace::load(&bucket.paths, &bucket.conf)?;
     tracing::info!(ms = t.elapsed().as_millis() as u64, "workspace loaded");
-    let bucket_id =
-        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let bucket_id = bucket.require_id()?;
     let ca_pem = std::fs::read_to_string(bucket.paths.ca_crt())
         .map_err(|e| Error::usage(format!("secrets/ca.crt: cannot read ({e}): run `maand init`")))?;
     let (_, ca_fingerprint) = certs::inspect_ca(&ca_pem)?;
@@ -128,8 +127,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         Ok(())
     })();
     if let Err(e) = recorded {
-        session.fail(&e)?;
-        return Err(e);
+        return session.finish(Err(e));
     }
 
     // post_build hooks, in deployment_seq order. A failure fails the build;
@@ -147,8 +145,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         extra: Default::default(),
     };
     if let Err(e) = run_hooks(&mut session, &req) {
-        session.fail(&e)?;
-        return Err(e);
+        return session.finish(Err(e));
     }
     let id = session.id();
     let cat = &session.state().catalog;

@@ -78,6 +78,14 @@ pub(super) fn check_format(meta: &JournalMeta) -> Result<()> {
 }
 
 impl Bucket {
+    /// The bucket's id, or a usage error when `maand init` never recorded one.
+    pub fn require_id(&self) -> Result<String> {
+        self.state
+            .bucket_id()
+            .map(str::to_string)
+            .ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))
+    }
+
     /// Open an initialised bucket for writing: take the lock, recover from
     /// a crashed session, load state, bring the projection up to date.
     pub fn open(paths: BucketPaths, opts: &OpenOptions) -> Result<Bucket> {

@@ -173,6 +173,21 @@ impl Session<'_> {
         self.end_failed(error.message())
     }
 
+    /// End the session by the command's result: commit on success, fail on
+    /// error and hand the error back unchanged.
+    pub fn finish<T>(self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(v) => {
+                self.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.fail(&e)?;
+                Err(e)
+            }
+        }
+    }
+
     fn end_failed(&mut self, message: &str) -> Result<()> {
         crate::logs::end(&format!("failed: {message}"));
         self.buffer

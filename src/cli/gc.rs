@@ -2,7 +2,7 @@
 
 use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::gc;
 use crate::transport::Transport;
 
@@ -16,23 +16,15 @@ pub struct GcArgs {
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &GcArgs) -> Result<()> {
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let bucket_id =
-        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     let mut session = bucket.begin(session_info("gc"))?;
-    match gc::run(&mut session, &transport, &bucket_id, args.retain_days, clock::now_ms()) {
-        Ok(r) => {
-            let id = session.id();
-            session.commit()?;
-            println!(
-                "gc: {} allocation(s) purged, {} KV key(s) purged, {} key(s) with old versions pruned (journal session {id}; the journal keeps history)",
-                r.allocations, r.keys_purged, r.keys_pruned
-            );
-            Ok(())
-        }
-        Err(e) => {
-            session.fail(&e)?;
-            Err(e)
-        }
-    }
+    let id = session.id();
+    let result = gc::run(&mut session, &transport, &bucket_id, args.retain_days, clock::now_ms());
+    let r = session.finish(result)?;
+    println!(
+        "gc: {} allocation(s) purged, {} KV key(s) purged, {} key(s) with old versions pruned (journal session {id}; the journal keeps history)",
+        r.allocations, r.keys_purged, r.keys_pruned
+    );
+    Ok(())
 }

@@ -75,11 +75,6 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArg
     }
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     let mut session = bucket.begin(session_info("health_check"))?;
-    match check_all(&mut session, &transport, &args.jobs, args.wait, args.verbose) {
-        Ok(()) => session.commit(),
-        Err(e) => {
-            session.fail(&e)?;
-            Err(e)
-        }
-    }
+    let result = check_all(&mut session, &transport, &args.jobs, args.wait, args.verbose);
+    session.finish(result)
 }

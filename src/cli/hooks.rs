@@ -69,16 +69,9 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> 
         verbose: args.verbose,
         extra: BTreeMap::new(),
     };
-    match run_hooks(&mut session, &req) {
-        Ok(_) => {
-            let id = session.id();
-            session.commit()?;
-            println!("{} ran for {} (journal session {id})", args.hook, jobs.join(", "));
-            Ok(())
-        }
-        Err(e) => {
-            session.fail(&e)?;
-            Err(e)
-        }
-    }
+    let id = session.id();
+    let result = run_hooks(&mut session, &req);
+    session.finish(result)?;
+    println!("{} ran for {} (journal session {id})", args.hook, jobs.join(", "));
+    Ok(())
 }

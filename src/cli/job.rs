@@ -101,8 +101,7 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
         )));
     }
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let bucket_id =
-        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_key()?;
     let mut session = bucket.begin(session_info("job"))?;
@@ -113,13 +112,8 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
         health_check: t.health_check,
         verbose: t.verbose,
     };
-    match crate::ops::job::run(&mut session, &transport, &bucket_id, &req) {
-        Ok(()) => session.commit(),
-        Err(e) => {
-            session.fail(&e)?;
-            Err(e)
-        }
-    }
+    let result = crate::ops::job::run(&mut session, &transport, &bucket_id, &req);
+    session.finish(result)
 }
 
 fn create(paths: &BucketPaths, job: &str, selectors: &[String]) -> Result<()> {

@@ -14,6 +14,7 @@ mod logs;
 mod run_command;
 mod table;
 mod worker_facts;
+mod worker_selection;
 
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::Result;

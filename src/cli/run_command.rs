@@ -1,8 +1,9 @@
 //! `maand run_command "<sh>" [-w ips | -l labels] [-c N] [--health_check]`.
 
+use super::worker_selection::WorkerSelection;
 use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
 use crate::error::{Error, Result};
-use crate::ops::{run_command, select_workers};
+use crate::ops::run_command;
 use crate::transport::Transport;
 
 /// Flags of `maand run_command`.
@@ -10,12 +11,9 @@ use crate::transport::Transport;
 pub struct RunCommandArgs {
     /// The shell command (run with bash in /opt/worker/<bucket_id>).
     pub command: String,
-    /// Only these workers (comma-separated addresses).
-    #[arg(short = 'w', long = "workers", value_delimiter = ',', conflicts_with = "labels")]
-    pub workers: Vec<String>,
-    /// Only workers carrying all these labels (comma-separated).
-    #[arg(short = 'l', long = "labels", value_delimiter = ',')]
-    pub labels: Vec<String>,
+    /// Which workers to run on.
+    #[command(flatten)]
+    pub select: WorkerSelection,
     /// How many workers at a time.
     #[arg(short = 'c', long = "concurrency", default_value_t = 4)]
     pub concurrency: usize,
@@ -29,9 +27,8 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
         return Err(Error::usage("-c: concurrency must be at least 1"));
     }
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let bucket_id =
-        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
-    let ips = select_workers(&bucket.state, &args.workers, &args.labels)?;
+    let bucket_id = bucket.require_id()?;
+    let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_key()?;
     let mut session = bucket.begin(session_info("run_command"))?;
@@ -39,11 +36,5 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
     if result.is_ok() && args.health_check {
         result = super::health_check::check_all(&mut session, &transport, &[], false, false);
     }
-    match result {
-        Ok(()) => session.commit(),
-        Err(e) => {
-            session.fail(&e)?;
-            Err(e)
-        }
-    }
+    session.finish(result)
 }

@@ -1,20 +1,18 @@
 //! `maand worker_facts [-w ips | -l labels] [-c N] [--dry-run] [--build]`.
 
+use super::worker_selection::WorkerSelection;
 use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
 use crate::build::{BuildOptions, run as build};
 use crate::error::{Error, Result};
-use crate::ops::{select_workers, worker_facts};
+use crate::ops::worker_facts;
 use crate::transport::Transport;
 
 /// Flags of `maand worker_facts`.
 #[derive(clap::Args, Debug)]
 pub struct WorkerFactsArgs {
-    /// Only these workers (comma-separated addresses).
-    #[arg(short = 'w', long = "workers", value_delimiter = ',', conflicts_with = "labels")]
-    pub workers: Vec<String>,
-    /// Only workers carrying all these labels.
-    #[arg(short = 'l', long = "labels", value_delimiter = ',')]
-    pub labels: Vec<String>,
+    /// Which workers to probe.
+    #[command(flatten)]
+    pub select: WorkerSelection,
     /// How many workers at a time.
     #[arg(short = 'c', long = "concurrency", default_value_t = 8)]
     pub concurrency: usize,
@@ -31,18 +29,12 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &WorkerFactsArg
         return Err(Error::usage("-c: concurrency must be at least 1"));
     }
     let mut bucket = Bucket::open(paths.clone(), open)?;
-    let ips = select_workers(&bucket.state, &args.workers, &args.labels)?;
+    let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_key()?;
     let mut session = bucket.begin(session_info("worker_facts"))?;
-    let facts = match worker_facts::probe(&mut session, &transport, &ips, args.concurrency) {
-        Ok(f) => f,
-        Err(e) => {
-            session.fail(&e)?;
-            return Err(e);
-        }
-    };
-    session.commit()?;
+    let probed = worker_facts::probe(&mut session, &transport, &ips, args.concurrency);
+    let facts = session.finish(probed)?;
     let changes = worker_facts::apply(paths, &facts, !args.dry_run)?;
     if changes.is_empty() {
         println!("workspace/workers.json is already up to date");

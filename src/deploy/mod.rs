@@ -65,8 +65,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
         let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
         return Err(Error::usage(format!("--jobs: unknown job(s) {} (see `maand cat jobs`)", names.join(", "))));
     }
-    let bucket_id =
-        bucket.state.bucket_id().ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?.to_string();
+    let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_key()?;
     for tool in ["ssh", "rsync", "python3"] {
@@ -109,10 +108,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
             session.fail(&Error::op("dry run: nothing persisted"))?;
             Ok(report)
         }
-        Err(e) => {
-            session.fail(&e)?;
-            Err(e)
-        }
+        Err(e) => session.finish(Err(e)),
     }
 }
 
