@@ -31,7 +31,7 @@ fn kv_event(n: u64) -> Event {
 fn record(id: u64) -> SessionRecord {
     SessionRecord {
         id,
-        info: SessionInfo { started_at: 0, ..session_info("bench") },
+        info: maand::journal::session_index_info(&SessionInfo { started_at: 0, ..session_info("bench") }),
         first_seq: 0,
         last_seq: 0,
         events: 0,
@@ -58,7 +58,7 @@ fn fresh_bucket() -> (tempfile::TempDir, BucketPaths) {
 fn fill(paths: &BucketPaths, total: u64, batch: u64) -> Duration {
     let mut w = JournalWriter::open(&paths.journal()).unwrap();
     let mut rec = record(w.next_session_id().unwrap());
-    let opened = Event::SessionOpened(rec.info.clone());
+    let opened = Event::SessionOpened(maand::journal::session_info_from_index(&rec));
     w.append(&mut rec, &[(0, opened)]).unwrap();
     let start = Instant::now();
     let mut n = 0;
@@ -216,7 +216,7 @@ fn bench_fold_open_projection() {
         let _digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
         let hash = t.elapsed();
         let t = Instant::now();
-        let state = maand::state::State::decode(&bytes).unwrap();
+        let state = maand::journal::snapshot::decode_state(&bytes).unwrap();
         let decode = t.elapsed();
         println!(
             "  snapshot of {} MB: read {:.0} ms, sha256 {:.0} ms, decode {:.0} ms ({} KV versions)",

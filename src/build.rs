@@ -6,7 +6,7 @@ use crate::bucket::{Bucket, session_info};
 use crate::certs;
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::event::{Event, KvValue};
+use crate::event::{Event, KvValue, SealAlg};
 use crate::hooks::{HookRequest, run_hooks};
 use crate::kv::seal::KvKey;
 use crate::plan::build::{BuildContext, plan_build};
@@ -91,7 +91,10 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
                 let ns = format!("maand/job/{}/worker/{ip}", r.job);
                 let crt_key = format!("certs/{}.crt", r.name);
                 let key_key = format!("certs/{}.key", r.name);
-                let sealed = kv_key.as_ref().ok_or_else(|| Error::op("kv key not loaded"))?.seal(
+                // Certificate keys: XChaCha20-Poly1305 (random 192-bit nonces
+                // stay safe across the many keys reissues seal over years).
+                let sealed = kv_key.as_ref().ok_or_else(|| Error::op("kv key not loaded"))?.seal_with(
+                    SealAlg::XChaCha20Poly1305,
                     &ns,
                     &key_key,
                     &cert.key_pem,

@@ -5,24 +5,21 @@
 //! `kv` rules) that decides, thin shell (`bucket`, `journal`, `projection`,
 //! `cli`, transport) that does.
 
+pub use maand_core::{error, event, plan, state};
+
 pub mod bucket;
 pub mod build;
 pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod deploy;
-pub mod error;
-pub mod event;
-pub mod hexser;
 pub mod hooks;
 pub mod journal;
 pub mod kv;
 pub mod logs;
 pub mod ops;
-pub mod plan;
 pub mod projection;
 pub mod replay;
-pub mod state;
 pub mod templates;
 pub mod transport;
 pub mod verify;

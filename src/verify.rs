@@ -113,12 +113,12 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
         expected_seq += 1;
         summarise(&mut sessions, seq, env.session_id, &env.event);
         fold.push(&env);
-        if let Some(snap) = snapshots.get(&seq).filter(|s| s.state_version == State::ENCODING_VERSION) {
-            let digest = fold.state().digest()?;
+        if let Some(snap) = snapshots.get(&seq).filter(|s| s.state_version == journal::snapshot::STATE_VERSION) {
+            let digest = journal::snapshot::digest(fold.state())?;
             if digest != snap.digest || fold.state().seq != seq {
                 report.problems.push(fail("snapshot differs from the state re-folded up to it".into()));
             } else if let Some(bytes) = journal::reader_snapshot_data(&txn, seq)? {
-                let stored = State::decode(&bytes).ok();
+                let stored = journal::snapshot::decode_state(&bytes).ok();
                 if stored.as_ref() != Some(fold.state()) {
                     report.problems.push(fail("stored snapshot state differs from its digest's state".into()));
                 }
@@ -130,7 +130,7 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
     if broken {
         return Ok(report);
     }
-    let stale = snapshots.values().filter(|s| s.state_version != State::ENCODING_VERSION).count();
+    let stale = snapshots.values().filter(|s| s.state_version != journal::snapshot::STATE_VERSION).count();
     if stale > 0 {
         report.notes.push(format!(
             "{stale} snapshot(s) use an older state encoding; they are ignored and replaced at the next commit of a large session"

@@ -85,7 +85,7 @@ fn journal_format_newer_or_older_than_binary_is_refused() {
         let mut w = maand::journal::JournalWriter::open(&dir.path().join("data/journal.redb")).unwrap();
         w.set_format_version(v).unwrap();
     };
-    set_format(maand::event::FORMAT_VERSION + 1);
+    set_format(maand::journal::codec::FORMAT_VERSION + 1);
     let o = maand(dir.path(), &["info"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("upgrade maand"), "{}", stderr(&o));

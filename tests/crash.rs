@@ -170,6 +170,11 @@ fn cli_init_cut_at_every_event() {
         // it leaves an aborted session.
         let sessions = stdout(&journal(tmp.path(), &["sessions"]));
         assert_eq!(sessions.contains("aborted"), n < 5, "n={n}: {sessions}");
+        // The armed fault is on the record of the session it cut.
+        let first = stdout(&journal(tmp.path(), &["show", "1"]));
+        assert!(first.contains(&format!("TEST SWITCHES: MAAND_FAULT_ABORT_AFTER_EVENTS={n}")), "n={n}: {first}");
+        let second = stdout(&journal(tmp.path(), &["show", "2"]));
+        assert!(!second.contains("TEST SWITCHES"), "n={n}: a normal run records none: {second}");
         ok(&journal(tmp.path(), &["verify"]));
     }
 }

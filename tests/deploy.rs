@@ -59,6 +59,7 @@ fn replay_checks(p: &Path) {
     let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("TEST SWITCH --inject-nondeterminism is on"), "{}", stderr(&o));
 }
 
 fn deploy(p: &Path, extra: &[&str]) -> String {

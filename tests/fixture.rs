@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use maand::event::KvValue;
-use maand::journal::{self, JournalReader, Outcome};
+use maand::journal::{self, JournalReader, Outcome, snapshot};
 use maand::state::Fold;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -40,7 +40,7 @@ fn format1_fixture_folds_to_the_expected_state() {
     .unwrap();
     let full = full.finish();
     assert_eq!(loaded.state, full, "snapshot + tail equals a full re-fold");
-    assert_eq!(loaded.state.digest().unwrap(), full.digest().unwrap());
+    assert_eq!(snapshot::digest(&loaded.state).unwrap(), snapshot::digest(&full).unwrap());
 
     let s = &loaded.state;
     assert_eq!(s.seq, 26);
@@ -61,7 +61,11 @@ fn format1_fixture_folds_to_the_expected_state() {
     assert_eq!(plain("vars/job/web", "replicas").as_deref(), Some("3"));
     assert_eq!(
         s.kv.get("secrets/job/api", "password"),
-        Some(&KvValue::Sealed { nonce: [9; 12], ciphertext: vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4] })
+        Some(&KvValue::Sealed {
+            alg: maand::event::SealAlg::Aes256Gcm,
+            nonce: vec![9; 12],
+            ciphertext: vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]
+        })
     );
     let outcomes: Vec<&str> = journal::reader_sessions(&txn).unwrap().iter().map(|r| r.outcome.word()).collect();
     assert_eq!(outcomes, ["committed", "committed", "failed", "aborted", "committed"]);
@@ -72,10 +76,20 @@ fn format1_fixture_folds_to_the_expected_state() {
 fn format1_fixture_accepts_new_sessions_and_rebuilds_its_projection() {
     let dir = fixture_copy();
     assert!(!dir.path().join("data/maand.db").exists());
+    // Format 1 is read by every command, but written to only after
+    // `maand init` upgraded the bucket (and recorded that it did).
+    let refused = maand(dir.path(), &["build"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("run `maand init` to upgrade the bucket"), "{}", stderr(&refused));
+    // The fixture ships no CA key; a new CA pair is made for the kept id.
+    std::fs::remove_file(dir.path().join("secrets/ca.crt")).unwrap();
+    ok(&maand(dir.path(), &["init"]));
+    let init_events = ok(&journal(dir.path(), &["show", "6", "--json"]));
+    assert!(init_events.contains("\"FormatUpgraded\"") && init_events.contains("\"to\": 2"), "{init_events}");
     write_session(dir.path(), "vars/job/new", 3, "x");
     assert!(dir.path().join("data/maand.db").exists());
     let v = ok(&journal(dir.path(), &["verify"]));
-    assert!(v.contains("ok: 31 events in 6 sessions"), "{v}");
+    assert!(v.contains("in 7 sessions"), "{v}");
     let info: serde_json::Value = serde_json::from_str(&ok(&maand(dir.path(), &["info", "--json"]))).unwrap();
     assert_eq!(info["kv_keys"], 7);
 }

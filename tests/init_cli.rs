@@ -186,7 +186,11 @@ fn cat_kv_shows_latest_version_and_masks_secrets() {
         s.record(maand::event::Event::KvPut {
             namespace: "secrets/job/api".into(),
             key: "pw".into(),
-            value: maand::event::KvValue::Sealed { nonce: [7; 12], ciphertext: vec![1, 2, 3] },
+            value: maand::event::KvValue::Sealed {
+                alg: maand::event::SealAlg::Aes256Gcm,
+                nonce: vec![7; 12],
+                ciphertext: vec![1, 2, 3],
+            },
             ttl: 60,
             at: 5,
         })

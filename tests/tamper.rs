@@ -124,3 +124,26 @@ fn projection_that_disagrees_with_the_journal_fails_verify() {
     ok(&journal(dir.path(), &["rebuild-db"]));
     ok(&journal(dir.path(), &["verify"]));
 }
+
+/// A record whose hash checks out but whose body does not decode (here: a
+/// byte appended to the body, hash recomputed, as a buggy writer could
+/// leave it) is refused, naming its sequence number, its format and the
+/// maand version that wrote its session.
+#[test]
+fn an_undecodable_record_names_its_seq_format_and_writer() {
+    let dir = bucket_with_history();
+    let seq = event_count(dir.path()) as u64;
+    edit_events(dir.path(), |t| {
+        let stored = get(t, seq);
+        let mut body = stored[..stored.len() - 32].to_vec();
+        body.push(0);
+        let hash = maand_record::body_hash(&body);
+        body.extend_from_slice(&hash);
+        t.insert(seq, body.as_slice()).unwrap();
+    });
+    let o = journal(dir.path(), &["export", "--jsonl"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let want = format!("journal event {seq} (format 2, session 3, written by maand {})", env!("CARGO_PKG_VERSION"));
+    assert!(err.contains(&want) && err.contains("trailing bytes"), "{err}");
+}

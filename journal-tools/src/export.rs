@@ -23,7 +23,7 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     journal::for_each_event(&txn, .., |env| {
-        serde_json::to_writer(&mut out, &env)?;
+        serde_json::to_writer(&mut out, &journal::envelope_json(&env))?;
         out.write_all(b"\n")?;
         Ok(ControlFlow::Continue(()))
     })?;

@@ -20,22 +20,27 @@ pub struct Args {
     /// Write a maand.db of the replayed state here.
     #[arg(long, conflicts_with = "check")]
     db: Option<std::path::PathBuf>,
-    /// Test only: simulate a non-deterministic planner (must make --check fail).
-    #[arg(long, hide = true)]
+    /// Test only: simulate a non-deterministic planner (must make --check
+    /// fail). It can only turn a pass into a failure, and it announces
+    /// itself on stderr every time, so it cannot alter a real check unseen.
+    #[arg(long, hide = true, requires = "check")]
     inject_nondeterminism: bool,
 }
 
 pub fn run(paths: &BucketPaths, args: &Args) -> Result<i32> {
     if args.check {
+        if args.inject_nondeterminism {
+            eprintln!("replay --check: TEST SWITCH --inject-nondeterminism is on: the planner is perturbed on purpose");
+        }
         let r = maand::replay::check(paths, args.session, args.inject_nondeterminism)?;
         if let Some(d) = r.divergence {
             eprintln!(
                 "replay --check: the plan recorded at event {} (session {}) for job {} differs when planned again",
                 d.seq, d.session, d.recorded.job
             );
-            eprintln!("recorded:  {}", serde_json::to_string(&d.recorded)?);
+            eprintln!("recorded:  {}", maand::journal::plan_json(&d.recorded));
             match d.replanned {
-                Ok(p) => eprintln!("replanned: {}", serde_json::to_string(&p)?),
+                Ok(p) => eprintln!("replanned: {}", maand::journal::plan_json(&p)),
                 Err(e) => eprintln!("replanned: error: {e}"),
             }
             return Ok(1);
@@ -66,7 +71,7 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<i32> {
         "allocations": state.catalog.allocations.len(),
         "deployed": state.deployed.len(),
         "kv_keys": state.kv.key_count(),
-        "digest": hex(&state.digest()?),
+        "digest": hex(&maand::journal::snapshot::digest(&state)?),
     });
     println!("{}", serde_json::to_string_pretty(&s)?);
     if let Some(db) = &args.db {

@@ -55,6 +55,7 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
         Ok(ControlFlow::Continue(()))
     })?;
     if args.json {
+        let out: Vec<serde_json::Value> = out.iter().map(journal::envelope_json).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }

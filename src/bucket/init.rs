@@ -5,8 +5,9 @@ use super::{Bucket, BucketLock, BucketPaths, DEFAULT_CONF, MaandConf, session_in
 use crate::certs;
 use crate::clock;
 use crate::error::{Context, Error, Result};
-use crate::event::{Event, FORMAT_VERSION};
+use crate::event::Event;
 use crate::journal::JournalWriter;
+use crate::journal::codec::FORMAT_VERSION;
 use std::fs;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;

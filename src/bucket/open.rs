@@ -3,7 +3,8 @@
 use super::{BucketLock, BucketPaths, MaandConf};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::event::{Event, FORMAT_VERSION};
+use crate::event::Event;
+use crate::journal::codec::FORMAT_VERSION;
 use crate::journal::{self, JournalMeta, JournalReader, JournalWriter, Outcome};
 use crate::projection;
 use crate::state::State;

@@ -39,6 +39,7 @@ pub fn session_info(command: &str) -> SessionInfo {
         maand_version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
         started_at: clock::now_ms(),
+        test_switches: crate::journal::armed_test_switches(),
     }
 }
 
@@ -76,7 +77,7 @@ impl Bucket {
         let at = info.started_at;
         let mut record = SessionRecord {
             id,
-            info: info.clone(),
+            info: crate::journal::session_index_info(&info),
             first_seq: 0,
             last_seq: 0,
             events: 0,

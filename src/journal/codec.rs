@@ -1,48 +1,12 @@
-//! Envelope encoding: `bincode(body) ‖ sha256(domain ‖ bincode(body))`.
-//!
-//! The body starts with the format version, so any reader can tell which
-//! decoder a stored record needs before decoding the rest.
+//! Event records: the domain [`Event`] converted to the newest frozen record
+//! type and encoded by `maand-record` (`body ‖ sha256(domain ‖ body)`), and
+//! stored records of every supported format decoded back.
 
+use super::convert;
 use crate::error::{Error, Result};
-use crate::event::{Envelope, Event, FORMAT_VERSION, Hash32, Millis};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use crate::event::{Envelope, Event, Hash32, Millis};
 
-const DOMAIN: &[u8] = b"maand-journal-event";
-
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
-
-#[derive(Serialize)]
-struct BodyRef<'a> {
-    format_version: u16,
-    seq: u64,
-    session_id: u64,
-    #[serde(with = "crate::hexser::array")]
-    prev_hash: Hash32,
-    recorded_at: Millis,
-    event: &'a Event,
-}
-
-#[derive(Deserialize)]
-struct Body {
-    format_version: u16,
-    seq: u64,
-    session_id: u64,
-    #[serde(with = "crate::hexser::array")]
-    prev_hash: Hash32,
-    recorded_at: Millis,
-    event: Event,
-}
-
-/// Hash of an encoded body.
-pub fn body_hash(body: &[u8]) -> Hash32 {
-    let mut h = Sha256::new();
-    h.update(DOMAIN);
-    h.update(body);
-    h.finalize().into()
-}
+pub use maand_record::{FORMAT_VERSION, OLDEST_FORMAT, body_hash, check, peek};
 
 /// Encode an event for storage; returns the stored bytes and the hash.
 pub fn encode(
@@ -52,53 +16,19 @@ pub fn encode(
     recorded_at: Millis,
     event: &Event,
 ) -> Result<(Vec<u8>, Hash32)> {
-    let body = BodyRef { format_version: FORMAT_VERSION, seq, session_id, prev_hash, recorded_at, event };
-    let mut bytes = bincode::serde::encode_to_vec(&body, config())?;
-    let hash = body_hash(&bytes);
-    bytes.extend_from_slice(&hash);
-    Ok((bytes, hash))
+    maand_record::encode_event(&convert::body(seq, session_id, prev_hash, recorded_at, event))
+        .map_err(|e| Error::op(format!("journal event {seq}: {e}")))
 }
 
 /// Decode stored bytes into an envelope. Does not check the hash; see
-/// [`check`] for that.
+/// [`check`] for that. A record of a newer format is a usage error (the fix
+/// is a newer maand); an undecodable one is an operation error.
 pub fn decode(stored: &[u8]) -> Result<Envelope> {
-    if stored.len() < 33 {
-        return Err(Error::op(format!("record too short ({} bytes)", stored.len())));
+    match maand_record::decode_event(stored) {
+        Ok((body, hash)) => Ok(convert::envelope(body, hash)),
+        Err(e) if e.0.contains("upgrade maand") => Err(Error::usage(e.0)),
+        Err(e) => Err(Error::op(e.0)),
     }
-    let (body_bytes, hash_bytes) = stored.split_at(stored.len() - 32);
-    let (version, _) = bincode::serde::decode_from_slice::<u16, _>(body_bytes, config())
-        .map_err(|e| Error::op(format!("undecodable record: {e}")))?;
-    if version > FORMAT_VERSION {
-        return Err(Error::usage(format!(
-            "record written by journal format {version}, this maand reads up to {FORMAT_VERSION}: upgrade maand"
-        )));
-    }
-    // Format 1 is the only one so far; older formats get their own decoder here.
-    let (body, used) = bincode::serde::decode_from_slice::<Body, _>(body_bytes, config())
-        .map_err(|e| Error::op(format!("undecodable record: {e}")))?;
-    if used != body_bytes.len() {
-        return Err(Error::op(format!("record has {} trailing bytes", body_bytes.len() - used)));
-    }
-    let mut hash = [0u8; 32];
-    hash.copy_from_slice(hash_bytes);
-    Ok(Envelope {
-        format_version: body.format_version,
-        seq: body.seq,
-        session_id: body.session_id,
-        prev_hash: body.prev_hash,
-        hash,
-        recorded_at: body.recorded_at,
-        event: body.event,
-    })
-}
-
-/// Whether the stored hash matches the stored body.
-pub fn check(stored: &[u8]) -> bool {
-    if stored.len() < 33 {
-        return false;
-    }
-    let (body, hash) = stored.split_at(stored.len() - 32);
-    body_hash(body).as_slice() == hash
 }
 
 #[cfg(test)]
@@ -111,9 +41,24 @@ mod tests {
         let (mut bytes, hash) = encode(7, 3, [1; 32], 42, &ev).unwrap();
         let env = decode(&bytes).unwrap();
         assert_eq!((env.seq, env.session_id, env.prev_hash, env.recorded_at, env.hash), (7, 3, [1; 32], 42, hash));
-        assert_eq!(env.event, ev);
+        assert_eq!((env.event, env.format_version), (ev, FORMAT_VERSION));
         assert!(check(&bytes));
         bytes[3] ^= 0x40;
         assert!(!check(&bytes));
+    }
+
+    #[test]
+    fn trailing_bytes_and_newer_formats_are_refused() {
+        let (bytes, _) = encode(1, 1, [0; 32], 0, &Event::Checkpoint { label: "x".into() }).unwrap();
+        let mut longer = bytes[..bytes.len() - 32].to_vec();
+        longer.push(0);
+        let h = body_hash(&longer);
+        longer.extend_from_slice(&h);
+        assert!(decode(&longer).unwrap_err().message().contains("trailing"));
+        let mut newer = bytes.clone();
+        newer[0] = 9;
+        let e = decode(&newer).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(e.message().contains("upgrade maand"), "{e}");
     }
 }

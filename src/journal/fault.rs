@@ -1,7 +1,9 @@
 //! Test-only fault injection: `MAAND_FAULT_ABORT_AFTER_EVENTS=N` makes the
 //! process call `std::process::abort()` right after the N-th event it appends
 //! is durable. The crash-recovery tests use it to cut sessions at every
-//! possible point; it has no effect when unset.
+//! possible point; it has no effect when unset. When armed, every session
+//! the process opens records it (`SessionInfo::test_switches`), so a run
+//! with the fault armed is visible in the journal and the audit.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,4 +39,10 @@ pub(crate) fn appended(n: usize) {
         eprintln!("maand: fault injection: aborting after {total} events");
         std::process::abort();
     }
+}
+
+/// The test switches armed in this process, as `NAME=value`, for the
+/// session record (empty in production).
+pub fn armed() -> Vec<String> {
+    std::env::var(ABORT_AFTER_EVENTS).ok().map(|v| format!("{ABORT_AFTER_EVENTS}={v}")).into_iter().collect()
 }

@@ -23,7 +23,7 @@ pub struct LoadedState {
 pub fn load_state(txn: &ReadTransaction) -> Result<LoadedState> {
     let mut base = None;
     for meta in reader::snapshots(txn)?.into_iter().rev() {
-        if meta.state_version != State::ENCODING_VERSION {
+        if meta.state_version != super::snapshot::STATE_VERSION {
             continue;
         }
         let Some(bytes) = reader::snapshot_data(txn, meta.seq)? else {
@@ -33,7 +33,7 @@ pub fn load_state(txn: &ReadTransaction) -> Result<LoadedState> {
             tracing::warn!(seq = meta.seq, "snapshot digest mismatch; ignoring it");
             continue;
         }
-        match State::decode(&bytes) {
+        match super::snapshot::decode_state(&bytes) {
             Ok(state) => {
                 base = Some((meta.seq, state));
                 break;

@@ -11,12 +11,16 @@
 //! never block the writer.
 
 pub mod codec;
+mod convert;
 mod fault;
 mod load;
 mod reader;
 mod records;
+pub mod snapshot;
 mod writer;
 
+pub use convert::{envelope_json, plan_json, session_index_info, session_info_from_index};
+pub use fault::armed as armed_test_switches;
 pub use load::{LoadedState, load_state};
 pub use reader::JournalReader;
 pub use records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta};
@@ -43,10 +47,6 @@ pub const SNAPSHOT_EVERY: u64 = 50_000;
 
 /// How many snapshots are kept (older ones are deleted after a new one).
 pub const SNAPSHOTS_KEPT: usize = 2;
-
-fn bincode_config() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
 
 pub use reader::{
     event_count as reader_event_count, for_each_event, for_each_raw, meta as reader_meta, session as reader_session,

@@ -59,7 +59,7 @@ pub(crate) fn builder() -> redb::Builder {
 pub fn meta(txn: &ReadTransaction) -> Result<JournalMeta> {
     let t = txn.open_table(META).context("journal meta")?;
     let v = t.get("journal")?.ok_or_else(|| Error::op("journal has no metadata record"))?;
-    JournalMeta::decode(v.value())
+    super::records::decode("journal meta", v.value())
 }
 
 /// Last sequence number and its stored bytes, if any event exists.
@@ -96,9 +96,24 @@ pub fn for_each_event(
     mut f: impl FnMut(Envelope) -> Result<ControlFlow<()>>,
 ) -> Result<()> {
     for_each_raw(txn, range, |seq, raw| {
-        let env = super::codec::decode(raw).map_err(|e| e.context(format!("journal event {seq}")))?;
+        let env = super::codec::decode(raw).map_err(|e| e.context(undecodable_context(txn, seq, raw)))?;
         f(env)
     })
+}
+
+/// Where an undecodable record sits, for its error: the sequence number,
+/// and the format and the maand version of its session when they can be
+/// told (the record's prefix and the session index usually survive).
+fn undecodable_context(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> String {
+    let Some(prefix) = super::codec::peek(raw) else {
+        return format!("journal event {seq}");
+    };
+    let writer = session(txn, prefix.session_id)
+        .ok()
+        .flatten()
+        .map(|s| format!(", written by maand {}", s.info.maand_version))
+        .unwrap_or_default();
+    format!("journal event {seq} (format {}, session {}{writer})", prefix.format_version, prefix.session_id)
 }
 
 /// All session records, by id.
@@ -107,7 +122,7 @@ pub fn sessions(txn: &ReadTransaction) -> Result<Vec<SessionRecord>> {
     let mut out = Vec::new();
     for item in t.iter()? {
         let (_, v) = item?;
-        out.push(SessionRecord::decode(v.value())?);
+        out.push(super::records::decode("session index", v.value())?);
     }
     Ok(out)
 }
@@ -115,7 +130,7 @@ pub fn sessions(txn: &ReadTransaction) -> Result<Vec<SessionRecord>> {
 /// One session record.
 pub fn session(txn: &ReadTransaction, id: u64) -> Result<Option<SessionRecord>> {
     let t = txn.open_table(SESSIONS)?;
-    t.get(id)?.map(|v| SessionRecord::decode(v.value())).transpose()
+    t.get(id)?.map(|v| super::records::decode("session index", v.value())).transpose()
 }
 
 /// Snapshot headers, oldest first.
@@ -124,7 +139,7 @@ pub fn snapshots(txn: &ReadTransaction) -> Result<Vec<SnapshotMeta>> {
     let mut out = Vec::new();
     for item in t.iter()? {
         let (_, v) = item?;
-        out.push(SnapshotMeta::decode(v.value())?);
+        out.push(super::records::decode("snapshot header", v.value())?);
     }
     Ok(out)
 }

@@ -2,12 +2,13 @@
 //! redb transactions, keeps the session index, writes snapshots.
 
 use super::codec;
+use super::codec::FORMAT_VERSION;
 use super::fault;
 use super::reader::{self, builder};
-use super::records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta};
+use super::records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta, encode};
 use super::{EVENTS, META, SESSIONS, SNAPSHOT_CHUNK, SNAPSHOT_CHUNKS, SNAPSHOT_DATA, SNAPSHOT_META, SNAPSHOTS_KEPT};
 use crate::error::{Context, Error, Result};
-use crate::event::{Envelope, Event, FORMAT_VERSION, Hash32, Millis};
+use crate::event::{Envelope, Event, Hash32, Millis};
 use crate::state::State;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ impl JournalWriter {
             txn.open_table(SNAPSHOT_META)?;
             txn.open_table(SNAPSHOT_DATA)?;
             txn.open_table(SNAPSHOT_CHUNKS)?;
-            txn.open_table(META)?.insert("journal", meta.encode()?.as_slice())?;
+            txn.open_table(META)?.insert("journal", encode("journal meta", &meta)?.as_slice())?;
         }
         txn.commit()?;
         Self::from_db(db, path)
@@ -88,7 +89,7 @@ impl JournalWriter {
     pub fn set_format_version(&mut self, v: u16) -> Result<()> {
         self.meta.format_version = v;
         let txn = self.db.begin_write()?;
-        txn.open_table(META)?.insert("journal", self.meta.encode()?.as_slice())?;
+        txn.open_table(META)?.insert("journal", encode("journal meta", &self.meta)?.as_slice())?;
         txn.commit()?;
         Ok(())
     }
@@ -128,7 +129,7 @@ impl JournalWriter {
                 });
                 prev = hash;
             }
-            txn.open_table(SESSIONS)?.insert(rec.id, rec.encode()?.as_slice())?;
+            txn.open_table(SESSIONS)?.insert(rec.id, encode("session index", &rec)?.as_slice())?;
         }
         txn.commit().context("committing journal events")?;
         self.head_seq = seq;
@@ -141,9 +142,9 @@ impl JournalWriter {
     /// Store a snapshot of `state` (folded up to `state.seq`), keeping only
     /// the newest [`SNAPSHOTS_KEPT`].
     pub fn write_snapshot(&mut self, state: &State) -> Result<SnapshotMeta> {
-        let bytes = state.encode()?;
+        let bytes = super::snapshot::encode_state(state)?;
         let meta = SnapshotMeta {
-            state_version: State::ENCODING_VERSION,
+            state_version: super::snapshot::STATE_VERSION,
             seq: state.seq,
             digest: <sha2::Sha256 as sha2::Digest>::digest(&bytes).into(),
             bytes: bytes.len() as u64,
@@ -153,7 +154,7 @@ impl JournalWriter {
             let mut m = txn.open_table(SNAPSHOT_META)?;
             let mut d = txn.open_table(SNAPSHOT_DATA)?;
             let mut c = txn.open_table(SNAPSHOT_CHUNKS)?;
-            m.insert(meta.seq, meta.encode()?.as_slice())?;
+            m.insert(meta.seq, encode("snapshot header", &meta)?.as_slice())?;
             for (i, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
                 c.insert((meta.seq, i as u32), chunk)?;
             }

@@ -14,7 +14,7 @@ pub use dump::canonical_dump;
 pub use schema::SCHEMA_VERSION;
 
 use crate::error::{Context, Result};
-use crate::event::FORMAT_VERSION;
+use crate::journal::codec::FORMAT_VERSION;
 use crate::state::{State, Touched};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;

@@ -2,34 +2,11 @@
 //! directories, the lifecycle Makefile and the hook scripts.
 
 use super::manifest::{HookEvent, Manifest};
+use super::{JobFileSpec, RESERVED_DIRS, SKIPPED_DIRS, ScriptKind};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-
-/// Directories never indexed (anywhere in the job tree).
-pub const SKIPPED_DIRS: &[&str] = &[".venv", "venv", "node_modules", "__pycache__"];
-
-/// Top-level directories a job may not contain: they exist only on workers.
-pub const RESERVED_DIRS: &[&str] = &["data", "logs", "bin"];
-
-/// A file of a job, as stored in the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobFileSpec {
-    /// Permission bits (rsync keeps them).
-    pub mode: u32,
-    /// Content.
-    pub content: Vec<u8>,
-}
-
-/// Interpreter of a hook script, by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScriptKind {
-    /// `.py`: Python.
-    Python,
-    /// `.ts`/`.js`: Bun.
-    Bun,
-}
 
 /// All files of a job, keyed by path relative to the job directory.
 pub fn read_job_files(job: &str, dir: &Path) -> Result<BTreeMap<String, JobFileSpec>> {

@@ -1,48 +1,15 @@
 //! Reading the whole workspace from disk into typed, validated values: the
 //! input of the build planner.
 
-use super::bucket_files::{Disabled, JobOverrides, Vars, parse_disabled, parse_job_overrides, parse_vars, port_pool};
-use super::job_dir::{JobFileSpec, check_job_layout, read_job_files};
-use super::manifest::{Manifest, parse_manifest};
+use super::bucket_files::{Disabled, Vars, parse_disabled, parse_job_overrides, parse_vars, port_pool};
+use super::job_dir::{check_job_layout, read_job_files};
+use super::manifest::parse_manifest;
 use super::names::check_job_name;
-use super::workers::{WorkerSpec, parse_workers};
+use super::workers::parse_workers;
+use super::{JobInput, Workspace};
 use crate::bucket::{BucketPaths, MaandConf};
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// One job directory, parsed.
-#[derive(Debug, Clone)]
-pub struct JobInput {
-    /// Name (directory name).
-    pub name: String,
-    /// The manifest.
-    pub manifest: Manifest,
-    /// Every indexed file.
-    pub files: BTreeMap<String, JobFileSpec>,
-    /// Hook name → script path.
-    pub hook_scripts: BTreeMap<String, String>,
-    /// `vars.toml`, if present.
-    pub vars: Vars,
-}
-
-/// The whole workspace.
-#[derive(Debug, Clone)]
-pub struct Workspace {
-    /// Workers in file order.
-    pub workers: Vec<WorkerSpec>,
-    /// Jobs by name.
-    pub jobs: BTreeMap<String, JobInput>,
-    /// `bucket.conf` keys.
-    pub bucket_vars: Vars,
-    /// Port pool from `bucket.conf`.
-    pub port_pool: Option<(u16, u16)>,
-    /// Sections of the bucket.jobs file, by job.
-    pub job_overrides: BTreeMap<String, JobOverrides>,
-    /// Which bucket.jobs file was read (for messages and `current_*_source`).
-    pub job_overrides_file: String,
-    /// `disabled.json`.
-    pub disabled: Disabled,
-}
 
 fn read_opt(path: &std::path::Path, shown: &str) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {

@@ -1,17 +1,9 @@
-//! Parsing and validating operator input files. Every input error is born
-//! here, naming the file, the line and key (or field), and the reason.
+//! Reading operator input files from disk into the core's typed workspace
+//! model ([`maand_core::workspace`], re-exported here). The pure parsing of
+//! each file's text lives in the core; this module owns the file system walk.
 
-pub mod bucket_files;
 pub mod job_dir;
-mod json_input;
 mod load;
-pub mod manifest;
-pub mod names;
-mod toml_input;
-pub mod units;
-pub mod version;
-pub mod workers;
 
-pub use json_input::parse_json;
-pub use load::{JobInput, Workspace, load};
-pub use toml_input::{line_of_key, parse_toml};
+pub use load::load;
+pub use maand_core::workspace::*;

@@ -1,0 +1,3 @@
+//! Pure KV rules: which hook may read and write which namespace.
+
+pub mod access;

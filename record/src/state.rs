@@ -1,0 +1,83 @@
+//! The snapshot encoding of folded state. **Frozen per version**: a
+//! snapshot whose version is not [`STATE_VERSION`] is ignored and the
+//! journal re-folded (snapshots are a cache), so a change here is a new
+//! version number, never a silent reinterpretation. `tests/golden.rs` pins
+//! the bytes of an exemplar state, so a change of shape cannot go unnoticed.
+//!
+//! History: 1 = bucket + KV; 2 = + catalog; 3 = + promoted deployments
+//! (maand 0.1.0, encoded from its live `State`); 4 = this record type
+//! (sealed values name their algorithm).
+
+use crate::v1::{AllocationV1, CertRecordV1, JobFileV1, JobSpecV1, Millis, WorkerV1};
+use crate::v2::KvValueV2;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The state version this crate encodes.
+pub const STATE_VERSION: u16 = 4;
+
+/// A job with its files.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobV4 {
+    /// Spec.
+    pub spec: JobSpecV1,
+    /// Files by path.
+    pub files: BTreeMap<String, JobFileV1>,
+}
+
+/// One KV version.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct KvVersionV4 {
+    /// Version number.
+    pub version: u64,
+    /// Value; `None` = tombstone.
+    pub value: Option<KvValueV2>,
+    /// TTL seconds.
+    pub ttl: u64,
+    /// Written at.
+    pub created_at: Millis,
+}
+
+/// A promoted deployment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeployedV4 {
+    /// Allocation id.
+    pub alloc_id: String,
+    /// Tree hash.
+    pub hash: String,
+    /// Per-file hashes.
+    pub files: BTreeMap<String, String>,
+    /// Version.
+    pub version: String,
+    /// Hash promoted before.
+    pub previous_hash: String,
+    /// Files promoted before.
+    pub previous_files: BTreeMap<String, String>,
+    /// Running.
+    pub running: bool,
+}
+
+/// The whole folded state, as a snapshot stores it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateV4 {
+    /// Last checkpoint folded in.
+    pub seq: u64,
+    /// Bucket id, once initialised.
+    pub bucket_id: Option<String>,
+    /// update_seq.
+    pub update_seq: u64,
+    /// Workers by address.
+    pub workers: BTreeMap<String, WorkerV1>,
+    /// Jobs by name.
+    pub jobs: BTreeMap<String, JobV4>,
+    /// Allocations by (job, worker).
+    pub allocations: BTreeMap<(String, String), AllocationV1>,
+    /// Certificates by (job, cert, worker).
+    pub certs: BTreeMap<(String, String, String), CertRecordV1>,
+    /// KV: namespace → key → versions.
+    pub kv: BTreeMap<String, BTreeMap<String, Vec<KvVersionV4>>>,
+    /// Promoted deployments by (job, worker).
+    pub deployed: BTreeMap<(String, String), DeployedV4>,
+    /// Ready allocations: (job, worker) → (hash, version).
+    pub ready: BTreeMap<(String, String), (String, String)>,
+}

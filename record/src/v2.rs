@@ -1,0 +1,238 @@
+//! Journal format 2 (maand 0.2.0). **Frozen once released**: existing
+//! variants and fields never change; a new event kind may only be appended
+//! at the end of [`EventV2`] (older bytes decode unchanged, their golden
+//! files stay as they are); any other change is format 3.
+//!
+//! Changes from format 1:
+//! - sealed values name their AEAD ([`SealAlgV2`]) and carry a nonce of that
+//!   algorithm's size, so values can be re-sealed and algorithms added
+//!   without a format break;
+//! - a session records the test-only switches that were armed in its
+//!   process ([`SessionInfoV2::test_switches`]), so a fault-injected run can
+//!   never pass for a production one.
+//!
+//! Every nested type that did not change is format 1's (frozen there).
+
+use crate::v1::{AllocationV1, CertRecordV1, HookInvocationV1, JobFileV1, JobRolloutV1, JobSpecV1, Millis, WorkerV1};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Who ran which command, where, and which test switches were armed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfoV2 {
+    /// The command, e.g. `init`.
+    pub command: String,
+    /// Full argument vector.
+    pub command_line: Vec<String>,
+    /// Login name.
+    pub user: String,
+    /// Control host name.
+    pub host: String,
+    /// maand version that wrote the session.
+    pub maand_version: String,
+    /// Process id.
+    pub pid: u32,
+    /// When the session began.
+    pub started_at: Millis,
+    /// Test-only switches armed in the process (e.g.
+    /// `MAAND_FAULT_ABORT_AFTER_EVENTS=3`); empty in production.
+    pub test_switches: Vec<String>,
+}
+
+/// The AEAD that sealed a value.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealAlgV2 {
+    /// AES-256-GCM under `secrets/kv.key` itself (KV secrets; seed 001).
+    Aes256Gcm,
+    /// XChaCha20-Poly1305 under an HKDF-SHA256 subkey of `secrets/kv.key`
+    /// (certificate private keys and other secret-bearing material).
+    XChaCha20Poly1305,
+}
+
+/// A KV value: plaintext, or a sealed secret naming its algorithm.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum KvValueV2 {
+    /// Plain value.
+    Plain(String),
+    /// Sealed value.
+    Sealed {
+        /// Algorithm.
+        alg: SealAlgV2,
+        /// Nonce (12 bytes for AES-256-GCM, 24 for XChaCha20-Poly1305).
+        #[serde(with = "crate::hexser::vec")]
+        nonce: Vec<u8>,
+        /// Ciphertext with tag.
+        #[serde(with = "crate::hexser::vec")]
+        ciphertext: Vec<u8>,
+    },
+}
+
+/// Every event of format 2. Variants 0–34 are format 1's, in order.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum EventV2 {
+    SessionOpened(SessionInfoV2),
+    Checkpoint {
+        label: String,
+    },
+    SessionCommitted {
+        ended_at: Millis,
+    },
+    SessionFailed {
+        ended_at: Millis,
+        error: String,
+    },
+    SessionAborted {
+        detected_at: Millis,
+        reason: String,
+    },
+    BucketInitialized {
+        bucket_id: String,
+        id_source: String,
+    },
+    BucketFilesCreated {
+        paths: Vec<String>,
+    },
+    CaCreated {
+        fingerprint: String,
+        not_after: Millis,
+    },
+    FormatUpgraded {
+        from: u16,
+        to: u16,
+    },
+    UpdateSeqSet {
+        update_seq: u64,
+    },
+    KvPut {
+        namespace: String,
+        key: String,
+        value: KvValueV2,
+        ttl: u64,
+        at: Millis,
+    },
+    KvDeleted {
+        namespace: String,
+        key: String,
+        at: Millis,
+    },
+    KvPurged {
+        namespace: String,
+        key: String,
+    },
+    WorkerUpserted(WorkerV1),
+    WorkerRemoved {
+        ip: String,
+    },
+    JobUpserted(Box<JobSpecV1>),
+    JobRemoved {
+        name: String,
+    },
+    JobFilePut {
+        job: String,
+        path: String,
+        file: JobFileV1,
+    },
+    JobFileRemoved {
+        job: String,
+        path: String,
+    },
+    AllocationUpserted(AllocationV1),
+    CertIssued {
+        job: String,
+        name: String,
+        ip: String,
+        record: CertRecordV1,
+    },
+    CertRetired {
+        job: String,
+        name: String,
+        ip: String,
+    },
+    HookInvoked(Box<HookInvocationV1>),
+    JobRolloutPlanned(Box<JobRolloutV1>),
+    BatchStarted {
+        job: String,
+        phase: String,
+        index: u64,
+        count: u64,
+        allocations: Vec<String>,
+        order_source: String,
+    },
+    BatchEnded {
+        job: String,
+        phase: String,
+        index: u64,
+        ok: bool,
+    },
+    LifecycleRan {
+        job: String,
+        ip: String,
+        target: String,
+        exit_code: Option<i32>,
+        duration_ms: u64,
+    },
+    HealthChecked {
+        job: String,
+        allocations: Vec<String>,
+        ok: bool,
+        detail: String,
+    },
+    AllocationPromoted {
+        job: String,
+        ip: String,
+        alloc_id: String,
+        hash: String,
+        files: BTreeMap<String, String>,
+        version: String,
+        running: bool,
+    },
+    AllocationUndeployed {
+        job: String,
+        ip: String,
+    },
+    AllocationStopped {
+        job: String,
+        ip: String,
+    },
+    AllocationReady {
+        job: String,
+        ip: String,
+        hash: String,
+        version: String,
+    },
+    AllocationPurged {
+        job: String,
+        ip: String,
+    },
+    KvHistoryPruned {
+        namespace: String,
+        key: String,
+        older_than: Millis,
+    },
+    RemoteCommandRan {
+        ip: String,
+        command: String,
+        exit_code: Option<i32>,
+        duration_ms: u64,
+    },
+}
+
+/// The stored body of a format-2 record (the hash follows it).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BodyV2 {
+    /// Always 2.
+    pub format_version: u16,
+    /// Sequence number.
+    pub seq: u64,
+    /// Session id.
+    pub session_id: u64,
+    /// Previous record's hash.
+    #[serde(with = "crate::hexser::array")]
+    pub prev_hash: [u8; 32],
+    /// When recorded.
+    pub recorded_at: Millis,
+    /// The event.
+    pub event: EventV2,
+}
