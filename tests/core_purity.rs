@@ -38,3 +38,43 @@ fn records_depend_on_no_domain_crate() {
         assert!(!deps.contains(domain), "maand-record must not depend on {domain}");
     }
 }
+
+/// Code lines (not comments) of a core source file or folder mentioning a
+/// module path.
+fn mentions(rel: &str, needles: &[&str]) -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("core/src").join(rel);
+    let files: Vec<std::path::PathBuf> = if root.is_dir() {
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect()
+    } else {
+        vec![root]
+    };
+    let mut hits = Vec::new();
+    for f in files {
+        for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
+            let code = line.trim_start();
+            if !code.starts_with("//") && needles.iter().any(|n| code.contains(n)) {
+                hits.push(format!("{}:{}: {code}", f.display(), i + 1));
+            }
+        }
+    }
+    hits
+}
+
+/// Inside the core the modules form no cycle: `model` depends on nothing,
+/// `event` only on `model`, `state` not on the planners.
+#[test]
+fn core_modules_are_layered() {
+    let up = ["crate::event", "crate::state", "crate::plan", "crate::workspace", "crate::kv"];
+    assert_eq!(mentions("model", &up), Vec::<String>::new(), "model must depend on nothing");
+    assert_eq!(mentions("event.rs", &up[1..]), Vec::<String>::new(), "event must depend only on model");
+    assert_eq!(mentions("state", &["crate::plan", "crate::workspace"]), Vec::<String>::new());
+}
+
+/// One crypto backend: rcgen and x509-parser use aws-lc-rs, and ring is not
+/// built at all.
+#[test]
+fn one_crypto_backend() {
+    let deps = normal_deps("maand");
+    assert!(deps.contains("aws-lc-rs"), "aws-lc-rs expected");
+    assert!(!deps.contains("ring"), "ring must not be built beside aws-lc-rs");
+}

@@ -12,11 +12,9 @@
 //! changes no stored byte. A new event kind is a new variant here, a new
 //! variant appended to the newest record version, and both conversions.
 
-/// Milliseconds since the Unix epoch, UTC. Always recorded, never read in the fold.
-pub type Millis = i64;
-
-/// A SHA-256 digest.
-pub type Hash32 = [u8; 32];
+pub use crate::model::{Hash32, Millis};
+use crate::model::catalog::{Allocation, CertRecord, JobFile, JobSpec, Worker};
+use crate::model::rollout::{JobPlan, RolloutFlags, Tree};
 
 /// Who ran which command, where: the first event of every session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,14 +194,14 @@ pub enum Event {
         key: String,
     },
     /// A worker entered the catalog or changed (build).
-    WorkerUpserted(crate::state::Worker),
+    WorkerUpserted(Worker),
     /// A worker left workers.json (its allocations are marked removed separately).
     WorkerRemoved {
         /// Its address.
         ip: String,
     },
     /// A job entered the catalog or its manifest-derived spec changed.
-    JobUpserted(Box<crate::state::JobSpec>),
+    JobUpserted(Box<JobSpec>),
     /// A job left the workspace (its allocations are marked removed separately).
     JobRemoved {
         /// Its name.
@@ -216,7 +214,7 @@ pub enum Event {
         /// Path relative to the job directory.
         path: String,
         /// Mode and content.
-        file: crate::state::JobFile,
+        file: JobFile,
     },
     /// A job file was deleted from the workspace.
     JobFileRemoved {
@@ -226,7 +224,7 @@ pub enum Event {
         path: String,
     },
     /// An allocation was placed, or its flags or target version changed.
-    AllocationUpserted(crate::state::Allocation),
+    AllocationUpserted(Allocation),
     /// A leaf certificate was issued into an allocation's KV (the PEMs are
     /// `KvPut`s next to it; the key sealed).
     CertIssued {
@@ -237,7 +235,7 @@ pub enum Event {
         /// Worker address.
         ip: String,
         /// What was issued.
-        record: crate::state::CertRecord,
+        record: CertRecord,
     },
     /// A certificate's record was dropped (cert removed from the manifest,
     /// or the allocation went away).
@@ -384,11 +382,11 @@ pub struct JobRollout {
     /// The deploy's `update_seq`.
     pub update_seq: u64,
     /// Flags.
-    pub flags: crate::plan::rollout::RolloutFlags,
+    pub flags: RolloutFlags,
     /// Staged tree per worker.
-    pub staged: std::collections::BTreeMap<String, crate::plan::rollout::Tree>,
+    pub staged: std::collections::BTreeMap<String, Tree>,
     /// The plan.
-    pub plan: crate::plan::rollout::JobPlan,
+    pub plan: JobPlan,
 }
 
 /// One hook process run: what ran where, in which batch, and how it ended.

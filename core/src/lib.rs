@@ -14,6 +14,7 @@
 pub mod error;
 pub mod event;
 pub mod kv;
+pub mod model;
 pub mod plan;
 pub mod state;
 pub mod time;
