@@ -43,11 +43,8 @@ fn records_depend_on_no_domain_crate() {
 /// module path.
 fn mentions(rel: &str, needles: &[&str]) -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("core/src").join(rel);
-    let files: Vec<std::path::PathBuf> = if root.is_dir() {
-        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect()
-    } else {
-        vec![root]
-    };
+    let files: Vec<std::path::PathBuf> =
+        if root.is_dir() { std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect() } else { vec![root] };
     let mut hits = Vec::new();
     for f in files {
         for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {

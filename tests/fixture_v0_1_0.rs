@@ -118,6 +118,26 @@ fn fixture_copy() -> tempfile::TempDir {
     tmp
 }
 
+/// A copy upgraded the way an operator upgrades: read-only commands and
+/// writers refuse a format-1 journal until `maand init` has moved it to the
+/// current format (recorded as `FormatUpgraded`; no stored record changes).
+/// The fixture ships no CA key (never commit one), so the copy gets a new
+/// CA pair for the kept bucket id, as an operator restoring a lost key would.
+fn upgraded_copy() -> tempfile::TempDir {
+    let dir = fixture_copy();
+    let p = dir.path();
+    let refused = maand(p, &["info"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("run `maand init` to upgrade the bucket"), "{}", stderr(&refused));
+    std::fs::remove_file(p.join("secrets/ca.crt")).unwrap();
+    ok(&maand(p, &["init"]));
+    let init = session_events(p, SESSIONS as u64 + 1);
+    let upgraded =
+        init.iter().any(|e| e["event"]["FormatUpgraded"]["from"] == 1 && e["event"]["FormatUpgraded"]["to"] == 2);
+    assert!(upgraded, "init records the upgrade: {init:?}");
+    dir
+}
+
 fn expected(name: &str) -> String {
     let p = fixture_dir().join("expected").join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -254,39 +274,37 @@ fn v0_1_0_fixture_verifies_replays_and_exports_what_0_1_0_wrote() {
 
 #[test]
 fn v0_1_0_fixture_folds_to_the_state_0_1_0_printed() {
-    let dir = fixture_copy();
+    let dir = upgraded_copy();
     let p = dir.path();
 
     // `maand info`: identity and counts (not the path or the file format).
     let info = json_out(p, &["info", "--json"]);
     let want = expected_json("info.json");
-    for k in [
-        "bucket_id",
-        "update_seq",
-        "workers",
-        "jobs",
-        "allocations",
-        "kv_keys",
-        "kv_versions",
-        "journal_events",
-        "journal_sessions",
-        "committed_seq",
-    ] {
+    for k in ["bucket_id", "update_seq", "workers", "jobs", "allocations", "kv_keys", "kv_versions"] {
         assert_eq!(info[k], want[k], "info {k}");
     }
+    // The journal grew by exactly the upgrade's session, nothing else.
+    let upgrade = session_events(p, SESSIONS as u64 + 1).len() as u64;
+    assert_eq!(info["journal_events"].as_u64().unwrap(), want["journal_events"].as_u64().unwrap() + upgrade);
+    assert_eq!(info["journal_sessions"].as_u64().unwrap(), want["journal_sessions"].as_u64().unwrap() + 1);
+    assert_eq!(info["committed_seq"].as_u64().unwrap(), want["committed_seq"].as_u64().unwrap() + upgrade);
 
     // Every listing, row for row (certificates: not the days left or the
     // status, which depend on today's date).
     for what in ["workers", "jobs", "allocations", "deployments", "hooks", "job_ports", "certs", "kv"] {
         let actual = json_out(p, &["cat", what, "--json"]);
-        let ignore: &[&str] = if what == "certs" { &["days_left", "status"] } else { &[] };
+        // The upgraded copy's CA pair is new (the fixture ships no CA key),
+        // so the CA row keeps only its name and common name (the bucket id).
+        let ignore: &[&str] = if what == "certs" { &["days_left", "status", "not_after"] } else { &[] };
         assert_same_rows(&format!("cat {what}"), &actual, &expected_json(&format!("cat_{what}.json")), ignore);
     }
 
     // The fold itself, through the library: snapshot-less load equals a
     // full fold, and agrees with what 0.1.0 printed.
     let dump = expected_db();
-    let reader = JournalReader::open(&p.join("data/journal.redb")).unwrap();
+    // The library reads the untouched 0.1.0 journal (readers need no upgrade).
+    let raw = fixture_copy();
+    let reader = JournalReader::open(&raw.path().join("data/journal.redb")).unwrap();
     let txn = reader.begin_read().unwrap();
     let loaded = journal::load_state(&txn).unwrap();
     let mut full = Fold::default();
@@ -377,6 +395,7 @@ fn v0_1_0_fixture_folds_to_the_state_0_1_0_printed() {
             let mut row = row.clone();
             if table == "maand_projection" {
                 row.remove("format"); // the journal's file format, not state
+                row.remove("seq"); // the upgrade session came after it (checked above)
             }
             assert!(
                 got.iter().any(|g| row.iter().all(|(c, v)| g.get(c) == Some(v))),
@@ -420,7 +439,7 @@ fn expected_db() -> BTreeMap<String, Vec<BTreeMap<String, Sql>>> {
 
 #[test]
 fn v0_1_0_fixture_secrets_decrypt_with_its_kv_key() {
-    let dir = fixture_copy();
+    let dir = upgraded_copy();
     let p = dir.path();
     // The secret a pre_deploy hook wrote through the runtime API.
     let want = expected("kv_get_secrets_job_db_admin_password.txt");
@@ -450,21 +469,21 @@ fn v0_1_0_fixture_secrets_decrypt_with_its_kv_key() {
 
 #[test]
 fn v0_1_0_fixture_accepts_new_sessions() {
-    let dir = fixture_copy();
+    let dir = upgraded_copy();
     let p = dir.path();
     // A build (no SSH; its post_build hook runs) and a cli hook that reads
     // the hook-written secret back through the runtime API.
     ok(&maand(p, &["build"]));
     ok(&maand(p, &["hooks", "hook_schema", "db"]));
-    assert!(ok(&journal(p, &["verify"])).contains(&format!("in {} sessions", SESSIONS + 2)));
+    assert!(ok(&journal(p, &["verify"])).contains(&format!("in {} sessions", SESSIONS + 3)));
     let sessions: Value = serde_json::from_str(&ok(&journal(p, &["sessions", "--json"]))).unwrap();
-    let new: Vec<(&str, &str)> = sessions.as_array().unwrap()[SESSIONS..]
+    let new: Vec<(&str, &str)> = sessions.as_array().unwrap()[SESSIONS + 1..]
         .iter()
         .map(|s| (s["command"].as_str().unwrap(), s["outcome"].as_str().unwrap()))
         .collect();
     assert_eq!(new, [("build", "committed"), ("hooks", "committed")]);
     // The hook checked the password it read (it exits 1 otherwise).
-    let ran = session_events(p, SESSIONS as u64 + 2)
+    let ran = session_events(p, SESSIONS as u64 + 3)
         .iter()
         .filter(|e| e["event"]["HookInvoked"]["hook"] == "hook_schema" && e["event"]["HookInvoked"]["exit_code"] == 0)
         .count();

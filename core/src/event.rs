@@ -12,9 +12,9 @@
 //! changes no stored byte. A new event kind is a new variant here, a new
 //! variant appended to the newest record version, and both conversions.
 
-pub use crate::model::{Hash32, Millis};
 use crate::model::catalog::{Allocation, CertRecord, JobFile, JobSpec, Worker};
 use crate::model::rollout::{JobPlan, RolloutFlags, Tree};
+pub use crate::model::{Hash32, Millis};
 
 /// Who ran which command, where: the first event of every session.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -166,4 +166,3 @@ pub struct CertRecord {
     /// IP SANs.
     pub sans: Vec<String>,
 }
-

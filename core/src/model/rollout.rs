@@ -105,4 +105,3 @@ pub struct RolloutFlags {
     /// Never run lifecycle; a needed start is an error.
     pub sync_only: bool,
 }
-
