@@ -75,3 +75,13 @@ fn one_crypto_backend() {
     assert!(deps.contains("aws-lc-rs"), "aws-lc-rs expected");
     assert!(!deps.contains("ring"), "ring must not be built beside aws-lc-rs");
 }
+
+/// The codec is pinned behind the record layer: only `maand-record` names
+/// bincode, so a codec change is one crate's business.
+#[test]
+fn only_the_record_crate_uses_the_codec() {
+    for manifest in ["Cargo.toml", "core/Cargo.toml", "journal-tools/Cargo.toml"] {
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest)).unwrap();
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("bincode")), "{manifest} must not depend on bincode");
+    }
+}
