@@ -13,6 +13,8 @@ command -v npm >/dev/null || command -v bun >/dev/null || need+=(npm)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
+# man(1) renders the generated man pages (tests/shell_docs.rs).
+command -v man >/dev/null || need+=(man-db)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -46,6 +46,10 @@ enum Command {
     Audit(audit::Args),
     /// State at any point; with --check, the rollout determinism check.
     Replay(replay::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(maand::cli::shell_docs::CompletionsArgs),
+    /// Print the man page, or write every command's page with --dir.
+    Man(maand::cli::shell_docs::ManArgs),
 }
 
 fn main() {
@@ -59,6 +63,10 @@ fn main() {
         Command::Export(a) => export::run(&paths, a).map(|_| 0),
         Command::Audit(a) => audit::run(&paths, a).map(|_| 0),
         Command::Replay(a) => replay::run(&paths, a),
+        Command::Completions(a) => {
+            maand::cli::shell_docs::completions(<Cli as clap::CommandFactory>::command(), a).map(|_| 0)
+        }
+        Command::Man(a) => maand::cli::shell_docs::man(<Cli as clap::CommandFactory>::command(), a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),
