@@ -4,7 +4,6 @@
 use crate::state::JobSpec;
 use crate::transport::Transport;
 use crate::workspace::manifest::{HealthCheckJson, PortRef, Probe};
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -32,25 +31,20 @@ pub fn probe(spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration, transpo
             let a = addr(ip, port).ok_or_else(|| format!("{ip}:{port}: bad address"))?;
             TcpStream::connect_timeout(&a, timeout).map(|_| ()).map_err(|e| format!("tcp {ip}:{port}: {e}"))
         }
-        Probe::Http { port: p, path, expect_status, scheme } => {
+        Probe::Http { port: p, path, expect_status, scheme, tls_skip_verify } => {
             let port = port(spec, p).ok_or_else(|| format!("{ip}: unknown port {p:?}"))?;
-            if scheme != "http" {
-                return Err(format!("{scheme}://{ip}:{port}{path}: only http probes are supported so far"));
+            let ca = if scheme == "https" && !tls_skip_verify { transport.bucket_ca() } else { None };
+            super::http_probe::HttpProbe {
+                scheme,
+                ip,
+                port,
+                path,
+                expect_status: *expect_status,
+                timeout,
+                ca_pem: ca.as_deref(),
+                skip_verify: *tls_skip_verify,
             }
-            let a = addr(ip, port).ok_or_else(|| format!("{ip}:{port}: bad address"))?;
-            let mut s = TcpStream::connect_timeout(&a, timeout).map_err(|e| format!("http {ip}:{port}{path}: {e}"))?;
-            let _ = s.set_read_timeout(Some(timeout));
-            write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nUser-Agent: maand\r\n\r\n")
-                .map_err(|e| format!("http {ip}:{port}{path}: {e}"))?;
-            let mut buf = [0u8; 64];
-            let n = s.read(&mut buf).map_err(|e| format!("http {ip}:{port}{path}: {e}"))?;
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-            if status == *expect_status {
-                Ok(())
-            } else {
-                Err(format!("http {ip}:{port}{path}: status {status}, expected {expect_status}"))
-            }
+            .run()
         }
         Probe::Ssh { command } => match transport.run(ip, command) {
             Ok(r) if r.ok() => Ok(()),
@@ -58,6 +52,15 @@ pub fn probe(spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration, transpo
             Err(e) => Err(e.message().to_string()),
         },
     }
+}
+
+/// Whether a failed gate tries again: always until `attempts` tries were
+/// made (so `interval_seconds: 0` still means N attempts), then while the
+/// `attempts × interval` budget lasts, and never past 20 × `attempts` quick
+/// retries.
+fn keep_trying(tries: u64, attempts: u64, next_try_at: Duration, budget: Duration) -> bool {
+    let attempts = attempts.max(1);
+    tries < attempts || (next_try_at <= budget && tries < attempts * 20)
 }
 
 /// Run every probe on every worker in parallel, retrying within the wait
@@ -97,10 +100,34 @@ pub fn check(
         if failures.is_empty() {
             return Ok(tries);
         }
-        if started.elapsed() + pause > budget || tries >= attempts.max(1) * 20 {
+        if !keep_trying(tries, attempts, started.elapsed() + pause, budget) {
             return Err(failures.join("; "));
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(interval.max(1)));
+        if interval > 0 {
+            pause = (pause * 2).min(Duration::from_secs(interval));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_trying;
+    use std::time::Duration;
+
+    #[test]
+    fn interval_zero_still_means_n_attempts() {
+        let zero = Duration::ZERO;
+        let tries: Vec<bool> = (1..=4).map(|t| keep_trying(t, 3, Duration::from_millis(50), zero)).collect();
+        assert_eq!(tries, [true, true, false, false], "3 attempts, then stop");
+        assert!(!keep_trying(1, 0, Duration::from_millis(50), zero), "0 attempts is one attempt");
+    }
+
+    #[test]
+    fn the_budget_allows_quick_retries_beyond_attempts_but_not_forever() {
+        let budget = Duration::from_secs(30);
+        assert!(keep_trying(5, 3, Duration::from_secs(1), budget), "within budget: quick retries go on");
+        assert!(!keep_trying(5, 3, Duration::from_secs(31), budget), "past the budget: stop");
+        assert!(!keep_trying(60, 3, Duration::from_secs(1), budget), "at most 20 × attempts tries");
     }
 }

@@ -4,6 +4,7 @@
 //! step as an event.
 
 pub mod health;
+pub mod http_probe;
 mod progress;
 pub mod stage;
 

@@ -17,6 +17,7 @@ pub struct Transport {
     port: u16,
     use_sudo: bool,
     known_hosts: PathBuf,
+    ca_crt: PathBuf,
     control_dir: PathBuf,
     connect_timeout: u32,
     used: std::sync::Mutex<std::collections::BTreeSet<String>>,
@@ -49,11 +50,18 @@ impl Transport {
             port: conf.ssh_port,
             use_sudo: conf.use_sudo,
             known_hosts: paths.secrets().join("known_hosts"),
+            ca_crt: paths.ca_crt(),
             // Unix socket paths are limited to ~100 bytes: keep it short.
             control_dir: std::env::temp_dir().join(format!("maand-ssh-{}", std::process::id())),
             connect_timeout: 10,
             used: Default::default(),
         }
+    }
+
+    /// The bucket CA (PEM), trusted by https health probes; `None` when
+    /// `secrets/ca.crt` cannot be read.
+    pub fn bucket_ca(&self) -> Option<String> {
+        std::fs::read_to_string(&self.ca_crt).ok()
     }
 
     /// Check the key file before contacting anyone.
