@@ -29,13 +29,25 @@ fn ctx(job: &str) -> TemplateContext {
         worker_ip: "10.0.0.1".into(),
         worker_id: "w-1".into(),
         labels: vec!["app".into(), "worker".into()],
+        bucket_id: "b".into(),
+        update_seq: 4,
         bucket_path: "/opt/worker/b".into(),
         job_path: format!("/opt/worker/b/jobs/{job}"),
     }
 }
 
+fn view(job: &str, state: Arc<State>, upstream: &[&str]) -> KvView {
+    KvView {
+        state,
+        kv_key: key(),
+        job: job.into(),
+        ip: "10.0.0.1".into(),
+        upstream: upstream.iter().map(|u| u.to_string()).collect(),
+    }
+}
+
 fn r(job: &str, src: &str) -> Result<String> {
-    render("t.tpl", src, &ctx(job), state(), &key(), &[])
+    render("t.tpl", src, &ctx(job), view(job, state(), &[]))
 }
 
 #[test]
@@ -89,7 +101,7 @@ fn missing_key_and_forbidden_namespace_name_file_line_and_key() {
     // getOptional still refuses forbidden namespaces.
     assert!(r("api", "{{ getOptional \"maand/job/web\" \"workers\" }}").is_err());
     // Upstream jobs named in demands are readable.
-    let ok = render("t.tpl", "{{ get \"maand/job/web\" \"workers\" }}", &ctx("api"), state(), &key(), &["web".into()])
+    let ok = render("t.tpl", "{{ get \"maand/job/web\" \"workers\" }}", &ctx("api"), view("api", state(), &["web"]))
         .unwrap();
     assert_eq!(ok, "10.0.0.9");
     let e = r("api", "{{ if }}").unwrap_err();
@@ -108,6 +120,6 @@ fn get_secret_reads_the_jobs_sealed_secret() {
         ttl: 0,
         at: 0,
     });
-    let out = render("t.tpl", "password = {{ getSecret \"pw\" }}", &ctx("api"), Arc::new(s), &k, &[]).unwrap();
+    let out = render("t.tpl", "password = {{ getSecret \"pw\" }}", &ctx("api"), view("api", Arc::new(s), &[])).unwrap();
     assert_eq!(out, "password = hunter2");
 }
