@@ -13,6 +13,8 @@ command -v npm >/dev/null || command -v bun >/dev/null || need+=(npm)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
+# Go's text/template is the reference of the template test (tests/templates_go.rs).
+command -v go >/dev/null || need+=(golang-go)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq
