@@ -103,6 +103,11 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         ip: ip.to_string(),
         upstream,
     };
+    // Change detection hashes templates as rendered for the steady context
+    // (TemplateContext::steady): `.CurrentVersion` and `.UpdateSeq` never
+    // make an allocation restart by themselves (docs/templates.md).
+    let steady = ctx.steady();
+    let mut steady_hashes: Vec<(String, String)> = Vec::new();
     let mut tree = Tree::new();
     let mut add = |rel: &str, content: &[u8], mode: u32| -> Result<()> {
         write(&dir.join(rel), content, mode)?;
@@ -120,6 +125,15 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
             let tpl = Template::parse(&file, &src, view.clone())?;
             let rendered = tpl.render(&ctx)?;
             add(out, rendered.as_bytes(), f.mode)?;
+            if steady != ctx {
+                let hashed = tpl.render(&steady).map_err(|e| {
+                    e.context("rendered for change detection (.CurrentVersion = .NewVersion, .UpdateSeq = 0)")
+                })?;
+                if hashed != rendered {
+                    steady_hashes
+                        .push((out.to_string(), format!("{}:{:o}", hex::encode(Sha256::digest(hashed)), f.mode)));
+                }
+            }
         } else {
             add(path, &f.content, f.mode)?;
         }
@@ -138,5 +152,6 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     {
         add("certs/ca.crt", ca.as_bytes(), 0o644)?;
     }
+    tree.extend(steady_hashes);
     Ok(tree)
 }
