@@ -146,9 +146,9 @@ fn parse_error(e: TemplateError) -> (usize, usize, String) {
 
 /// 1-based column of byte `off`.
 fn col_of(src: &str, off: usize) -> usize {
-    let off = off.min(src.len());
-    let start = src[..off].rfind('\n').map_or(0, |i| i + 1);
-    src[start..off].chars().count() + 1
+    let Some(head) = src.get(..off.min(src.len())) else { return 0 };
+    let start = head.rfind('\n').map_or(0, |i| i + 1);
+    head[start..].chars().count() + 1
 }
 
 /// Variables in scope: as Go's parser sees them (a variable declared in a
@@ -369,27 +369,31 @@ type Located = (usize, usize, String);
 /// reports a line late.
 fn actions(src: &str) -> Result<Vec<(usize, usize, &str)>, Located> {
     let b = src.as_bytes();
+    // Byte positions only: a string may hold any character, even escaped.
+    let find = |from: usize, pat: &[u8]| -> Option<usize> {
+        b.get(from..)?.windows(pat.len()).position(|w| w == pat).map(|k| from + k)
+    };
+    let line_at = |off: usize| b[..off].iter().filter(|c| **c == b'\n').count() + 1;
     let mut out = Vec::new();
     let mut i = 0;
-    let line_at = |off: usize| src[..off].bytes().filter(|c| *c == b'\n').count() + 1;
-    while let Some(at) = src[i..].find("{{").map(|k| k + i) {
-        let start = at;
-        i = at + 2;
+    while let Some(start) = find(i, b"{{") {
+        i = start + 2;
         if b.get(i) == Some(&b'-') && b.get(i + 1).is_some_and(|c| c.is_ascii_whitespace()) {
             i += 1;
         }
         while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
             i += 1;
         }
-        if src[i..].starts_with("/*") {
-            i = src[i..].find("*/").map_or(b.len(), |k| i + k + 2);
-            i = src[i..].find("}}").map_or(b.len(), |k| i + k + 2);
+        if b[i..].starts_with(b"/*") {
+            i = find(i, b"*/").map_or(b.len(), |k| k + 2);
+            i = find(i, b"}}").map_or(b.len(), |k| k + 2);
             continue;
         }
-        let word_end = src[i..].find(|c: char| !c.is_ascii_alphanumeric() && c != '_').map_or(b.len(), |k| i + k);
-        out.push((start, line_at(start), &src[i..word_end]));
+        let word_end = b[i..].iter().position(|c| !c.is_ascii_alphanumeric() && *c != b'_').map_or(b.len(), |k| i + k);
+        // ASCII bounds, so character boundaries.
+        out.push((start, line_at(start), src.get(i..word_end).unwrap_or("")));
         // Skip to the closing delimiter, over strings, raw strings and chars.
-        while i < b.len() && !src[i..].starts_with("}}") {
+        while i < b.len() && !b[i..].starts_with(b"}}") {
             match b[i] {
                 q @ (b'"' | b'\'') => {
                     let open = i;
@@ -404,7 +408,7 @@ fn actions(src: &str) -> Result<Vec<(usize, usize, &str)>, Located> {
                     }
                     i += 1;
                 }
-                b'`' => i = src[i + 1..].find('`').map_or(b.len(), |k| i + 1 + k + 1),
+                b'`' => i = find(i + 1, b"`").map_or(b.len(), |k| k + 1),
                 _ => i += 1,
             }
         }
@@ -443,8 +447,8 @@ fn check_actions(src: &str) -> Option<Located> {
                 }
                 // `else if` (and, as in Go 1.23, `else with` in a with)
                 // continues the same block, closed by one `end`.
-                let after = src[off..].trim_start_matches("{{").trim_start_matches('-').trim_start();
-                let chained = after["else".len()..].trim_start();
+                let after = src.get(off..).unwrap_or("").trim_start_matches("{{").trim_start_matches('-').trim_start();
+                let chained = after.get("else".len()..).unwrap_or("").trim_start();
                 let next_word = chained.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').next().unwrap_or("");
                 match next_word {
                     "if" if top.kind == "if" => continue,
