@@ -15,6 +15,8 @@ command -v ssh >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
 # man(1) renders the generated man pages (tests/shell_docs.rs).
 command -v man >/dev/null || need+=(man-db)
+# Go's text/template is the reference of the template test (tests/templates_go.rs).
+command -v go >/dev/null || need+=(golang-go)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

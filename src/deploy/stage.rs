@@ -8,7 +8,7 @@ use crate::event::KvValue;
 use crate::kv::seal::KvKey;
 use crate::plan::rollout::Tree;
 use crate::state::State;
-use crate::templates::{TemplateContext, render};
+use crate::templates::{KvView, Template, TemplateContext};
 use crate::worker_assets::{RUNNER_PY, WORKER_PY};
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
@@ -90,10 +90,24 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         worker_ip: ip.to_string(),
         worker_id: worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
         labels: worker.map(|w| w.labels.clone()).unwrap_or_default(),
+        bucket_id: cx.bucket_id.to_string(),
+        update_seq: cx.update_seq,
         bucket_path: format!("/opt/worker/{}", cx.bucket_id),
         job_path: format!("/opt/worker/{}/jobs/{job}", cx.bucket_id),
     };
     let upstream: Vec<String> = spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect();
+    let view = KvView {
+        state: cx.state.clone(),
+        kv_key: cx.kv_key.clone(),
+        job: job.to_string(),
+        ip: ip.to_string(),
+        upstream,
+    };
+    // Change detection hashes templates as rendered for the steady context
+    // (TemplateContext::steady): `.CurrentVersion` and `.UpdateSeq` never
+    // make an allocation restart by themselves (docs/templates.md).
+    let steady = ctx.steady();
+    let mut steady_hashes: Vec<(String, String)> = Vec::new();
     let mut tree = Tree::new();
     let mut add = |rel: &str, content: &[u8], mode: u32| -> Result<()> {
         write(&dir.join(rel), content, mode)?;
@@ -108,8 +122,18 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
             let src = String::from_utf8(f.content.clone())
                 .map_err(|_| crate::error::Error::input(format!("template workspace/jobs/{job}/{path}: not UTF-8")))?;
             let file = format!("workspace/jobs/{job}/{path}");
-            let rendered = render(&file, &src, &ctx, cx.state.clone(), cx.kv_key, &upstream)?;
+            let tpl = Template::parse(&file, &src, view.clone())?;
+            let rendered = tpl.render(&ctx)?;
             add(out, rendered.as_bytes(), f.mode)?;
+            if steady != ctx {
+                let hashed = tpl.render(&steady).map_err(|e| {
+                    e.context("rendered for change detection (.CurrentVersion = .NewVersion, .UpdateSeq = 0)")
+                })?;
+                if hashed != rendered {
+                    steady_hashes
+                        .push((out.to_string(), format!("{}:{:o}", hex::encode(Sha256::digest(hashed)), f.mode)));
+                }
+            }
         } else {
             add(path, &f.content, f.mode)?;
         }
@@ -128,5 +152,6 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     {
         add("certs/ca.crt", ca.as_bytes(), 0o644)?;
     }
+    tree.extend(steady_hashes);
     Ok(tree)
 }
