@@ -67,7 +67,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     }
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     for tool in ["ssh", "rsync", "python3"] {
         if which(tool).is_none() {
             return Err(Error::usage(format!("{tool} is not installed on this control host")));
