@@ -20,6 +20,7 @@ pub mod kv;
 pub mod logs;
 pub mod ops;
 pub mod plan;
+pub mod process;
 pub mod projection;
 pub mod replay;
 pub mod state;

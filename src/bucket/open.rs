@@ -112,13 +112,16 @@ impl Bucket {
                 h.pid, h.command, h.since
             ));
         }
-        mark_dead_sessions(&mut journal, &mut notes)?;
         let t = std::time::Instant::now();
+        // Loading checks the hash chain of what it folds: a damaged journal is
+        // refused before anything is appended to it. Marking dead sessions
+        // aborted afterwards changes no state (their tail is never folded).
         let state = {
             let txn = journal.begin_read()?;
             journal::load_state(&txn)?.state
         };
         tracing::info!(ms = t.elapsed().as_millis() as u64, seq = state.seq, "state loaded");
+        mark_dead_sessions(&mut journal, &mut notes)?;
         if projection::ensure(&paths.db(), &state, &journal.meta().journal_id)? && paths.db().exists() {
             tracing::debug!("projection rebuilt");
         }

@@ -17,7 +17,7 @@ mod reader;
 mod records;
 mod writer;
 
-pub use load::{LoadedState, load_state};
+pub use load::{LoadedState, for_each_checked, load_state};
 pub use reader::JournalReader;
 pub use records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta};
 pub use writer::JournalWriter;
