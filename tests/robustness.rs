@@ -27,11 +27,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
         // The reader is gone (dropped above); the rest of the output has nowhere to go.
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.signal() == Some(libc::SIGPIPE) || out.status.success(),
-            "{args:?}: {:?} {err}",
-            out.status
-        );
+        assert!(out.status.signal() == Some(libc::SIGPIPE) || out.status.success(), "{args:?}: {:?} {err}", out.status);
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
     }
 }
