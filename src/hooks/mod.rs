@@ -13,6 +13,7 @@ pub mod assets;
 pub mod kv_session;
 pub mod runner;
 pub mod semaphores;
+pub mod serve;
 pub mod stage;
 
 use crate::bucket::Session;
