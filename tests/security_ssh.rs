@@ -53,7 +53,7 @@ fn control_socket_directory_prepared_by_another_user_is_avoided_or_refused() {
     let secret = format!("genuine-{}", std::process::id());
     std::fs::write(w.opt(ip).join("marker"), &secret).unwrap();
     let area = tempfile::tempdir().unwrap();
-    hostile::open_up(area.path());
+    std::fs::set_permissions(area.path(), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
     let a = area.path().display().to_string();
 
     // 1. $XDG_RUNTIME_DIR points at a directory the attacker owns, with a
@@ -62,9 +62,10 @@ fn control_socket_directory_prepared_by_another_user_is_avoided_or_refused() {
         "mkdir -m 700 {a}/xdg && mkdir -m 777 {a}/xdg/maand && \
          (python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(20); s.bind(sys.argv[1]); s.listen(64); \
           c,_=s.accept(); open(sys.argv[2],\"w\").write(\"hijacked\")' {a}/xdg/maand/trap {a}/xdg/maand/caught \
-          >/dev/null 2>&1 & ) ; sleep 0.3"
+          >/dev/null 2>&1 & ) && sleep 0.3"
     ));
     let before = listing(&area.path().join("xdg"));
+    assert!(before.iter().any(|l| l.ends_with(&format!("/maand/trap {} 755 s", hostile::USER))), "{before:?}");
     let xdg = area.path().join("xdg");
     let o = maand_env(p, &["run_command", "cat /opt/worker/marker", "-w", ip], &[("XDG_RUNTIME_DIR", Some(&xdg))]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
@@ -78,6 +79,7 @@ fn control_socket_directory_prepared_by_another_user_is_avoided_or_refused() {
     let (uid, _) = hostile::attacker().unwrap();
     std::fs::create_dir(area.path().join("tmp")).unwrap();
     std::fs::set_permissions(area.path().join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    // (A sticky, world-writable place like /tmp, owned by root.)
     hostile::sh(&format!("mkdir -m 700 {a}/tmp/maand-0"));
     let tmp = area.path().join("tmp");
     let env: [(&str, Option<&Path>); 3] =

@@ -106,6 +106,10 @@ impl Bucket {
         mut journal: JournalWriter,
     ) -> Result<Bucket> {
         let mut notes = Vec::new();
+        let tightened = super::private::tighten(&paths)?;
+        if !tightened.is_empty() {
+            notes.push(format!("made {} private to you (mode 0700)", tightened.join(", ")));
+        }
         if let Some(h) = &lock.took_over {
             notes.push(format!(
                 "took over the bucket lock left by pid {} ({}, since {}), which is no longer running",

@@ -2,16 +2,15 @@
 //! `jobs.json`, `bin/runner.py`, `bin/worker.py` and `jobs/<job>/` (job
 //! files, rendered `*.tpl`, `certs/`), and the per-file hashes of the job tree.
 
-use crate::bucket::BucketPaths;
+use crate::bucket::{BucketPaths, private};
 use crate::error::{Context, Result};
 use crate::event::KvValue;
 use crate::kv::seal::KvKey;
 use crate::plan::rollout::Tree;
 use crate::state::State;
-use crate::templates::{TemplateContext, render};
+use crate::templates::{TemplateContext, render_full};
 use crate::worker_assets::{RUNNER_PY, WORKER_PY};
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,13 +19,14 @@ pub fn worker_dir(paths: &BucketPaths, ip: &str) -> PathBuf {
     paths.tmp().join("workers").join(ip)
 }
 
+/// The staging root of every worker: removed at the end of each deploy
+/// (a dry run keeps it, saying so) and before a deploy stages anew.
+pub fn workers_dir(paths: &BucketPaths) -> PathBuf {
+    paths.tmp().join("workers")
+}
+
 fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
-    }
-    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
+    private::write_file(path, content, mode)
 }
 
 /// `worker.json` for `ip`: what `maand job` checks before acting.
@@ -77,7 +77,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir)?;
+    private::create_dir_all(&dir)?;
     let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
     let spec = &j.spec;
     let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));
@@ -108,8 +108,11 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
             let src = String::from_utf8(f.content.clone())
                 .map_err(|_| crate::error::Error::input(format!("template workspace/jobs/{job}/{path}: not UTF-8")))?;
             let file = format!("workspace/jobs/{job}/{path}");
-            let rendered = render(&file, &src, &ctx, cx.state.clone(), cx.kv_key, &upstream)?;
-            add(out, rendered.as_bytes(), f.mode)?;
+            let rendered = render_full(&file, &src, &ctx, cx.state.clone(), cx.kv_key, &upstream)?;
+            // Output holding a secret or a private key is for its owner only,
+            // here and on the worker (rsync keeps the mode).
+            let mode = if rendered.secret { f.mode & 0o700 } else { f.mode };
+            add(out, rendered.text.as_bytes(), mode)?;
         } else {
             add(path, &f.content, f.mode)?;
         }

@@ -69,7 +69,10 @@ fn lookup(ns: &str, key: &str) -> Result<Option<String>, FuncError> {
         }
         match d.state.kv.get(ns, key) {
             None => Ok(None),
-            Some(v) => d.kv_key.open(ns, key, v).map(Some).map_err(|_| fail("cannot decrypt")),
+            Some(v) => {
+                d.read_sealed.set(d.read_sealed.get() || v.is_sealed());
+                d.kv_key.open(ns, key, v).map(Some).map_err(|_| fail("cannot decrypt"))
+            }
         }
     })
     .unwrap_or_else(|| Err(generic("template functions used outside a render")))

@@ -67,6 +67,19 @@ pub(crate) struct RenderData {
     pub upstream: Vec<String>,
     /// The first KV failure, for the error message (namespace, key, reason).
     pub failure: RefCell<Option<(String, String, String)>>,
+    /// Whether the render read a sealed value (a secret or a private key).
+    pub read_sealed: std::cell::Cell<bool>,
+}
+
+/// A rendered template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The output.
+    pub text: String,
+    /// Whether it holds plaintext of a sealed value (`getSecret`, a
+    /// certificate key): such output is written 0600 on the control host
+    /// and on workers.
+    pub secret: bool,
 }
 
 thread_local! {
@@ -86,6 +99,18 @@ pub fn render(
     kv_key: &KvKey,
     upstream: &[String],
 ) -> Result<String> {
+    render_full(file, src, ctx, state, kv_key, upstream).map(|r| r.text)
+}
+
+/// [`render`], also telling whether the output holds a secret.
+pub fn render_full(
+    file: &str,
+    src: &str,
+    ctx: &TemplateContext,
+    state: Arc<State>,
+    kv_key: &KvKey,
+    upstream: &[String],
+) -> Result<Rendered> {
     let data = Rc::new(RenderData {
         state,
         kv_key: kv_key.clone(),
@@ -93,6 +118,7 @@ pub fn render(
         ip: ctx.worker_ip.clone(),
         upstream: upstream.to_vec(),
         failure: RefCell::new(None),
+        read_sealed: std::cell::Cell::new(false),
     });
     let mut tmpl = gtmpl::Template::default();
     tmpl.add_funcs(funcs::ALL);
@@ -100,7 +126,8 @@ pub fn render(
     DATA.with(|d| *d.borrow_mut() = Some(data.clone()));
     let out = tmpl.render(&gtmpl::Context::from(ctx.value()));
     DATA.with(|d| *d.borrow_mut() = None);
-    out.map_err(|e| match data.failure.borrow().clone() {
+    let secret = data.read_sealed.get();
+    out.map(|text| Rendered { text, secret }).map_err(|e| match data.failure.borrow().clone() {
         Some((ns, key, why)) => {
             let line = line_of(src, &key).map(|l| format!("line {l}, ")).unwrap_or_default();
             Error::op(format!("template {file}: {line}key {key:?} in {ns:?}: {why}"))

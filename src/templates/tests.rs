@@ -108,6 +108,10 @@ fn get_secret_reads_the_jobs_sealed_secret() {
         ttl: 0,
         at: 0,
     });
-    let out = render("t.tpl", "password = {{ getSecret \"pw\" }}", &ctx("api"), Arc::new(s), &k, &[]).unwrap();
-    assert_eq!(out, "password = hunter2");
+    let s = Arc::new(s);
+    let out =
+        super::render_full("t.tpl", "password = {{ getSecret \"pw\" }}", &ctx("api"), s.clone(), &k, &[]).unwrap();
+    assert_eq!(out, super::Rendered { text: "password = hunter2".into(), secret: true });
+    let plain = super::render_full("t.tpl", "job = {{ .Job }}", &ctx("api"), s, &k, &[]).unwrap();
+    assert!(!plain.secret);
 }

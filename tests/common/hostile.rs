@@ -51,6 +51,8 @@ pub fn command(program: &str) -> Command {
     let (uid, gid) = attacker().expect("attacker account");
     let mut c = Command::new("setpriv");
     c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}")).arg("--clear-groups").arg("--").arg(program);
+    // The system's tools, not root's (a root-only pyenv shim, say).
+    c.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").env("HOME", "/nonexistent");
     c
 }
 
