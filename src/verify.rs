@@ -144,7 +144,13 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
         }
     }
 
-    let index = journal::reader_sessions(&txn)?;
+    let index = match journal::reader_sessions(&txn) {
+        Ok(index) => index,
+        Err(e) => {
+            report.problems.push(Problem { seq: None, what: e.message().to_string() });
+            return Ok(report);
+        }
+    };
     report.sessions = index.len();
     for rec in &index {
         let want = sessions.remove(&rec.id);

@@ -232,3 +232,27 @@ fn flipping_bytes_of_a_small_journal_never_panics_or_changes_history() {
     eprintln!("{flips} flips (stride {stride}) x 5 commands: {refused} refusals, no panic");
     assert!(flips > 100 && refused > 0, "{flips} flips, {refused} refusals");
 }
+
+/// A damaged session index entry is named, not reported as a bare decoding
+/// error, by the listing and by the next writer.
+#[test]
+fn a_damaged_session_index_entry_is_named() {
+    let dir = bucket_with_history();
+    const SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("sessions");
+    let db = redb::Database::create(dir.path().join("data/journal.redb")).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(SESSIONS).unwrap();
+        let mut v = t.get(2).unwrap().unwrap().value().to_vec();
+        // The command name's bytes: no longer UTF-8.
+        let at = v.iter().position(|b| *b == b't').unwrap();
+        v[at] = 0xff;
+        t.insert(2, v.as_slice()).unwrap();
+    }
+    txn.commit().unwrap();
+    drop(db);
+    for o in [journal(dir.path(), &["sessions"]), maand(dir.path(), &["build"]), journal(dir.path(), &["verify"])] {
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("journal session index entry 2 cannot be decoded"), "{}", stderr(&o));
+    }
+}
