@@ -42,53 +42,55 @@ wait("probes.done")
 /// The attacker: 1,100 idle connections to the API (re-opened when the
 /// server closes them), for at most 60 s, loopback only.
 const FLOOD: &str = r#"
-import json, os, resource, selectors, socket, sys, time
+import json, os, resource, socket, sys, time
 area, port = sys.argv[1], int(sys.argv[2])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
-N, socks, opened, closed_by_server, failed = 1100, [], 0, 0, 0
+N, start, opened, closed_by_server, failed = 1100, time.time(), 0, 0, 0
 def connect():
+    # One at a time, each completed: every one costs the server a descriptor.
     global opened, failed
     s = socket.socket()
-    s.setblocking(False)
+    s.settimeout(2)
     try:
-        s.connect_ex(("127.0.0.1", port))
+        s.connect(("127.0.0.1", port))
     except OSError:
         failed += 1
+        s.close()
         return None
+    s.setblocking(False)
     opened += 1
     return s
-for _ in range(N):
-    s = connect()
-    if s: socks.append(s)
-# Count the connections the server's side completed (writable = connected).
-sel = selectors.DefaultSelector()
-for s in socks:
-    sel.register(s, selectors.EVENT_WRITE)
-established, deadline = set(), time.time() + 3
-while len(established) < len(socks) and time.time() < deadline:
-    for key, _ in sel.select(timeout=0.2):
-        if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-            established.add(key.fileobj)
-        sel.unregister(key.fileobj)
-open(os.path.join(area, "flood.ready"), "w").write(str(len(established)))
-start = time.time()
+socks = [connect() for _ in range(N)]
+open(os.path.join(area, "flood.ready"), "w").write(str(sum(1 for s in socks if s)))
 while time.time() - start < 60 and not os.path.exists(os.path.join(area, "calls.done")):
     for i, s in enumerate(socks):
-        if s is None:
-            continue
-        try:
-            if s.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b"":
-                raise ConnectionResetError
-        except BlockingIOError:
-            continue
-        except OSError:
+        if s is not None:
+            try:
+                if s.recv(1, socket.MSG_PEEK) != b"":
+                    continue
+            except BlockingIOError:
+                continue
+            except OSError:
+                pass
             closed_by_server += 1
             s.close()
-            socks[i] = connect()
+        socks[i] = connect()
     time.sleep(0.05)
 json.dump({"opened": opened, "closed_by_server": closed_by_server, "failed": failed}, open(os.path.join(area, "flood.json"), "w"))
 "#;
+
+/// A child process killed if the test fails before waiting for it.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
 
 fn wait_for(path: &Path, limit: Duration) {
     let t = Instant::now();
@@ -146,12 +148,14 @@ fn the_hook_api_serves_its_hooks_under_a_flood_and_closes_slow_clients() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut maand_run = KillOnDrop(Some(maand_run));
     wait_for(&a.join("port"), Duration::from_secs(30));
     let port: u16 = std::fs::read_to_string(a.join("port")).unwrap().trim().parse().unwrap();
     std::fs::write(a.join("flood.py"), FLOOD).unwrap();
-    let mut flood = hostile::command("python3").arg(a.join("flood.py")).arg(a).arg(port.to_string()).spawn().unwrap();
+    let flood = hostile::command("python3").arg(a.join("flood.py")).arg(a).arg(port.to_string()).spawn().unwrap();
+    let mut flood = KillOnDrop(Some(flood));
     wait_for(&a.join("calls.done"), Duration::from_secs(90));
-    assert!(flood.wait().unwrap().success(), "the flood ran");
+    assert!(flood.0.take().unwrap().wait().unwrap().success(), "the flood ran");
     let calls: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(a.join("calls.json")).unwrap()).unwrap();
     let floods: serde_json::Value =
@@ -184,7 +188,7 @@ fn the_hook_api_serves_its_hooks_under_a_flood_and_closes_slow_clients() {
     let (secs, answer) = seconds_until_closed(stalled);
     assert!((9.0..20.0).contains(&secs) && answer.starts_with("HTTP/1.1 408"), "{secs:.1} s: {answer}");
     std::fs::write(a.join("probes.done"), "1").unwrap();
-    let out = maand_run.wait_with_output().unwrap();
+    let out = maand_run.0.take().unwrap().wait_with_output().unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(kv_get(p, "vars/job/web", "k29"), "29");
 }
