@@ -369,3 +369,34 @@ fn a_dry_run_keeps_its_staging_privately_and_hooks_never_overwrite_it() {
     ok(&maand(p, &["deploy"]));
     assert!(!p.join("tmp/workers").exists());
 }
+
+/// maand raises its open-files soft limit to the hard limit at start (the
+/// hook API and SSH hold descriptors; a low soft limit must not be what a
+/// flood exhausts first); hooks inherit it.
+#[test]
+fn maand_raises_its_open_files_soft_limit() {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    write(p, "maand.conf", "hook_api_port = 0\n");
+    write(p, "workspace/workers.json", r#"[{"host": "10.0.0.1"}]"#);
+    write(
+        p,
+        "workspace/jobs/web/manifest.json",
+        r#"{"version": "1", "selectors": ["worker"], "hooks": {"hook_limit": {"executed_on": ["cli"]}}}"#,
+    );
+    write(p, "workspace/jobs/web/Makefile", "start:\n\ttrue\n");
+    write(
+        p,
+        "workspace/jobs/web/_hooks/hook_limit.py",
+        "import resource\nprint('nofile', *resource.getrlimit(resource.RLIMIT_NOFILE))\n",
+    );
+    ok(&maand(p, &["build"]));
+    let o = Command::new("prlimit")
+        .args(["--nofile=256:2048", "--"])
+        .arg(maand_bin())
+        .args(["hooks", "hook_limit", "web", "--verbose"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    assert!(ok(&o).contains("nofile 2048 2048"), "{}", stdout(&o));
+}

@@ -24,6 +24,11 @@
 //!
 //! Paths stay short: a Unix socket path holds at most 107 bytes and ssh
 //! first binds `<ControlPath>.<16 random characters>`.
+//!
+//! Masters that outlive a command (`ssh_control_persist`, to come) belong in
+//! this same directory, named without the pid so the next command finds
+//! them: the directory's checks are what make a socket found there one of
+//! ours.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
