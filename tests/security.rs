@@ -340,6 +340,11 @@ fn after_a_deploy_secrets_and_keys_are_only_in_secrets_and_nothing_is_readable_b
         assert_eq!(mode("certs/tls.key"), 0o600);
         assert_eq!(mode("certs/tls.crt"), 0o644);
         assert_eq!(mode("public.conf"), 0o644, "a template without secrets keeps its mode");
+        assert_eq!(
+            mode(".") & 0o005,
+            0o005,
+            "the job directory keeps its usual mode (services may run as another user)"
+        );
     }
     ok(&journal(p, &["verify"]));
 }

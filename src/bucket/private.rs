@@ -42,10 +42,12 @@ pub fn create_dir_all(dir: &Path) -> Result<()> {
 }
 
 /// Write `content` to `path` as a new file created with `mode` from the
-/// start (replacing any file there), creating parent directories 0700.
+/// start (replacing any file there), creating missing parent directories
+/// with the default mode: staged trees are shipped with their directory
+/// modes, and what protects them here is the private `tmp/` above them.
 pub fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<()> {
     if let Some(parent) = path.parent() {
-        create_dir_all(parent)?;
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     match fs::remove_file(path) {
         Ok(()) => {}
@@ -121,7 +123,6 @@ mod tests {
         let f = t.path().join("a/b/key.pem");
         write_file(&f, b"secret", 0o600).unwrap();
         assert_eq!(fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(t.path().join("a/b")).unwrap().mode() & 0o777, 0o700);
         write_file(&f, b"again", 0o755).unwrap();
         assert_eq!(fs::metadata(&f).unwrap().mode() & 0o777, 0o755);
         assert_eq!(fs::read(&f).unwrap(), b"again");

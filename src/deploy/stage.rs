@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// The staging root of a worker.
 pub fn worker_dir(paths: &BucketPaths, ip: &str) -> PathBuf {
-    paths.tmp().join("workers").join(ip)
+    workers_dir(paths).join(ip)
 }
 
 /// The staging root of every worker: removed at the end of each deploy
@@ -77,7 +77,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    private::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
     let spec = &j.spec;
     let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));

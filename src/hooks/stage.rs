@@ -46,7 +46,7 @@ pub fn stage(root: &Path, state: &State, kv_key: &KvKey, job: &str, ip: &str) ->
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    private::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     if let Some(j) = state.catalog.jobs.get(job) {
         for (path, f) in &j.files {
             write(&dir.join(path), &f.content, f.mode)?;
