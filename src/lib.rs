@@ -18,6 +18,7 @@ pub mod journal;
 pub mod kv;
 pub mod logs;
 pub mod ops;
+pub mod process;
 pub mod projection;
 pub mod replay;
 pub mod templates;

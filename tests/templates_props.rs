@@ -72,7 +72,7 @@ fn context(
 }
 
 fn view(state: State) -> KvView {
-    KvView { state: Arc::new(state), kv_key: key(), job: "api".into(), ip: "10.0.0.1".into(), upstream: Vec::new() }
+    KvView::new(Arc::new(state), key(), "api", "10.0.0.1", Vec::new())
 }
 
 fn render_once(src: &str, ctx: &TemplateContext, v: KvView) -> Result<String, String> {

@@ -53,26 +53,31 @@ enum Command {
 }
 
 fn main() {
+    maand::process::setup();
     let cli = Cli::parse();
     let paths = BucketPaths::new(cli.bucket.as_deref().unwrap_or_else(|| std::path::Path::new(".")));
-    let result: Result<i32> = match &cli.command {
-        Command::Sessions(a) => sessions::run(&paths, a).map(|_| 0),
-        Command::Show(a) => show::run(&paths, a).map(|_| 0),
-        Command::Verify => verify::run(&paths),
-        Command::RebuildDb => rebuild_db::run(&paths).map(|_| 0),
-        Command::Export(a) => export::run(&paths, a).map(|_| 0),
-        Command::Audit(a) => audit::run(&paths, a).map(|_| 0),
-        Command::Replay(a) => replay::run(&paths, a),
+    let result: Result<i32> = maand::process::guard_journal(&paths.journal(), || run(&cli, &paths));
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("maand-journal: error: {}", maand::process::render_error(&e));
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+fn run(cli: &Cli, paths: &BucketPaths) -> Result<i32> {
+    match &cli.command {
+        Command::Sessions(a) => sessions::run(paths, a).map(|_| 0),
+        Command::Show(a) => show::run(paths, a).map(|_| 0),
+        Command::Verify => verify::run(paths),
+        Command::RebuildDb => rebuild_db::run(paths).map(|_| 0),
+        Command::Export(a) => export::run(paths, a).map(|_| 0),
+        Command::Audit(a) => audit::run(paths, a).map(|_| 0),
+        Command::Replay(a) => replay::run(paths, a),
         Command::Completions(a) => {
             maand::cli::shell_docs::completions(<Cli as clap::CommandFactory>::command(), a).map(|_| 0)
         }
         Command::Man(a) => maand::cli::shell_docs::man(<Cli as clap::CommandFactory>::command(), a).map(|_| 0),
-    };
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
-            eprintln!("maand-journal: error: {e}");
-            std::process::exit(e.exit_code());
-        }
     }
 }

@@ -7,6 +7,7 @@ pub mod init;
 mod lock;
 mod open;
 mod paths;
+pub mod private;
 mod session;
 
 pub use conf::{DEFAULT_CONF, LogFormat, MaandConf};

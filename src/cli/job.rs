@@ -103,7 +103,7 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
     let mut bucket = Bucket::open(paths.clone(), open)?;
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     let mut session = bucket.begin(session_info("job"))?;
     let req = JobRequest {
         job: t.job.clone(),

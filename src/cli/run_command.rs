@@ -30,7 +30,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
     let bucket_id = bucket.require_id()?;
     let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     let mut session = bucket.begin(session_info("run_command"))?;
     let mut result = run_command::run(&mut session, &transport, &bucket_id, &ips, &args.command, args.concurrency);
     if result.is_ok() && args.health_check {

@@ -31,7 +31,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &WorkerFactsArg
     let mut bucket = Bucket::open(paths.clone(), open)?;
     let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     let mut session = bucket.begin(session_info("worker_facts"))?;
     let probed = worker_facts::probe(&mut session, &transport, &ips, args.concurrency);
     let facts = session.finish(probed)?;

@@ -68,7 +68,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     }
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     for tool in ["ssh", "rsync", "python3"] {
         if which(tool).is_none() {
             return Err(Error::usage(format!("{tool} is not installed on this control host")));
@@ -96,6 +96,11 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     let flags = RolloutFlags { force: opts.force, sync_only: opts.sync_only };
     let cx = Ctx { transport, kv_key, bucket_id, update_seq, opts, flags };
 
+    // Staged trees hold rendered secrets and decrypted keys: start from an
+    // empty staging area (a dry run's or a killed deploy's is removed) and
+    // leave none behind, except a dry run's, which is its output.
+    let staging = StagingCleanup { dir: stage::workers_dir(&bucket.paths), keep: opts.dry_run };
+    staging.clear()?;
     let mut session = bucket.begin(session_info(if opts.dry_run { "deploy --dry-run" } else { "deploy" }))?;
     let result = deploy(&mut session, &cx, &jobs);
     match result {
@@ -110,6 +115,30 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
             Ok(report)
         }
         Err(e) => session.finish(Err(e)),
+    }
+}
+
+/// Removes deploy's staging area when the deploy ends, however it ends.
+struct StagingCleanup {
+    dir: std::path::PathBuf,
+    keep: bool,
+}
+
+impl StagingCleanup {
+    fn clear(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::op(format!("clearing {}: {e}", self.dir.display()))),
+        }
+    }
+}
+
+impl Drop for StagingCleanup {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = self.clear();
+        }
     }
 }
 

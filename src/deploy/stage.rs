@@ -2,7 +2,7 @@
 //! `jobs.json`, `bin/runner.py`, `bin/worker.py` and `jobs/<job>/` (job
 //! files, rendered `*.tpl`, `certs/`), and the per-file hashes of the job tree.
 
-use crate::bucket::BucketPaths;
+use crate::bucket::{BucketPaths, private};
 use crate::error::{Context, Result};
 use crate::event::KvValue;
 use crate::kv::seal::KvKey;
@@ -11,22 +11,22 @@ use crate::state::State;
 use crate::templates::{KvView, Template, TemplateContext};
 use crate::worker_assets::{RUNNER_PY, WORKER_PY};
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The staging root of a worker.
 pub fn worker_dir(paths: &BucketPaths, ip: &str) -> PathBuf {
-    paths.tmp().join("workers").join(ip)
+    workers_dir(paths).join(ip)
+}
+
+/// The staging root of every worker: removed at the end of each deploy
+/// (a dry run keeps it, saying so) and before a deploy stages anew.
+pub fn workers_dir(paths: &BucketPaths) -> PathBuf {
+    paths.tmp().join("workers")
 }
 
 fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
-    }
-    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
+    private::write_file(path, content, mode)
 }
 
 /// `worker.json` for `ip`: what `maand job` checks before acting.
@@ -77,7 +77,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
     let spec = &j.spec;
     let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));
@@ -96,13 +96,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         job_path: format!("/opt/worker/{}/jobs/{job}", cx.bucket_id),
     };
     let upstream: Vec<String> = spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect();
-    let view = KvView {
-        state: cx.state.clone(),
-        kv_key: cx.kv_key.clone(),
-        job: job.to_string(),
-        ip: ip.to_string(),
-        upstream,
-    };
+    let view = KvView::new(cx.state.clone(), cx.kv_key.clone(), job, ip, upstream);
     // Change detection hashes templates as rendered for the steady context
     // (TemplateContext::steady): `.CurrentVersion` and `.UpdateSeq` never
     // make an allocation restart by themselves (docs/templates.md).
@@ -123,15 +117,17 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
                 .map_err(|_| crate::error::Error::input(format!("template workspace/jobs/{job}/{path}: not UTF-8")))?;
             let file = format!("workspace/jobs/{job}/{path}");
             let tpl = Template::parse(&file, &src, view.clone())?;
-            let rendered = tpl.render(&ctx)?;
-            add(out, rendered.as_bytes(), f.mode)?;
+            let rendered = tpl.render_full(&ctx)?;
+            // Output holding a secret or a private key is for its owner only,
+            // here and on the worker (rsync keeps the mode).
+            let mode = if rendered.secret { f.mode & 0o700 } else { f.mode };
+            add(out, rendered.text.as_bytes(), mode)?;
             if steady != ctx {
                 let hashed = tpl.render(&steady).map_err(|e| {
                     e.context("rendered for change detection (.CurrentVersion = .NewVersion, .UpdateSeq = 0)")
                 })?;
-                if hashed != rendered {
-                    steady_hashes
-                        .push((out.to_string(), format!("{}:{:o}", hex::encode(Sha256::digest(hashed)), f.mode)));
+                if hashed != rendered.text {
+                    steady_hashes.push((out.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(hashed)))));
                 }
             }
         } else {

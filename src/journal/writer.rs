@@ -58,7 +58,7 @@ impl JournalWriter {
         let txn = db.begin_read()?;
         let meta = reader::meta(&txn)?;
         let (head_seq, head_hash) = match reader::last_event(&txn)? {
-            Some((seq, raw)) => (seq, codec::decode(&raw)?.hash),
+            Some((seq, raw)) => (seq, codec::decode(&raw).map_err(|e| e.context(format!("journal event {seq}")))?.hash),
             None => (0, [0; 32]),
         };
         drop(txn);

@@ -285,7 +285,12 @@ fn read(view: &KvView, ns: &str, key: &str) -> Result<Option<String>, CallError>
     readable(view, ns).map_err(|_| fail("namespace not readable by this job"))?;
     match view.state.kv.get(ns, key) {
         None => Ok(None),
-        Some(v) => view.kv_key.open(ns, key, v).map(Some).map_err(|_| fail("cannot decrypt")),
+        Some(v) => {
+            if v.is_sealed() {
+                view.mark_sealed_read();
+            }
+            view.kv_key.open(ns, key, v).map(Some).map_err(|_| fail("cannot decrypt"))
+        }
     }
 }
 

@@ -92,7 +92,6 @@ impl TemplateContext {
 
 /// What the KV functions of one render may read: the state's KV under the
 /// hook read rules of allocation (`job`, `ip`), secrets opened with `kv_key`.
-#[derive(Clone)]
 pub struct KvView {
     /// State holding the KV.
     pub state: Arc<State>,
@@ -104,6 +103,39 @@ pub struct KvView {
     pub ip: String,
     /// Jobs named in the job's hook demands (their namespaces are readable).
     pub upstream: Vec<String>,
+    /// Whether a render through this view opened a sealed value (a secret or
+    /// a private key); its output is then written 0600. Per view: a clone
+    /// starts afresh.
+    read_sealed: std::sync::atomic::AtomicBool,
+}
+
+impl KvView {
+    /// A view for allocation (`job`, `ip`) of `state`.
+    pub fn new(state: Arc<State>, kv_key: KvKey, job: &str, ip: &str, upstream: Vec<String>) -> KvView {
+        KvView { state, kv_key, job: job.to_string(), ip: ip.to_string(), upstream, read_sealed: Default::default() }
+    }
+
+    /// Note that a sealed value was opened.
+    pub(crate) fn mark_sealed_read(&self) {
+        self.read_sealed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Clone for KvView {
+    fn clone(&self) -> Self {
+        KvView::new(self.state.clone(), self.kv_key.clone(), &self.job, &self.ip, self.upstream.clone())
+    }
+}
+
+/// A rendered template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The output.
+    pub text: String,
+    /// Whether it holds plaintext of a sealed value (`getSecret`, a
+    /// certificate key): such output is written 0600 on the control host
+    /// and on workers.
+    pub secret: bool,
 }
 
 /// Why a render failed, as the functions saw it.
@@ -156,12 +188,18 @@ impl Template {
 
     /// Render with `ctx` as the dot.
     pub fn render(&self, ctx: &TemplateContext) -> Result<String> {
+        self.render_full(ctx).map(|r| r.text)
+    }
+
+    /// [`Template::render`], also telling whether the output holds a secret.
+    pub fn render_full(&self, ctx: &TemplateContext) -> Result<Rendered> {
         self.scope.site.store(0, Ordering::SeqCst);
+        self.scope.view.read_sealed.store(false, Ordering::SeqCst);
         if let Ok(mut f) = self.scope.failure.lock() {
             *f = None;
         }
         match self.inner.execute_to_string(&ctx.value()) {
-            Ok(out) => Ok(out),
+            Ok(text) => Ok(Rendered { text, secret: self.scope.view.read_sealed.load(Ordering::SeqCst) }),
             Err(e) => Err(self.error(e)),
         }
     }

@@ -37,13 +37,7 @@ fn ctx(job: &str) -> TemplateContext {
 }
 
 fn view(job: &str, state: Arc<State>, upstream: &[&str]) -> KvView {
-    KvView {
-        state,
-        kv_key: key(),
-        job: job.into(),
-        ip: "10.0.0.1".into(),
-        upstream: upstream.iter().map(|u| u.to_string()).collect(),
-    }
+    KvView::new(state, key(), job, "10.0.0.1", upstream.iter().map(|u| u.to_string()).collect())
 }
 
 fn r(job: &str, src: &str) -> Result<String> {
@@ -120,8 +114,13 @@ fn get_secret_reads_the_jobs_sealed_secret() {
         ttl: 0,
         at: 0,
     });
-    let out = render("t.tpl", "password = {{ getSecret \"pw\" }}", &ctx("api"), view("api", Arc::new(s), &[])).unwrap();
-    assert_eq!(out, "password = hunter2");
+    let s = Arc::new(s);
+    let tpl =
+        super::Template::parse("t.tpl", "password = {{ getSecret \"pw\" }}", view("api", s.clone(), &[])).unwrap();
+    let out = tpl.render_full(&ctx("api")).unwrap();
+    assert_eq!(out, super::Rendered { text: "password = hunter2".into(), secret: true });
+    let plain = super::Template::parse("t.tpl", "job = {{ .Job }}", view("api", s, &[])).unwrap();
+    assert!(!plain.render_full(&ctx("api")).unwrap().secret, "no sealed value read: not secret");
 }
 
 #[test]
