@@ -140,7 +140,14 @@ async fn guard(axum::extract::State(limits): axum::extract::State<Limits>, req: 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limits.body_limit as u64) {
+    if let Some(n) = announced.filter(|n| *n > limits.body_limit as u64) {
+        // A client still writing its body when the answer comes would see a
+        // broken pipe instead of the 413: read (and drop) a body of modest
+        // size first. A huge announcement is answered at once.
+        if n <= DRAIN_LIMIT {
+            let (_, body) = req.into_parts();
+            let _ = tokio::time::timeout(limits.body_timeout, drain(body)).await;
+        }
         return closing(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     }
     let (parts, body) = req.into_parts();
@@ -154,6 +161,15 @@ async fn guard(axum::extract::State(limits): axum::extract::State<Limits>, req: 
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// Largest announced body read and dropped before answering 413.
+const DRAIN_LIMIT: u64 = 8 << 20;
+
+/// Read a body to its end without keeping it.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 fn closing(status: StatusCode, message: &str) -> Response {

@@ -84,7 +84,7 @@ pub fn for_each_checked(
     if after > 0 {
         let mut anchor = None;
         reader::for_each_raw(txn, after..=after, |seq, raw| {
-            anchor = Some(checked(seq, raw)?.hash);
+            anchor = Some(checked(txn, seq, raw)?.hash);
             Ok(ControlFlow::Break(()))
         })?;
         prev = anchor.ok_or_else(|| corrupt(after, "missing (a snapshot is based on it)"))?;
@@ -94,7 +94,7 @@ pub fn for_each_checked(
         if seq != expected {
             return Err(corrupt(expected, &format!("missing (the next stored event is {seq})")));
         }
-        let env = checked(seq, raw)?;
+        let env = checked(txn, seq, raw)?;
         if env.prev_hash != prev {
             return Err(corrupt(
                 seq,
@@ -108,11 +108,17 @@ pub fn for_each_checked(
 }
 
 /// Decode a stored event after checking its hash and sequence number.
-fn checked(seq: u64, raw: &[u8]) -> Result<Envelope> {
+fn checked(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> Result<Envelope> {
     if !codec::check(raw) {
         return Err(corrupt(seq, "its stored hash does not match its content"));
     }
-    let env = codec::decode(raw).map_err(|e| corrupt(seq, &format!("cannot be decoded ({})", e.message())))?;
+    let env = codec::decode(raw).map_err(|e| {
+        let place = reader::undecodable_context(txn, seq, raw);
+        Error::op(format!(
+            "{place}: cannot be decoded ({}); the journal was edited or is damaged (`maand-journal verify` shows more; restore data/journal.redb from a backup)",
+            e.message()
+        ))
+    })?;
     if env.seq != seq {
         return Err(corrupt(seq, &format!("it records sequence number {}", env.seq)));
     }

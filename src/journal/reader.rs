@@ -116,7 +116,7 @@ pub fn for_each_event(
 /// Where an undecodable record sits, for its error: the sequence number,
 /// and the format and the maand version of its session when they can be
 /// told (the record's prefix and the session index usually survive).
-fn undecodable_context(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> String {
+pub(crate) fn undecodable_context(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> String {
     let Some(prefix) = super::codec::peek(raw) else {
         return format!("journal event {seq}");
     };

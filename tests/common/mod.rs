@@ -97,6 +97,9 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &t).unwrap();
         }
     }
+    // Keep directory modes (a bucket's data/, logs/, tmp/ are 0700), as
+    // `cp -a` would: a copy is the same bucket, not a loosened one.
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
 }
 
 /// Write a file under `dir`, creating parent directories.
