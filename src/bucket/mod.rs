@@ -9,7 +9,7 @@ mod open;
 mod paths;
 mod session;
 
-pub use conf::{DEFAULT_CONF, LogFormat, MaandConf};
+pub use conf::{DEFAULT_CONF, LogFormat, MaandConf, SigningKey};
 pub use lock::{BucketLock, Holder};
 pub use open::{Bucket, BucketView, OpenOptions};
 pub use paths::BucketPaths;
