@@ -20,6 +20,7 @@ pub mod logs;
 pub mod ops;
 pub mod projection;
 pub mod replay;
+pub mod signing;
 pub mod templates;
 pub mod transport;
 pub mod verify;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod export;
+mod head;
 mod rebuild_db;
 mod replay;
 mod sessions;
@@ -36,8 +37,11 @@ enum Command {
     Sessions(sessions::Args),
     /// Show the events of a session (`7`) or of a sequence range (`10..20`).
     Show(show::Args),
-    /// Check the hash chain, snapshots, session index and projection.
-    Verify,
+    /// Check the hash chain, snapshots, session index and projection; with
+    /// --allowed-signers, every session's signature.
+    Verify(verify::Args),
+    /// Print the chain head's hash and sequence number (to anchor elsewhere).
+    Head(head::Args),
     /// Recreate data/maand.db from the journal.
     RebuildDb,
     /// Print every event as one JSON object per line.
@@ -54,7 +58,8 @@ fn main() {
     let result: Result<i32> = match &cli.command {
         Command::Sessions(a) => sessions::run(&paths, a).map(|_| 0),
         Command::Show(a) => show::run(&paths, a).map(|_| 0),
-        Command::Verify => verify::run(&paths),
+        Command::Verify(a) => verify::run(&paths, a),
+        Command::Head(a) => head::run(&paths, a).map(|_| 0),
         Command::RebuildDb => rebuild_db::run(&paths).map(|_| 0),
         Command::Export(a) => export::run(&paths, a).map(|_| 0),
         Command::Audit(a) => audit::run(&paths, a).map(|_| 0),

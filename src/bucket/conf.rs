@@ -184,7 +184,9 @@ mod tests {
         assert_eq!(k("signing_key = \"agent\"").unwrap(), Some(SigningKey::Agent(None)));
         let fp = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
         assert_eq!(k(&format!("signing_key = \"agent:{fp}\"")).unwrap(), Some(SigningKey::Agent(Some(fp.into()))));
-        for bad in ["", "../id_ed25519", "/root/.ssh/id_ed25519", ".hidden", "agent:", "agent:MD5:aa", "agent:SHA256:short"] {
+        for bad in
+            ["", "../id_ed25519", "/root/.ssh/id_ed25519", ".hidden", "agent:", "agent:MD5:aa", "agent:SHA256:short"]
+        {
             let e = MaandConf::parse(&format!("\nsigning_key = {bad:?}\n")).unwrap_err();
             assert!(e.message().contains("line 2, key `signing_key`"), "{bad}: {e}");
             assert_eq!(e.exit_code(), 2);
