@@ -13,6 +13,7 @@ pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod deploy;
+pub mod history;
 pub mod hooks;
 pub mod journal;
 pub mod kv;

@@ -3,6 +3,7 @@
 //! Read-only except `rebuild-db`.
 
 mod audit;
+mod diff;
 mod export;
 mod head;
 mod rebuild_db;
@@ -50,6 +51,8 @@ enum Command {
     Audit(audit::Args),
     /// State at any point; with --check, the rollout determinism check.
     Replay(replay::Args),
+    /// What changed between two points (events, sN sessions, dN deploys, head).
+    Diff(diff::Args),
 }
 
 fn main() {
@@ -64,6 +67,7 @@ fn main() {
         Command::Export(a) => export::run(&paths, a).map(|_| 0),
         Command::Audit(a) => audit::run(&paths, a).map(|_| 0),
         Command::Replay(a) => replay::run(&paths, a),
+        Command::Diff(a) => diff::run(&paths, a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -411,6 +411,17 @@ pub fn envelope_json(env: &Envelope) -> serde_json::Value {
     serde_json::to_value(j).unwrap_or_default()
 }
 
+/// The JSON form of a job spec (its record's serde form; diffs compare it
+/// field by field).
+pub fn job_spec_json(spec: &JobSpec) -> serde_json::Value {
+    serde_json::to_value(Conv::<JobSpecV1>::conv(spec)).unwrap_or_default()
+}
+
+/// The JSON form of a catalog worker (its record's serde form).
+pub fn worker_json(worker: &Worker) -> serde_json::Value {
+    serde_json::to_value(Conv::<WorkerV1>::conv(worker)).unwrap_or_default()
+}
+
 /// The JSON form of a rollout plan (replay output).
 pub fn plan_json(plan: &JobPlan) -> serde_json::Value {
     serde_json::to_value(Conv::<JobPlanV1>::conv(plan)).unwrap_or_default()
