@@ -42,13 +42,16 @@ impl FromStr for Point {
         if t == "head" {
             return Ok(Point::Head);
         }
+        if let Some(n) = t.strip_prefix("seq:") {
+            return num(n).map(Point::Seq);
+        }
         if let Some(n) = t.strip_prefix("session:").or_else(|| t.strip_prefix('s')) {
             return num(n).map(Point::Session);
         }
         if let Some(n) = t.strip_prefix("deploy:").or_else(|| t.strip_prefix('d')) {
             return num(n).map(Point::Deploy);
         }
-        num(t.strip_prefix("seq:").unwrap_or(t)).map(Point::Seq)
+        num(t).map(Point::Seq)
     }
 }
 
