@@ -10,6 +10,7 @@ mod rebuild_db;
 mod replay;
 mod sessions;
 mod show;
+mod timeline;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,8 @@ enum Command {
     Replay(replay::Args),
     /// What changed between two points (events, sN sessions, dN deploys, head).
     Diff(diff::Args),
+    /// A deploy's timeline: terminal Gantt chart, or a self-contained HTML page.
+    Timeline(timeline::Args),
 }
 
 fn main() {
@@ -68,6 +71,7 @@ fn main() {
         Command::Audit(a) => audit::run(&paths, a).map(|_| 0),
         Command::Replay(a) => replay::run(&paths, a),
         Command::Diff(a) => diff::run(&paths, a).map(|_| 0),
+        Command::Timeline(a) => timeline::run(&paths, a).map(|_| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),
