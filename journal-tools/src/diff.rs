@@ -8,6 +8,7 @@ use maand::history::diff::{DiffOptions, diff_states, render_text};
 use maand::history::{Point, state_at};
 use maand::kv::seal::KvKey;
 
+/// Flags of `maand-journal diff`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The earlier point: `123` (event), `s12` (end of session 12), `d7`
@@ -24,6 +25,7 @@ pub struct Args {
     json: bool,
 }
 
+/// Run `maand-journal diff`.
 pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     let (pa, pb): (Point, Point) = (args.a.parse()?, args.b.parse()?);
     let key = if args.reveal { Some(KvKey::load(&paths.kv_key())?) } else { None };

@@ -8,6 +8,7 @@ use maand::error::{Error, Result};
 use maand::journal::{self, JournalReader};
 use std::ops::ControlFlow;
 
+/// Flags of `maand-journal head`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The hash of this event instead of the last one (to check an anchor).
@@ -18,6 +19,7 @@ pub struct Args {
     json: bool,
 }
 
+/// Run `maand-journal head`.
 pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     let reader = JournalReader::open(&paths.journal())?;
     let txn = reader.begin_read()?;

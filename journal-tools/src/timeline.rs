@@ -8,6 +8,7 @@ use maand::error::{Context, Error, Result};
 use maand::history::timeline;
 use std::path::PathBuf;
 
+/// Flags of `maand-journal timeline`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Session id (see `maand-journal sessions`).
@@ -21,6 +22,7 @@ pub struct Args {
     width: usize,
 }
 
+/// Run `maand-journal timeline`.
 pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     if !(20..=1000).contains(&args.width) {
         return Err(Error::usage(format!("--width {}: expected 20 to 1000 characters", args.width)));

@@ -8,6 +8,7 @@ use maand::error::{Error, Result};
 use maand::signing::{AllowedSigners, SignatureReport, SignatureStatus, check_signatures};
 use std::path::PathBuf;
 
+/// Flags of `maand-journal verify`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Check session signatures against this `ssh-keygen` allowed-signers
@@ -20,6 +21,7 @@ pub struct Args {
     require_signed_from: Option<u64>,
 }
 
+/// Run `maand-journal verify`.
 pub fn run(paths: &BucketPaths, args: &Args) -> Result<i32> {
     if args.require_signed_from == Some(0) {
         return Err(Error::usage("--require-signed-from: sessions are numbered from 1"));
