@@ -179,12 +179,10 @@ impl Session<'_> {
     /// With a signing key: make everything durable, sign the chain head and
     /// queue the `SessionSigned` record the commit follows.
     fn sign_head(&mut self) -> Result<()> {
-        if self.signer.is_none() {
-            return Ok(());
-        }
+        let Some(signer) = self.signer.take() else { return Ok(()) };
         self.flush()?;
         let (seq, head) = self.bucket.journal.head();
-        let signature = self.signer.as_ref().map_or(Ok(String::new()), |s| s.sign_head(self.record.id, seq, &head))?;
+        let signature = signer.sign_head(self.record.id, seq, &head)?;
         self.buffer.push((clock::now_ms(), Event::SessionSigned { seq, head, signature }));
         Ok(())
     }
