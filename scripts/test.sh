@@ -17,6 +17,8 @@ command -v rsync >/dev/null || need+=(rsync)
 command -v man >/dev/null || need+=(man-db)
 # Go's text/template is the reference of the template test (tests/templates_go.rs).
 command -v go >/dev/null || need+=(golang-go)
+# The timeline page is checked in a real headless browser (tests/history_deploy.rs).
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

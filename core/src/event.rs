@@ -374,6 +374,30 @@ pub enum Event {
         /// Wall time.
         duration_ms: u64,
     },
+    /// The session's operator signed the chain head, right before its
+    /// `SessionCommitted` (only when `signing_key` is set in `maand.conf`).
+    /// The signature is an OpenSSH signature (`ssh-keygen -Y sign` format,
+    /// namespace `maand-journal`) over [`signed_head_message`] of this
+    /// event's session, `seq` and `head`; since `head` is the hash of
+    /// event `seq`, it covers every event up to and including that one.
+    SessionSigned {
+        /// Sequence number of the signed head: the event just before this one.
+        seq: u64,
+        /// The hash of event `seq` (the chain head when the session committed).
+        head: Hash32,
+        /// The armored OpenSSH signature (`-----BEGIN SSH SIGNATURE-----`).
+        signature: String,
+    },
+}
+
+/// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
+pub const SIGNATURE_NAMESPACE: &str = "maand-journal";
+
+/// The exact bytes a [`Event::SessionSigned`] signature covers: four lines
+/// naming the format, the session, the head's sequence number and its hash
+/// (lower-case hex). A verifier recomputes it from the journal alone.
+pub fn signed_head_message(session: u64, seq: u64, head: &Hash32) -> String {
+    format!("maand-journal signed head v1\nsession {session}\nseq {seq}\nhead {}\n", hex::encode(head))
 }
 
 /// A job's rollout plan with the inputs it was made from.
@@ -462,6 +486,7 @@ impl Event {
             Event::RemoteCommandRan { .. } => "remote_command_ran",
             Event::AllocationPurged { .. } => "allocation_purged",
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
+            Event::SessionSigned { .. } => "session_signed",
         }
     }
 
@@ -475,6 +500,7 @@ impl Event {
                 | Event::SessionCommitted { .. }
                 | Event::SessionFailed { .. }
                 | Event::SessionAborted { .. }
+                | Event::SessionSigned { .. }
         )
     }
 
@@ -638,6 +664,9 @@ impl Event {
             ),
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
+            }
+            Event::SessionSigned { seq, head, .. } => {
+                format!("signed head {}… (event {seq})", &hex::encode(head)[..16])
             }
         }
     }

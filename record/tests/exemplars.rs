@@ -268,6 +268,12 @@ pub fn events_v2() -> Vec<EventV2> {
         },
     ];
     v.extend(shared_events!(EventV2));
+    // Appended after the 0.2.0 release.
+    v.push(EventV2::SessionSigned {
+        seq: 41,
+        head: [0x5a; 32],
+        signature: s("-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQ==\n-----END SSH SIGNATURE-----\n"),
+    });
     v
 }
 

@@ -80,6 +80,11 @@ impl JournalWriter {
         self.head_seq
     }
 
+    /// The chain head: the last event's sequence number and hash.
+    pub fn head(&self) -> (u64, Hash32) {
+        (self.head_seq, self.head_hash)
+    }
+
     /// Begin a read view through the writer's own handle.
     pub fn begin_read(&self) -> Result<ReadTransaction> {
         Ok(self.db.begin_read()?)

@@ -193,7 +193,8 @@ pub fn last_session(dir: &Path) -> u64 {
 
 /// Kinds of the state-changing events (not session records) of a session.
 pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
-    const RECORDS: &[&str] = &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted"];
+    const RECORDS: &[&str] =
+        &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted", "SessionSigned"];
     session_events(dir, id)
         .iter()
         .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next().cloned()))

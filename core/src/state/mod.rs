@@ -96,6 +96,7 @@ impl State {
             | Event::SessionCommitted { .. }
             | Event::SessionFailed { .. }
             | Event::SessionAborted { .. }
+            | Event::SessionSigned { .. }
             | Event::BucketFilesCreated { .. }
             | Event::CaCreated { .. }
             | Event::FormatUpgraded { .. }
