@@ -374,6 +374,21 @@ pub enum Event {
         /// Wall time.
         duration_ms: u64,
     },
+    /// After a deploy, maand pushed the certificate expiry gauges to the
+    /// Prometheus server job (remote write), best-effort: a failed push is
+    /// recorded here and never fails the deploy. Informational.
+    CertMetricsPushed {
+        /// The remote-write URL.
+        url: String,
+        /// Time series sent.
+        series: u64,
+        /// Attempts made (retries on network errors, 429 and 5xx).
+        attempts: u32,
+        /// Whether the receiver accepted them.
+        ok: bool,
+        /// The last failure, when it failed.
+        detail: String,
+    },
 }
 
 /// A job's rollout plan with the inputs it was made from.
@@ -462,6 +477,7 @@ impl Event {
             Event::RemoteCommandRan { .. } => "remote_command_ran",
             Event::AllocationPurged { .. } => "allocation_purged",
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
+            Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
         }
     }
 
@@ -493,6 +509,7 @@ impl Event {
                     | Event::LifecycleRan { .. }
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
+                    | Event::CertMetricsPushed { .. }
             )
     }
 }
@@ -639,6 +656,11 @@ impl Event {
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
             }
+            Event::CertMetricsPushed { url, series, attempts, ok, detail } => format!(
+                "cert metrics: {series} series to {url}: {} after {attempts} attempt(s){}",
+                if *ok { "accepted" } else { "failed" },
+                if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
         }
     }
 }
