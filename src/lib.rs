@@ -19,6 +19,7 @@ pub mod kv;
 pub mod logs;
 pub mod ops;
 pub mod projection;
+pub mod prometheus;
 pub mod replay;
 pub mod templates;
 pub mod transport;

@@ -23,6 +23,27 @@ pub(super) const ALL: &[(&str, Func)] = &[
     ("min", min),
     ("max", max),
     ("int", int),
+    // Prometheus server jobs (docs/prometheus.md): the text is computed by
+    // `crate::prometheus`; these only hand it to the engine.
+    ("scrapeConfigs", scrape_configs),
+    ("ruleFiles", rule_files),
+];
+
+/// The functions of a `_prometheus/scrape.yaml.tpl`, rendered at build
+/// (the original's smaller set: no `getOptional`, no `scrapeConfigs`).
+pub(super) const SCRAPE_TEMPLATE: &[(&str, Func)] = &[
+    ("get", get),
+    ("getSecret", get_secret),
+    ("keys", keys),
+    ("split", split),
+    ("join", join),
+    ("upper", upper),
+    ("lower", lower),
+    ("add", add),
+    ("sub", sub),
+    ("mul", mul),
+    ("div", div),
+    ("int", int),
 ];
 
 fn generic(msg: impl Into<String>) -> FuncError {
@@ -177,4 +198,23 @@ fn max(a: &[Value]) -> Result<Value, FuncError> {
 }
 fn int(a: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::from(integer(a.first().ok_or_else(|| FuncError::ExactlyXArgs("int".into(), 1))?)?))
+}
+
+fn scrape_configs(a: &[Value]) -> Result<Value, FuncError> {
+    if !a.is_empty() {
+        return Err(FuncError::ExactlyXArgs("scrapeConfigs".into(), 0));
+    }
+    with_data(|d| crate::prometheus::scrape_configs_text(&d.state))
+        .unwrap_or_else(|| Err(crate::error::Error::op("template functions used outside a render")))
+        .map(Value::String)
+        .map_err(|e| generic(e.message()))
+}
+
+fn rule_files(a: &[Value]) -> Result<Value, FuncError> {
+    if !a.is_empty() {
+        return Err(FuncError::ExactlyXArgs("ruleFiles".into(), 0));
+    }
+    with_data(|d| crate::prometheus::rule_files_text(&d.state))
+        .map(Value::String)
+        .ok_or_else(|| generic("template functions used outside a render"))
 }

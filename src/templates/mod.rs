@@ -94,11 +94,50 @@ pub fn render(
         upstream: upstream.to_vec(),
         failure: RefCell::new(None),
     });
+    render_with(file, src, ctx.value(), funcs::ALL, data)
+}
+
+/// Render a job's `_prometheus/scrape.yaml.tpl` at build (docs/prometheus.md):
+/// the dot has only `.Job`, `.CurrentVersion` and `.NewVersion` (both the
+/// job's version), the functions are `get getSecret keys split join upper
+/// lower add sub mul div int`, and KV reads follow the hook read rules of
+/// the job without an allocation.
+pub fn render_scrape_template(
+    file: &str,
+    src: &str,
+    job: &str,
+    version: &str,
+    state: Arc<State>,
+    kv_key: &KvKey,
+    upstream: &[String],
+) -> Result<String> {
+    let data = Rc::new(RenderData {
+        state,
+        kv_key: kv_key.clone(),
+        job: job.to_string(),
+        ip: String::new(),
+        upstream: upstream.to_vec(),
+        failure: RefCell::new(None),
+    });
+    let mut m = HashMap::new();
+    for (k, v) in [("Job", job), ("CurrentVersion", version), ("NewVersion", version)] {
+        m.insert(k.to_string(), Value::String(v.to_string()));
+    }
+    render_with(file, src, Value::Object(m), funcs::SCRAPE_TEMPLATE, data)
+}
+
+fn render_with(
+    file: &str,
+    src: &str,
+    dot: Value,
+    funcs: &[(&str, gtmpl::Func)],
+    data: Rc<RenderData>,
+) -> Result<String> {
     let mut tmpl = gtmpl::Template::default();
-    tmpl.add_funcs(funcs::ALL);
+    tmpl.add_funcs(funcs);
     tmpl.parse(src).map_err(|e| Error::input(format!("template {file}: {e}")))?;
     DATA.with(|d| *d.borrow_mut() = Some(data.clone()));
-    let out = tmpl.render(&gtmpl::Context::from(ctx.value()));
+    let out = tmpl.render(&gtmpl::Context::from(dot));
     DATA.with(|d| *d.borrow_mut() = None);
     out.map_err(|e| match data.failure.borrow().clone() {
         Some((ns, key, why)) => {
