@@ -198,4 +198,5 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
         .collect()
 }
 
+pub mod prom;
 pub mod workers;
