@@ -24,6 +24,13 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# promtool (Debian's prometheus package) checks the Prometheus config and
+# rules maand stages (tests/prometheus.rs fails without it).
+if ! command -v promtool >/dev/null; then
+  echo "installing: prometheus (for promtool)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 # Bun runs .ts/.js hooks; the npm package carries the binary.
 if ! command -v bun >/dev/null; then
   echo "installing: bun (npm)"

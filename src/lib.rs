@@ -21,6 +21,7 @@ pub mod logs;
 pub mod ops;
 pub mod process;
 pub mod projection;
+pub mod prometheus;
 pub mod replay;
 pub mod signing;
 pub mod templates;

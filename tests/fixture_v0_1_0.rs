@@ -100,6 +100,7 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::KvHistoryPruned { .. } => 33,
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
+        Event::CertMetricsPushed { .. } => return None,
     })
 }
 

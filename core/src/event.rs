@@ -388,6 +388,21 @@ pub enum Event {
         /// The armored OpenSSH signature (`-----BEGIN SSH SIGNATURE-----`).
         signature: String,
     },
+    /// After a deploy, maand pushed the certificate expiry gauges to the
+    /// Prometheus server job (remote write), best-effort: a failed push is
+    /// recorded here and never fails the deploy. Informational.
+    CertMetricsPushed {
+        /// The remote-write URL.
+        url: String,
+        /// Time series sent.
+        series: u64,
+        /// Attempts made (retries on network errors, 429 and 5xx).
+        attempts: u32,
+        /// Whether the receiver accepted them.
+        ok: bool,
+        /// The last failure, when it failed.
+        detail: String,
+    },
 }
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
@@ -487,6 +502,7 @@ impl Event {
             Event::AllocationPurged { .. } => "allocation_purged",
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
             Event::SessionSigned { .. } => "session_signed",
+            Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
         }
     }
 
@@ -519,6 +535,7 @@ impl Event {
                     | Event::LifecycleRan { .. }
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
+                    | Event::CertMetricsPushed { .. }
             )
     }
 }
@@ -668,6 +685,11 @@ impl Event {
             Event::SessionSigned { seq, head, .. } => {
                 format!("signed head {}… (event {seq})", &hex::encode(head)[..16])
             }
+            Event::CertMetricsPushed { url, series, attempts, ok, detail } => format!(
+                "cert metrics: {series} series to {url}: {} after {attempts} attempt(s){}",
+                if *ok { "accepted" } else { "failed" },
+                if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
         }
     }
 }

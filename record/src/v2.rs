@@ -68,7 +68,7 @@ pub enum KvValueV2 {
 }
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
-/// ones are appended (35: `SessionSigned`).
+/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -225,6 +225,14 @@ pub enum EventV2 {
         #[serde(with = "crate::hexser::array")]
         head: [u8; 32],
         signature: String,
+    },
+    /// The certificate expiry gauges pushed to Prometheus after a deploy.
+    CertMetricsPushed {
+        url: String,
+        series: u64,
+        attempts: u32,
+        ok: bool,
+        detail: String,
     },
 }
 

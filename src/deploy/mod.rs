@@ -106,6 +106,10 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     match result {
         Ok(mut report) if !opts.dry_run => {
             report.session = session.id();
+            // Best-effort; only a journal error stops the commit.
+            if let Err(e) = crate::prometheus::push::after_deploy(&mut session, &cx.kv_key) {
+                return session.finish(Err(e));
+            }
             session.commit()?;
             Ok(report)
         }

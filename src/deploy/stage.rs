@@ -109,8 +109,8 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         Ok(())
     };
     for (path, f) in &j.files {
-        if path.starts_with("_hooks/") {
-            continue; // hooks run on the control host
+        if crate::prometheus::stage::control_host_only(path) {
+            continue; // hooks run on the control host; _prometheus/ goes to the server job
         }
         if let Some(out) = path.strip_suffix(".tpl") {
             let src = String::from_utf8(f.content.clone())
@@ -133,6 +133,10 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         } else {
             add(path, &f.content, f.mode)?;
         }
+    }
+    // A Prometheus server job gets the rules, runbooks and dashboards of every job.
+    for (rel, content) in crate::prometheus::stage::server_files(state, job, ip)? {
+        add(&rel, &content, 0o644)?;
     }
     let ns = format!("maand/job/{job}/worker/{ip}");
     for name in spec.certs.keys() {

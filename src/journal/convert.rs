@@ -300,6 +300,7 @@ events! {
     ],
     v2_only: [
         SessionSigned { seq, head, signature },
+        CertMetricsPushed { url, series, attempts, ok, detail },
     ],
 }
 

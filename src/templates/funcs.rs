@@ -31,7 +31,15 @@ pub(super) const MAAND_FUNCS: &[&str] = &[
     "min",
     "max",
     "int",
+    "scrapeConfigs",
+    "ruleFiles",
 ];
+
+/// The functions of a `_prometheus/scrape.yaml.tpl`, rendered at build (the
+/// original's smaller set: no `getOptional`, `trim`, `min`, `max`, nor the
+/// server job's `scrapeConfigs`/`ruleFiles`).
+pub(super) const SCRAPE_TEMPLATE_FUNCS: &[&str] =
+    &["get", "getSecret", "keys", "split", "join", "upper", "lower", "add", "sub", "mul", "div", "int"];
 
 /// A function: the KV view of the render, the arguments.
 pub(super) type Call = fn(&KvView, &[Value]) -> Result<Value, CallError>;
@@ -99,6 +107,18 @@ pub(super) fn lookup(name: &str) -> Option<Call> {
         "min" => |_, a| ints("min", a).map(|(x, y)| Value::Int(x.min(y))),
         "max" => |_, a| ints("max", a).map(|(x, y)| Value::Int(x.max(y))),
         "int" => int,
+        // Prometheus server jobs (docs/prometheus.md): the text is computed by
+        // `crate::prometheus`; these only hand it to the engine.
+        "scrapeConfigs" => |v, a| {
+            arity("scrapeConfigs", a, 0)?;
+            crate::prometheus::scrape_configs_text(&v.state)
+                .map(|t| Value::String(t.into()))
+                .map_err(|e| err(e.message()))
+        },
+        "ruleFiles" => |v, a| {
+            arity("ruleFiles", a, 0)?;
+            Ok(Value::String(crate::prometheus::rule_files_text(&v.state).into()))
+        },
         _ => return None,
     })
 }

@@ -80,7 +80,7 @@ pub(super) fn compile(src: &str, scope: &Arc<Scope>) -> Result<Compiled, (usize,
     // empty body, as in Go).
     trees.entry(NAME.to_string()).or_insert(main);
 
-    let mut rw = Rewriter::new(src);
+    let mut rw = Rewriter::new(src, &scope.view);
     rw.errors.extend(scanned);
     for tree in trees.values_mut() {
         rw.vars = Vars::root();
@@ -168,6 +168,8 @@ impl Vars {
 
 struct Rewriter<'a> {
     src: &'a str,
+    /// The view whose allowed functions the template may call.
+    view: &'a super::KvView,
     sites: Vec<Site>,
     /// alias → (function, line).
     aliases: BTreeMap<String, (&'static str, usize)>,
@@ -183,8 +185,8 @@ fn pipe_of(pos: Pos, func: &str, args: Vec<Expr>) -> PipeNode {
 }
 
 impl<'a> Rewriter<'a> {
-    fn new(src: &'a str) -> Self {
-        Rewriter { src, sites: Vec::new(), aliases: BTreeMap::new(), vars: Vars::default(), errors: Vec::new() }
+    fn new(src: &'a str, view: &'a super::KvView) -> Self {
+        Rewriter { src, view, sites: Vec::new(), aliases: BTreeMap::new(), vars: Vars::default(), errors: Vec::new() }
     }
 
     fn error(&mut self, pos: Pos, why: String) {
@@ -304,7 +306,8 @@ impl<'a> Rewriter<'a> {
             Expr::Identifier(pos, name) => {
                 let known =
                     MAAND_FUNCS.iter().chain(GO_BUILTINS).chain([funcs::NIL, funcs::UNDEFINED, funcs::FIELD].iter());
-                if let Some(f) = known.copied().find(|f| *f == name.as_str()) {
+                let allowed = |f: &&str| !MAAND_FUNCS.contains(f) || self.view.allows(f);
+                if let Some(f) = known.copied().find(|f| *f == name.as_str()).filter(allowed) {
                     *name = self.alias(f, pos.line);
                 } else if name.as_str() != PRINT && !BUILTINS.contains(&name.as_str()) {
                     let why = format!("function {:?} not defined", name.as_str());

@@ -107,12 +107,27 @@ pub struct KvView {
     /// a private key); its output is then written 0600. Per view: a clone
     /// starts afresh.
     read_sealed: std::sync::atomic::AtomicBool,
+    /// The maand functions templates of this view may call (`None`: all).
+    only: Option<&'static [&'static str]>,
 }
 
 impl KvView {
     /// A view for allocation (`job`, `ip`) of `state`.
     pub fn new(state: Arc<State>, kv_key: KvKey, job: &str, ip: &str, upstream: Vec<String>) -> KvView {
-        KvView { state, kv_key, job: job.to_string(), ip: ip.to_string(), upstream, read_sealed: Default::default() }
+        KvView {
+            state,
+            kv_key,
+            job: job.to_string(),
+            ip: ip.to_string(),
+            upstream,
+            read_sealed: Default::default(),
+            only: None,
+        }
+    }
+
+    /// Whether templates of this view may call maand function `name`.
+    pub(crate) fn allows(&self, name: &str) -> bool {
+        self.only.is_none_or(|only| only.contains(&name))
     }
 
     /// Note that a sealed value was opened.
@@ -123,7 +138,9 @@ impl KvView {
 
 impl Clone for KvView {
     fn clone(&self) -> Self {
-        KvView::new(self.state.clone(), self.kv_key.clone(), &self.job, &self.ip, self.upstream.clone())
+        let mut v = KvView::new(self.state.clone(), self.kv_key.clone(), &self.job, &self.ip, self.upstream.clone());
+        v.only = self.only;
+        v
     }
 }
 
@@ -193,12 +210,16 @@ impl Template {
 
     /// [`Template::render`], also telling whether the output holds a secret.
     pub fn render_full(&self, ctx: &TemplateContext) -> Result<Rendered> {
+        self.render_dot(&ctx.value())
+    }
+
+    fn render_dot(&self, dot: &Value) -> Result<Rendered> {
         self.scope.site.store(0, Ordering::SeqCst);
         self.scope.view.read_sealed.store(false, Ordering::SeqCst);
         if let Ok(mut f) = self.scope.failure.lock() {
             *f = None;
         }
-        match self.inner.execute_to_string(&ctx.value()) {
+        match self.inner.execute_to_string(dot) {
             Ok(text) => Ok(Rendered { text, secret: self.scope.view.read_sealed.load(Ordering::SeqCst) }),
             Err(e) => Err(self.error(e)),
         }
@@ -223,6 +244,28 @@ impl Template {
             },
         }
     }
+}
+
+/// Render a job's `_prometheus/scrape.yaml.tpl` at build (docs/prometheus.md):
+/// the dot has only `.Job`, `.CurrentVersion` and `.NewVersion` (both the
+/// job's version), and only the original's smaller set of functions exists.
+pub fn render_scrape_template(
+    file: &str,
+    src: &str,
+    job: &str,
+    version: &str,
+    state: Arc<State>,
+    kv_key: &KvKey,
+    upstream: &[String],
+) -> Result<String> {
+    let mut view = KvView::new(state, kv_key.clone(), job, "", upstream.to_vec());
+    view.only = Some(funcs::SCRAPE_TEMPLATE_FUNCS);
+    let tpl = Template::parse(file, src, view)?;
+    let dot: BTreeMap<Arc<str>, Value> = [("Job", job), ("CurrentVersion", version), ("NewVersion", version)]
+        .into_iter()
+        .map(|(k, v)| (Arc::from(k), Value::String(v.into())))
+        .collect();
+    Ok(tpl.render_dot(&Value::Map(Arc::new(dot)))?.text)
 }
 
 /// Parse and render `src` once (see [`Template`]).

@@ -203,4 +203,5 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
 }
 
 pub mod hostile;
+pub mod prom;
 pub mod workers;

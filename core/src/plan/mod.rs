@@ -4,4 +4,5 @@
 
 pub mod build;
 pub mod hooks;
+pub mod prometheus;
 pub mod rollout;

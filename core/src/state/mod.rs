@@ -106,7 +106,8 @@ impl State {
             | Event::BatchEnded { .. }
             | Event::LifecycleRan { .. }
             | Event::HealthChecked { .. }
-            | Event::RemoteCommandRan { .. } => {}
+            | Event::RemoteCommandRan { .. }
+            | Event::CertMetricsPushed { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);
