@@ -85,9 +85,10 @@ pub fn event_count(dir: &Path) -> usize {
     stdout(&journal(dir, &["export", "--jsonl"])).lines().count()
 }
 
-/// Recursively copy a directory.
+/// Recursively copy a directory, keeping modes (as `cp -a`).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let t = to.join(e.file_name());
