@@ -88,6 +88,8 @@ pub fn event_count(dir: &Path) -> usize {
 /// Recursively copy a directory, keeping modes (as `cp -a`).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    // Keep directory modes (a bucket's data/, logs/, tmp/ are 0700), as
+    // `cp -a` would: a copy is the same bucket, not a loosened one.
     std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -98,9 +100,6 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &t).unwrap_or_else(|err| panic!("copying {}: {err}", e.path().display()));
         }
     }
-    // Keep directory modes (a bucket's data/, logs/, tmp/ are 0700), as
-    // `cp -a` would: a copy is the same bucket, not a loosened one.
-    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
 }
 
 /// Write a file under `dir`, creating parent directories.
