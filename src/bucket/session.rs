@@ -72,7 +72,10 @@ fn hostname() -> String {
 
 impl Bucket {
     /// Begin a session; its `SessionOpened` record is durable at once.
-    pub fn begin(&mut self, info: SessionInfo) -> Result<Session<'_>> {
+    pub fn begin(&mut self, mut info: SessionInfo) -> Result<Session<'_>> {
+        if let Some(d) = self.journal.death() {
+            info.test_switches.push(d.switch());
+        }
         let id = self.journal.next_session_id()?;
         let at = info.started_at;
         let mut record = SessionRecord {
