@@ -3,5 +3,6 @@
 //! collections only, so the same inputs always give the same events.
 
 pub mod build;
+pub mod deploy;
 pub mod hooks;
 pub mod rollout;

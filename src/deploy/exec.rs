@@ -1,0 +1,219 @@
+//! Executes the deploy machine's steps: records events, checkpoints, runs
+//! hooks, stages, and fans out to the workers. Decides nothing: every
+//! branch taken here is the machine's.
+
+use super::progress;
+use super::stage::{self, StageContext, stage_job};
+use super::workers::Workers;
+use crate::bucket::Session;
+use crate::error::{Error, Result};
+use crate::hooks::{HookRequest, HookRunner};
+use crate::kv::seal::KvKey;
+use crate::ops::fanout::fan_out;
+use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
+use crate::transport::Remote;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a deploy reaches besides the journal.
+pub struct Env<'a> {
+    /// The workers.
+    pub workers: &'a dyn Workers,
+    /// The hook runner.
+    pub hooks: &'a dyn HookRunner,
+    /// Secret key (certificates and secrets in templates).
+    pub kv_key: &'a KvKey,
+    /// Bucket id.
+    pub bucket_id: &'a str,
+    /// Stream hook output.
+    pub verbose: bool,
+}
+
+/// Drive a deploy of `input` to its end inside `session`. A journal error
+/// ends it at once (what was not durable is not state).
+pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> Result<DeployResult> {
+    let update_seq = input.update_seq;
+    let mut machine = DeployMachine::new(input);
+    loop {
+        let step = machine.poll(session.state());
+        let outcome = match step {
+            Step::Done(result) => return result,
+            Step::Record(events) => {
+                for e in events {
+                    session.record(e)?;
+                }
+                Outcome::Done
+            }
+            Step::Flush => {
+                session.flush()?;
+                Outcome::Done
+            }
+            Step::Checkpoint(label) => {
+                session.checkpoint(&label)?;
+                Outcome::Done
+            }
+            Step::Say(line) => {
+                println!("{line}");
+                Outcome::Done
+            }
+            Step::CheckWorkers(ips) => {
+                let results = fan_out(&ips, worker, |ip| env.workers.missing_tools(ip));
+                Outcome::Checked(
+                    ips.into_iter()
+                        .zip(results)
+                        .map(|(ip, r)| (ip, r.and_then(|r| r).map_err(|e| e.message().to_string())))
+                        .collect(),
+                )
+            }
+            Step::WriteWorkerJson(ips) => {
+                let state = session.state();
+                let bodies: Vec<(String, String)> = ips
+                    .into_iter()
+                    .map(|ip| {
+                        let body = stage::worker_json(state, env.bucket_id, &ip, update_seq);
+                        (ip, body)
+                    })
+                    .collect();
+                let results =
+                    fan_out(&bodies, |(ip, _)| worker(ip), |(ip, body)| env.workers.write_worker_json(ip, body));
+                Outcome::PerWorker(
+                    bodies.into_iter().zip(results).map(|((ip, _), r)| (ip, r.and_then(|r| r))).collect(),
+                )
+            }
+            Step::Hooks(call) => {
+                let req = HookRequest {
+                    event: call.event,
+                    hook: None,
+                    jobs: vec![call.job.clone()],
+                    filter: call.filter.clone(),
+                    phase: call.event.as_str(),
+                    verbose: env.verbose,
+                    extra: call.extra.clone(),
+                };
+                Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
+            }
+            Step::Stop { job, ip, version } => {
+                let t = Instant::now();
+                let r = env.workers.lifecycle(&ip, &job, "stop", &version, &version);
+                Outcome::Remote(r.map(|r| run_result(&ip, r, t)))
+            }
+            Step::Remove { job, ip, worker_gone } => {
+                let t = Instant::now();
+                let r = env.workers.remove(&ip, &job, worker_gone);
+                Outcome::Remote(r.map(|r| run_result(&ip, r, t)))
+            }
+            Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
+            Step::Ship { job, ips, trees } => {
+                let empty = BTreeMap::new();
+                let results = fan_out(&ips, worker, |ip| env.workers.ship(ip, &job, trees.get(ip).unwrap_or(&empty)));
+                Outcome::PerWorker(ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect())
+            }
+            Step::Lifecycle { job, phase, index, count, batch, runs } => {
+                let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
+                let results = lifecycle(env, &job, &phase, &runs);
+                debug_assert_eq!(results.len(), runs.len(), "one result per lifecycle run");
+                step.finish(if results.iter().all(RunResult::ok) { "ok" } else { "failed" });
+                Outcome::Ran(results)
+            }
+            Step::Gate { job, ips, config } => {
+                let spec = &session
+                    .state()
+                    .catalog
+                    .jobs
+                    .get(&job)
+                    .ok_or_else(|| Error::op(format!("internal error: health gate of unknown job {job}")))?
+                    .spec;
+                let step = progress::step(format!("{job} health gate [{}]", ips.join(",")));
+                let r = super::health::check_with(env.workers, spec, &config, &ips, true);
+                step.finish(if r.is_ok() { "passed" } else { "failed" });
+                Outcome::Gate(r)
+            }
+        };
+        machine.complete(outcome);
+    }
+}
+
+fn worker(ip: &String) -> String {
+    format!("worker {ip}")
+}
+
+fn run_result(ip: &str, r: Remote, t: Instant) -> RunResult {
+    RunResult {
+        ip: ip.to_string(),
+        exit_code: r.code,
+        duration_ms: t.elapsed().as_millis() as u64,
+        detail: r.stderr.trim().lines().last().unwrap_or("").to_string(),
+    }
+}
+
+/// Stage `job` for each of `ips`; the staged tree of each.
+fn stage(
+    session: &Session<'_>,
+    env: &Env<'_>,
+    job: &str,
+    ips: &[String],
+    update_seq: u64,
+) -> Result<BTreeMap<String, crate::plan::rollout::Tree>> {
+    let paths = session.bucket().paths.clone();
+    let cx = StageContext {
+        paths: &paths,
+        state: Arc::new(session.state().clone()),
+        kv_key: env.kv_key,
+        bucket_id: env.bucket_id,
+        update_seq,
+    };
+    let mut staged = BTreeMap::new();
+    for ip in ips {
+        staged.insert(ip.clone(), stage_job(&cx, job, ip)?);
+    }
+    Ok(staged)
+}
+
+/// Run one lifecycle batch in parallel: one result per run, in order (a
+/// panicked run did not run).
+fn lifecycle(env: &Env<'_>, job: &str, phase: &str, runs: &[LifecycleRun]) -> Vec<RunResult> {
+    let results = fan_out(
+        runs,
+        |r| worker(&r.ip),
+        |r| {
+            let t = Instant::now();
+            let out = env.workers.lifecycle(&r.ip, job, &r.target, &r.current_version, &r.new_version);
+            (out, t.elapsed().as_millis() as u64)
+        },
+    );
+    runs.iter()
+        .zip(results)
+        .map(|(run, r)| {
+            let (out, ms) = match r {
+                Ok((out, ms)) => (out, ms),
+                Err(panicked) => (Err(panicked), 0),
+            };
+            let res = match out {
+                Ok(out) => RunResult {
+                    ip: run.ip.clone(),
+                    exit_code: out.code,
+                    duration_ms: ms,
+                    detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+                },
+                Err(e) => {
+                    RunResult { ip: run.ip.clone(), exit_code: None, duration_ms: ms, detail: e.message().to_string() }
+                }
+            };
+            let outcome = format!(
+                "make {}: {} ({ms} ms){}",
+                run.target,
+                res.exit_code.map_or("not run".into(), |c| format!("exit {c}")),
+                if res.detail.is_empty() { String::new() } else { format!(" — {}", res.detail) }
+            );
+            crate::logs::record(&[
+                ("event", "lifecycle"),
+                ("job", job),
+                ("worker", &run.ip),
+                ("phase", phase),
+                ("msg", &outcome),
+            ]);
+            res
+        })
+        .collect()
+}
