@@ -94,10 +94,17 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         job_path: format!("/opt/worker/{}/jobs/{job}", cx.bucket_id),
     };
     let upstream: Vec<String> = spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect();
+    // A template's hash is that of its steady rendering (`.CurrentVersion`
+    // = the target version): what it renders to once this version is
+    // promoted. The file shipped says the version being upgraded from, but
+    // promoting it does not change the next deploy's tree (which would
+    // restart the job on every deploy after a promotion).
+    let steady_ctx = TemplateContext { current_version: ctx.new_version.clone(), ..ctx.clone() };
     let mut tree = Tree::new();
-    let mut add = |rel: &str, content: &[u8], mode: u32| -> Result<()> {
+    // `hashed`: the bytes the tree hashes, when not the content written.
+    let mut add = |rel: &str, content: &[u8], hashed: Option<&[u8]>, mode: u32| -> Result<()> {
         write(&dir.join(rel), content, mode)?;
-        tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(content))));
+        tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(hashed.unwrap_or(content)))));
         Ok(())
     };
     for (path, f) in &j.files {
@@ -109,9 +116,14 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
                 .map_err(|_| crate::error::Error::input(format!("template workspace/jobs/{job}/{path}: not UTF-8")))?;
             let file = format!("workspace/jobs/{job}/{path}");
             let rendered = render(&file, &src, &ctx, cx.state.clone(), cx.kv_key, &upstream)?;
-            add(out, rendered.as_bytes(), f.mode)?;
+            if ctx.current_version == ctx.new_version {
+                add(out, rendered.as_bytes(), None, f.mode)?;
+            } else {
+                let steady = render(&file, &src, &steady_ctx, cx.state.clone(), cx.kv_key, &upstream)?;
+                add(out, rendered.as_bytes(), Some(steady.as_bytes()), f.mode)?;
+            }
         } else {
-            add(path, &f.content, f.mode)?;
+            add(path, &f.content, None, f.mode)?;
         }
     }
     let ns = format!("maand/job/{job}/worker/{ip}");
@@ -119,14 +131,14 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
             let key = format!("certs/{name}.{ext}");
             if let Some(v) = state.kv.get(&ns, &key) {
-                add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), mode)?;
+                add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), None, mode)?;
             }
         }
     }
     if !spec.certs.is_empty()
         && let Some(KvValue::Plain(ca)) = state.kv.get("maand/worker", "certs/ca.crt")
     {
-        add("certs/ca.crt", ca.as_bytes(), 0o644)?;
+        add("certs/ca.crt", ca.as_bytes(), None, 0o644)?;
     }
     Ok(tree)
 }
