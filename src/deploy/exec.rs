@@ -93,16 +93,14 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 };
                 Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
             }
-            Step::Stop { job, ip, version } => {
+            Step::Stop { job, ip, version } => Outcome::Remote(one(&ip, |ip| {
                 let t = Instant::now();
-                let r = env.workers.lifecycle(&ip, &job, "stop", &version, &version);
-                Outcome::Remote(r.map(|r| run_result(&ip, r, t)))
-            }
-            Step::Remove { job, ip, worker_gone } => {
+                env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
+            })),
+            Step::Remove { job, ip, worker_gone } => Outcome::Remote(one(&ip, |ip| {
                 let t = Instant::now();
-                let r = env.workers.remove(&ip, &job, worker_gone);
-                Outcome::Remote(r.map(|r| run_result(&ip, r, t)))
-            }
+                env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
+            })),
             Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
             Step::Ship { job, ips, trees } => {
                 let empty = BTreeMap::new();
@@ -132,6 +130,16 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
         };
         machine.complete(outcome);
     }
+}
+
+/// One worker operation under the fan-out failure policy (a panic is
+/// that worker's failure).
+fn one<T: Send>(ip: &str, f: impl Fn(&str) -> Result<T> + Sync) -> Result<T> {
+    let ips = [ip.to_string()];
+    fan_out(&ips, worker, |ip| f(ip))
+        .pop()
+        .unwrap_or_else(|| Err(Error::op("internal error: no result")))
+        .and_then(|r| r)
 }
 
 fn worker(ip: &String) -> String {

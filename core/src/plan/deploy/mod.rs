@@ -616,6 +616,22 @@ impl DeployMachine {
                     exit_code: r.exit_code,
                     duration_ms: r.duration_ms,
                 }];
+                if !it.removed && !r.ok() {
+                    // It may still run: not marked stopped, so the next
+                    // deploy tries again (a disabled allocation is never
+                    // stopped by anything else).
+                    let e = Error::op(format!(
+                        "reconcile: {} on {}: make stop failed ({}){}: it is not marked stopped",
+                        it.job,
+                        it.ip,
+                        r.exit_code.map_or("did not run".into(), |c| format!("exit {c}")),
+                        if r.detail.is_empty() { String::new() } else { format!(": {}", r.detail) }
+                    ));
+                    self.push_front(vec![Op::Step(Step::Record(events))]);
+                    self.ops.truncate(1);
+                    self.ops.push_back(Op::Step(Step::Done(Err(e))));
+                    return;
+                }
                 if !it.removed {
                     events.push(Event::AllocationStopped { job: it.job.clone(), ip: it.ip.clone() });
                 }
