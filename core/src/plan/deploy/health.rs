@@ -13,7 +13,7 @@ pub fn health_config(spec: &JobSpec) -> Result<Option<HealthCheckJson>> {
         None => Ok(None),
         Some(text) => serde_json::from_str(text).map(Some).map_err(|e| {
             Error::op(format!(
-                "job {}: the stored health_check configuration does not decode ({e}); run `maand build` again",
+                "the stored health_check configuration of job {} does not decode ({e}); run `maand build` again",
                 spec.name
             ))
         }),
@@ -69,7 +69,7 @@ mod tests {
         assert_eq!(health_config(&spec).unwrap(), None);
         spec.health_check = Some("{\"checks\": 7}".into());
         let e = health_config(&spec).unwrap_err();
-        assert!(e.message().contains("job web: the stored health_check configuration does not decode"), "{e}");
+        assert!(e.message().contains("the stored health_check configuration of job web does not decode"), "{e}");
         spec.health_check = Some(String::new());
         assert!(health_config(&spec).is_err());
         spec.health_check = Some(r#"{"checks": [{"type": "ssh", "command": "true"}]}"#.into());
