@@ -153,3 +153,16 @@ fn current_version_in_a_template_does_not_roll_the_job_again() {
     let staged = std::fs::read_to_string(d.join("tmp/workers/10.0.0.1/jobs/j0/config.env")).unwrap();
     assert!(staged.contains("CURRENT=1.0.0\nNEW=1.0.0"), "{staged}");
 }
+
+/// A seed replays exactly: the same faults, decisions and events.
+#[test]
+fn a_seed_replays_identically() {
+    quiet_simulated_panics();
+    for seed in [3, 11] {
+        let a = run_seed(seed, false).unwrap();
+        let b = run_seed(seed, false).unwrap();
+        assert!(a.failed > 0 || a.deaths > 0 || !a.injected.is_empty(), "seed {seed} injected nothing");
+        assert_eq!(a.injected, b.injected, "seed {seed}");
+        assert_eq!(a.trace, b.trace, "seed {seed}");
+    }
+}

@@ -11,8 +11,9 @@ use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
 use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
+use crate::state::State;
 use crate::transport::Remote;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -166,7 +167,7 @@ fn stage(
     let paths = session.bucket().paths.clone();
     let cx = StageContext {
         paths: &paths,
-        state: Arc::new(session.state().clone()),
+        state: Arc::new(staging_view(session.state(), job, ips)),
         kv_key: env.kv_key,
         bucket_id: env.bucket_id,
         update_seq,
@@ -176,6 +177,69 @@ fn stage(
         staged.insert(ip.clone(), stage_job(&cx, job, ip)?);
     }
     Ok(staged)
+}
+
+/// The part of `state` staging `job` on `ips` can read: those workers, the
+/// allocations on them (`jobs.json`), the job, its promoted deployments,
+/// and the KV namespaces its templates may read (bucket-wide ones, its own,
+/// its workers', its upstream jobs'; the hook read rules still apply at
+/// render time). Staging reads nothing else, so this equals staging from
+/// the whole state — without copying the whole state for every job (the
+/// copy made a 10,000-worker deploy quadratic).
+pub fn staging_view(state: &State, job: &str, ips: &[String]) -> State {
+    let ipset: BTreeSet<&str> = ips.iter().map(String::as_str).collect();
+    let upstream: Vec<String> = state
+        .catalog
+        .jobs
+        .get(job)
+        .map(|j| j.spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect())
+        .unwrap_or_default();
+    let mut names: BTreeSet<String> = ["maand/bucket", "vars/bucket", "maand/worker"].map(String::from).into();
+    for j in std::iter::once(job).chain(upstream.iter().map(String::as_str)) {
+        for prefix in ["maand/job", "vars/job", "secrets/job", "vars/bucket/job"] {
+            names.insert(format!("{prefix}/{j}"));
+        }
+    }
+    let job_workers = format!("maand/job/{job}/worker/");
+    let readable = |ns: &str| {
+        names.contains(ns)
+            || ns.strip_prefix("maand/worker/").is_some_and(|r| ipset.contains(r.trim_end_matches("/tags")))
+            || ns.strip_prefix(job_workers.as_str()).is_some_and(|ip| ipset.contains(ip))
+    };
+    let mut view =
+        State { seq: state.seq, bucket: state.bucket.clone(), update_seq: state.update_seq, ..Default::default() };
+    let mut last: Option<(&str, bool)> = None;
+    for (ns, key, versions) in state.kv.iter() {
+        let keep = match last {
+            Some((n, k)) if n == ns => k,
+            _ => {
+                let k = readable(ns);
+                last = Some((ns, k));
+                k
+            }
+        };
+        if keep {
+            view.kv.restore(ns, key, versions.to_vec());
+        }
+    }
+    let cat = &state.catalog;
+    view.catalog.workers = ips.iter().filter_map(|ip| cat.workers.get(ip).map(|w| (ip.clone(), w.clone()))).collect();
+    view.catalog.allocations = cat
+        .allocations
+        .iter()
+        .filter(|((_, ip), _)| ipset.contains(ip.as_str()))
+        .map(|(k, a)| (k.clone(), a.clone()))
+        .collect();
+    if let Some(j) = cat.jobs.get(job) {
+        view.catalog.jobs.insert(job.to_string(), j.clone());
+    }
+    view.deployed = state
+        .deployed
+        .range((job.to_string(), String::new())..)
+        .take_while(|((j, _), _)| j == job)
+        .map(|(k, d)| (k.clone(), d.clone()))
+        .collect();
+    view
 }
 
 /// Run one lifecycle batch in parallel: one result per run, in order (a

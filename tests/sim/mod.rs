@@ -295,16 +295,19 @@ impl HookRunner for SimHooks<'_> {
         if self.fleet.dead() {
             return Err(Error::op("simulated process death: no hooks"));
         }
-        let state = session.state().clone();
         let mut todo: Vec<(String, String)> = Vec::new();
         for job in &req.jobs {
-            let Some(j) = state.catalog.jobs.get(job) else { continue };
+            let Some(j) = session.state().catalog.jobs.get(job) else { continue };
             for (name, h) in &j.spec.hooks {
                 if h.executed_on.iter().any(|e| e == req.event.as_str()) && req.hook.is_none_or(|x| x == name) {
                     todo.push((job.clone(), name.clone()));
                 }
             }
         }
+        if todo.is_empty() {
+            return Ok(0);
+        }
+        let state = session.state().clone();
         let versions = BTreeMap::new();
         let p = self.fleet.faults.lock().unwrap().hook;
         for (job, hook) in &todo {
@@ -662,6 +665,9 @@ pub struct SeedReport {
     pub deaths: u64,
     /// Faults injected by kind.
     pub injected: BTreeMap<&'static str, u64>,
+    /// The journal's events as `session:kind` (times and durations left
+    /// out): equal for two runs of one seed.
+    pub trace: Vec<String>,
 }
 
 /// Run seed `seed`: random workspace, deploys under faults and deaths,
@@ -719,7 +725,28 @@ pub fn run_seed(seed: u64, plant: bool) -> std::result::Result<SeedReport, Strin
     }
     check_journal(d)?;
     report.injected = fleet.injected.lock().unwrap().clone();
+    report.trace = trace(d);
     Ok(report)
+}
+
+/// The journal as `session:kind` lines, plus the decisions' content.
+pub fn trace(dir: &Path) -> Vec<String> {
+    let reader = JournalReader::open(&BucketPaths::new(dir).journal()).unwrap();
+    let txn = reader.begin_read().unwrap();
+    let mut out = Vec::new();
+    journal::for_each_event(&txn, .., |env| {
+        let detail = match &env.event {
+            Event::JobRolloutPlanned(r) => format!("{:?}", r.plan),
+            Event::AllocationPromoted { job, ip, hash, .. } => format!("{job} {ip} {hash}"),
+            Event::HealthChecked { job, allocations, ok, .. } => format!("{job} {allocations:?} {ok}"),
+            Event::LifecycleRan { job, ip, target, exit_code, .. } => format!("{job} {ip} {target} {exit_code:?}"),
+            _ => String::new(),
+        };
+        out.push(format!("{}:{}:{detail}", env.session_id, env.event.kind()));
+        Ok(ControlFlow::Continue(()))
+    })
+    .unwrap();
+    out
 }
 
 /// Converged: every active allocation runs (healthy) what is promoted;
