@@ -11,7 +11,6 @@
 //! one size.
 
 #[path = "../tests/sim/mod.rs"]
-#[allow(dead_code)]
 mod sim;
 
 use maand::bucket::{Bucket, BucketPaths, OpenOptions, session_info};

@@ -55,7 +55,8 @@ where
                     .collect();
                 // run_one catches panics, so a thread can only die outside a
                 // task; joining here keeps the scope from re-panicking.
-                handles.into_iter().map(|h| h.join().is_ok()).all(|ok| ok)
+                let joined: Vec<bool> = handles.into_iter().map(|h| h.join().is_ok()).collect();
+                joined.into_iter().all(|ok| ok)
             });
             debug_assert!(spawned, "a fan-out thread died outside its task");
             slots
