@@ -263,8 +263,12 @@ impl Runner<'_> {
             })
             .collect();
         let status = child.wait()?;
+        // The result is the process's exit status above; a reader thread
+        // only copies output, so one that died loses lines, not a failure.
         for r in readers {
-            let _ = r.join();
+            if r.join().is_err() {
+                tail.lock().unwrap_or_else(|p| p.into_inner()).push("(maand: an output reader failed)".into());
+            }
         }
         let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok((status, tail))

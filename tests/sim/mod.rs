@@ -25,7 +25,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -642,12 +642,21 @@ pub fn deploy(
     death: Option<Arc<DeathPoint>>,
     plant: bool,
 ) -> std::result::Result<DeployReport, String> {
+    deploy_with(dir, fleet, death, DeployOptions { plant_promote_before_gate: plant, ..Default::default() })
+}
+
+/// [`deploy`] with any options (`--force`, `--jobs`, ...).
+pub fn deploy_with(
+    dir: &Path,
+    fleet: &SimFleet,
+    death: Option<Arc<DeathPoint>>,
+    opts: DeployOptions,
+) -> std::result::Result<DeployReport, String> {
     let mut b = open(dir).map_err(|e| format!("open: {e}"))?;
     if let Some(d) = &death {
         b.arm_death(d.clone());
     }
     fleet.set_death(death);
-    let opts = DeployOptions { plant_promote_before_gate: plant, ..Default::default() };
     let r = run_with(&mut b, &opts, fleet, &SimHooks { fleet });
     drop(b);
     fleet.set_death(None);
@@ -689,12 +698,24 @@ pub fn run_seed(seed: u64, plant: bool) -> std::result::Result<SeedReport, Strin
         ws.write(d);
         build(d)?;
         // Up to two deploys under faults, each possibly cut by a death.
+        let mut forced_failed = false;
         for _ in 0..2 {
             fleet.set_faults(faults.clone());
             let death = rng.random_bool(0.5).then(|| DeathPoint::new(rng.random_range(1..120)));
             report.deploys += 1;
-            if deploy(d, &fleet, death.clone(), plant).is_err() {
+            // Sometimes only some jobs, sometimes --force.
+            let mut opts = DeployOptions { plant_promote_before_gate: plant, ..Default::default() };
+            match rng.random_range(0..10) {
+                0 => opts.force = true,
+                1 | 2 => opts.jobs = vec![ws.jobs[rng.random_range(0..ws.jobs.len())].name.clone()],
+                _ => {}
+            }
+            let forced = opts.force;
+            if deploy_with(d, &fleet, death.clone(), opts).is_err() {
                 report.failed += 1;
+                // A failed --force leaves what it restarted promoted as it
+                // was: the operator repeats --force (docs/deploy.md).
+                forced_failed |= forced;
             }
             if death.is_some_and(|d| d.is_dead()) {
                 report.deaths += 1;
@@ -703,9 +724,14 @@ pub fn run_seed(seed: u64, plant: bool) -> std::result::Result<SeedReport, Strin
         // Fault-free: converges within three deploys ...
         fleet.set_faults(Faults::default());
         let mut last = Err(String::new());
-        for _ in 0..3 {
+        for i in 0..3 {
             report.deploys += 1;
-            last = deploy(d, &fleet, None, plant);
+            let opts = DeployOptions {
+                plant_promote_before_gate: plant,
+                force: forced_failed && i == 0,
+                ..Default::default()
+            };
+            last = deploy_with(d, &fleet, None, opts);
             if last.is_ok() {
                 break;
             }
@@ -966,9 +992,4 @@ pub fn quiet_simulated_panics() {
             }
         }));
     });
-}
-
-/// Path helper for benches.
-pub fn bucket_path(dir: &Path) -> PathBuf {
-    dir.to_path_buf()
 }
