@@ -13,10 +13,23 @@ command -v npm >/dev/null || command -v bun >/dev/null || need+=(npm)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
+# man(1) renders the generated man pages (tests/shell_docs.rs).
+command -v man >/dev/null || need+=(man-db)
+# Go's text/template is the reference of the template test (tests/templates_go.rs).
+command -v go >/dev/null || need+=(golang-go)
+# The timeline page is checked in a real headless browser (tests/history_deploy.rs).
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# promtool (Debian's prometheus package) checks the Prometheus config and
+# rules maand stages (tests/prometheus.rs fails without it).
+if ! command -v promtool >/dev/null; then
+  echo "installing: prometheus (for promtool)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 # Bun runs .ts/.js hooks; the npm package carries the binary.
 if ! command -v bun >/dev/null; then

@@ -50,14 +50,26 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         .map_err(|e| Error::usage(format!("secrets/ca.crt: cannot read ({e}): run `maand init`")))?;
     let (_, ca_fingerprint) = certs::inspect_ca(&ca_pem)?;
     let now = clock::now_ms();
-    let ctx = BuildContext {
+    let mut ctx = BuildContext {
         bucket_id,
         now,
         ca_pem: ca_pem.clone(),
         ca_fingerprint: ca_fingerprint.clone(),
         certs_renewal_buffer_days: bucket.conf.certs_renewal_buffer,
         purge_job_kv: opts.purge_job_kv,
+        scrape_rendered: Default::default(),
     };
+    // `_prometheus/scrape.yaml.tpl` renders against the state this build leads to.
+    let templates = crate::plan::prometheus::scrape_templates(&ws);
+    if !templates.is_empty() {
+        ctx.scrape_rendered = crate::prometheus::build::render_scrape_templates(
+            &bucket.state,
+            &ws,
+            &ctx,
+            &templates,
+            &bucket.paths.kv_key(),
+        )?;
+    }
     let t = std::time::Instant::now();
     let plan = plan_build(&bucket.state, &ws, &ctx)?;
     tracing::info!(

@@ -8,6 +8,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    maand::process::setup();
     // MAAND_LOG=info|debug shows what maand is doing (phase timings among it).
     let level = match std::env::var("MAAND_LOG").as_deref() {
         Ok("error") => tracing::Level::ERROR,
@@ -18,8 +19,9 @@ fn main() {
     };
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
     let cli = maand::cli::Cli::parse();
-    if let Err(e) = maand::cli::run(cli) {
-        eprintln!("maand: error: {e}");
+    let journal = maand::bucket::BucketPaths::new(cli.bucket.as_deref().unwrap_or(std::path::Path::new("."))).journal();
+    if let Err(e) = maand::process::guard_journal(&journal, || maand::cli::run(cli)) {
+        eprintln!("maand: error: {}", maand::process::render_error(&e));
         std::process::exit(e.exit_code());
     }
 }

@@ -144,7 +144,13 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
         }
     }
 
-    let index = journal::reader_sessions(&txn)?;
+    let index = match journal::reader_sessions(&txn) {
+        Ok(index) => index,
+        Err(e) => {
+            report.problems.push(Problem { seq: None, what: e.message().to_string() });
+            return Ok(report);
+        }
+    };
     report.sessions = index.len();
     for rec in &index {
         let want = sessions.remove(&rec.id);
@@ -194,28 +200,72 @@ fn summarise(sessions: &mut BTreeMap<u64, SessionSummary>, seq: u64, id: u64, ev
     }
 }
 
+/// A private in-memory copy of the projection at `db`, taken in one read
+/// transaction (SQLite's backup API copies every page in one step), so the
+/// mark and the rows checked are one consistent view even while a writer
+/// updates the file. `None` when there is no readable database.
+fn snapshot_db(db: &std::path::Path) -> Option<rusqlite::Connection> {
+    if !db.exists() {
+        return None;
+    }
+    let src = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    let mut copy = rusqlite::Connection::open_in_memory().ok()?;
+    // A writer holds the file briefly at each checkpoint: retry for a while.
+    for _ in 0..500 {
+        let backup = rusqlite::backup::Backup::new(&src, &mut copy).ok()?;
+        match backup.step(-1) {
+            Ok(rusqlite::backup::StepResult::Done) => {
+                drop(backup);
+                return Some(copy);
+            }
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 fn check_projection(paths: &BucketPaths, journal_id: &str, report: &mut Report) -> Result<()> {
     let db = paths.db();
-    let Some(mark) = projection::mark(&db) else {
+    let on_disk = snapshot_db(&db);
+    let Some(mark) = on_disk.as_ref().and_then(projection::mark_of) else {
         report.notes.push(
             "data/maand.db is missing or unreadable; `maand-journal rebuild-db` (or any maand command) recreates it"
                 .into(),
         );
         return Ok(());
     };
+    let on_disk = on_disk.expect("mark read from it");
     if mark.journal_id != journal_id {
         report.problems.push(Problem { seq: None, what: "data/maand.db was made from another journal".into() });
         return Ok(());
     }
-    if mark.seq != report.state.seq {
+    if mark.seq < report.state.seq {
         report.notes.push(format!(
-            "data/maand.db reflects #{} but the committed state is at #{} (an interrupted command); \
+            "data/maand.db reflects #{} but the committed state is at #{} (a command is running or was interrupted); \
              `maand-journal rebuild-db` or the next maand command refreshes it",
             mark.seq, report.state.seq
         ));
         return Ok(());
     }
-    let on_disk = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    if mark.seq > report.state.seq {
+        // A writer may have committed after this verification read the
+        // journal: only a mark past the journal's current end is wrong.
+        let head =
+            JournalReader::open(&paths.journal())?.begin_read().and_then(|txn| journal::reader_event_count(&txn))?;
+        if mark.seq <= head {
+            report.notes.push(format!(
+                "data/maand.db reflects #{} (a writer committed after verification read the journal at #{}); run verify again for a full check",
+                mark.seq, report.state.seq
+            ));
+        } else {
+            report.problems.push(Problem {
+                seq: None,
+                what: format!("data/maand.db claims to reflect #{} but the journal ends at #{head}", mark.seq),
+            });
+        }
+        return Ok(());
+    }
     let mut fresh = rusqlite::Connection::open_in_memory()?;
     projection::write_all(&mut fresh, &report.state, journal_id)?;
     let (a, b) = (projection::canonical_dump(&on_disk)?, projection::canonical_dump(&fresh)?);

@@ -476,3 +476,22 @@ fn cat_certs_reports_expiring_expired_and_invalid() {
         certs.iter().find(|c| c["worker"] == "10.0.0.1" && c["name"] == "tls").unwrap()["days_left"].as_i64().unwrap();
     assert!((4..=5).contains(&days), "{days}");
 }
+
+/// A link to a file inside the same job folder is stored as a copy of that
+/// file (docs/workspace.md); links leaving the folder are refused (see
+/// build_bad_input.rs).
+#[test]
+fn a_link_inside_the_job_folder_is_stored_as_a_copy_of_its_target() {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    acceptance_workspace(p);
+    write(p, "workspace/jobs/api/conf/v2.conf", "version = 2\n");
+    std::os::unix::fs::symlink("conf/v2.conf", p.join("workspace/jobs/api/current.conf")).unwrap();
+    ok(&maand(p, &["build"]));
+    let rows = query(
+        p,
+        "SELECT f.path, CAST(f.content AS TEXT) FROM job_files f JOIN job j ON j.job_id = f.job_id \
+         WHERE j.name = 'api' AND f.path LIKE '%.conf' ORDER BY f.path",
+    );
+    assert_eq!(rows, vec![vec!["conf/v2.conf", "version = 2\n"], vec!["current.conf", "version = 2\n"]]);
+}

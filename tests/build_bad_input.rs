@@ -12,6 +12,10 @@ fn edit(rel: &'static str, content: &'static str) -> Mutation {
     Box::new(move |p: &Path| write(p, rel, content))
 }
 
+fn edit_owned(rel: &'static str, content: String) -> Mutation {
+    Box::new(move |p: &Path| write(p, rel, &content))
+}
+
 const API: &str = "workspace/jobs/api/manifest.json";
 const EXTRA: &str = "workspace/jobs/extra/manifest.json";
 
@@ -23,8 +27,148 @@ fn extra(manifest: &'static str) -> Mutation {
     })
 }
 
+/// A symbolic link at `rel` pointing to `target`.
+fn link(rel: &'static str, target: &'static str) -> Mutation {
+    Box::new(move |p: &Path| {
+        let at = p.join(rel);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&at);
+        std::os::unix::fs::symlink(target, at).unwrap();
+    })
+}
+
+/// A file named with bytes that are not UTF-8 in `dir`.
+fn non_utf8(dir: &'static str) -> Mutation {
+    Box::new(move |p: &Path| {
+        use std::os::unix::ffi::OsStrExt;
+        let d = p.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"conf-\xff\xfe")), "x").unwrap();
+    })
+}
+
+/// `count` sparse files of `mib` MiB each under `dir` (no memory, no disk).
+fn big(dir: &'static str, count: usize, mib: u64) -> Mutation {
+    Box::new(move |p: &Path| {
+        std::fs::create_dir_all(p.join(dir)).unwrap();
+        for i in 0..count {
+            std::fs::File::create(p.join(dir).join(format!("blob{i}"))).unwrap().set_len(mib << 20).unwrap();
+        }
+    })
+}
+
+/// A FIFO at `rel`.
+fn fifo(rel: &'static str) -> Mutation {
+    Box::new(move |p: &Path| {
+        let st = std::process::Command::new("mkfifo").arg(p.join(rel)).status().unwrap();
+        assert!(st.success());
+    })
+}
+
+/// workers.json with one worker whose host is `n` copies of `a` (40 MB).
+fn huge_host(n: usize) -> Mutation {
+    Box::new(move |p: &Path| write(p, "workspace/workers.json", &format!(r#"[{{"host": "{}"}}]"#, "a;".repeat(n))))
+}
+
 fn cases() -> Vec<(&'static str, Mutation, Vec<&'static str>)> {
     vec![
+        // Hostile job content: links, names, sizes, special files.
+        (
+            "link out of the job",
+            link("workspace/jobs/api/kv.key", "../../../secrets/kv.key"),
+            vec!["workspace/jobs/api/kv.key: symbolic link to \"../../../secrets/kv.key\" leaves the job folder"],
+        ),
+        (
+            "absolute link",
+            link("workspace/jobs/api/shadow", "/etc/shadow"),
+            vec!["workspace/jobs/api/shadow: symbolic link to \"/etc/shadow\" leaves the job folder"],
+        ),
+        (
+            "link to a directory",
+            link("workspace/jobs/api/sub", "."),
+            vec!["workspace/jobs/api/sub: symbolic link to \".\" is not a regular file"],
+        ),
+        (
+            "dangling link",
+            link("workspace/jobs/api/gone", "nowhere"),
+            vec!["workspace/jobs/api/gone: symbolic link to \"nowhere\" leads nowhere"],
+        ),
+        (
+            "linked manifest",
+            link("workspace/jobs/frontend/manifest.json", "../api/manifest.json"),
+            vec!["workspace/jobs/frontend/manifest.json: symbolic link", "leaves the job folder"],
+        ),
+        (
+            "job folder is a link",
+            link("workspace/jobs/evil", "../../secrets"),
+            vec!["workspace/jobs/evil: a job folder may not be a symbolic link"],
+        ),
+        (
+            "non-UTF-8 file name",
+            non_utf8("workspace/jobs/api/conf"),
+            vec!["workspace/jobs/api/conf/conf-\u{fffd}\u{fffd}: the file name is not valid UTF-8"],
+        ),
+        (
+            "non-UTF-8 job name",
+            non_utf8("workspace/jobs"),
+            vec!["workspace/jobs/conf-\u{fffd}\u{fffd}: the directory name is not valid UTF-8"],
+        ),
+        (
+            "file over the limit",
+            big("workspace/jobs/api/blobs", 1, 33),
+            vec!["workspace/jobs/api/blobs/blob0: 33.0 MiB is over the 32 MiB limit for a job file"],
+        ),
+        (
+            "job over the limit",
+            big("workspace/jobs/api/blobs", 5, 30),
+            vec!["workspace/jobs/api/blobs/blob4: the files of job api add up to more than the 128 MiB limit"],
+        ),
+        (
+            "FIFO in a job",
+            fifo("workspace/jobs/api/pipe"),
+            vec!["workspace/jobs/api/pipe: not a regular file, directory or link"],
+        ),
+        (
+            "template without a name",
+            edit("workspace/jobs/api/.tpl", "x"),
+            vec!["workspace/jobs/api/.tpl: a template needs a name before `.tpl`"],
+        ),
+        (
+            "file and its template",
+            edit("workspace/jobs/api/config.json", "{}"),
+            vec![
+                "workspace/jobs/api/config.json.tpl: both config.json and config.json.tpl would be shipped as config.json",
+            ],
+        ),
+        (
+            "file in place of a certificate",
+            edit("workspace/jobs/api/certs/tls.key", "x"),
+            vec!["workspace/jobs/api/certs/tls.key: deploy writes certs/tls.key from the job's certificates"],
+        ),
+        // Hosts that name directories badly; huge input quoted in a message.
+        (
+            "host .",
+            edit("workspace/workers.json", r#"[{"host": "."}]"#),
+            vec!["workspace/workers.json: worker 0 (.), field `host`: \".\" is not an IP address or host name"],
+        ),
+        (
+            "host ..",
+            edit("workspace/workers.json", r#"[{"host": ".."}]"#),
+            vec!["field `host`: \"..\" is not an IP address or host name"],
+        ),
+        (
+            "40 MB host",
+            huge_host(20 << 20),
+            vec!["workspace/workers.json: worker 0 (\"a;a;", "(41943040 bytes)), field `host`"],
+        ),
+        (
+            "40 MB value of the wrong type",
+            edit_owned(
+                "workspace/workers.json",
+                format!(r#"[{{"host": "10.0.0.1", "labels": "{}"}}]"#, "x".repeat(40 << 20)),
+            ),
+            vec!["workspace/workers.json: line 1", "invalid type: string \"xxx", "bytes)"],
+        ),
         (
             "invalid workers.json",
             edit("workspace/workers.json", "[{\"host\": \"10.0.0.1\",}]"),
@@ -345,11 +489,12 @@ fn every_bad_input_is_refused_with_file_field_and_reason_and_records_nothing() {
             assert!(err.contains(w), "{name}: expected {w:?} in:\n{err}");
         }
         assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(err.len() < 2000, "{name}: the message stays short ({} bytes)", err.len());
         assert_eq!(event_count(dir.path()), events, "{name}: journal changed");
         ok(&journal(dir.path(), &["verify"]));
         seen += 1;
     }
-    assert!(seen >= 45, "{seen}");
+    assert!(seen >= 63, "{seen}");
 }
 
 #[test]

@@ -76,6 +76,16 @@ fn one_crypto_backend() {
     assert!(!deps.contains("ring"), "ring must not be built beside aws-lc-rs");
 }
 
+/// The codec is pinned behind the record layer: only `maand-record` names
+/// bincode, so a codec change is one crate's business.
+#[test]
+fn only_the_record_crate_uses_the_codec() {
+    for manifest in ["Cargo.toml", "core/Cargo.toml", "journal-tools/Cargo.toml"] {
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest)).unwrap();
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("bincode")), "{manifest} must not depend on bincode");
+    }
+}
+
 /// The planted bug of the deploy simulation exists only in test builds: no
 /// normal build of maand (the binaries shipped) enables its feature; only
 /// maand's own dev-dependency does.

@@ -171,7 +171,7 @@ fn health_check_waits_for_a_late_port_and_names_failures() {
     ok(&maand(p, &["build"]));
     let o = maand(p, &["health_check", "--jobs", "web"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(&format!("http {}:{port}/: status 200, expected 204", w.ips[0])), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("http://{}:{port}/: status 200, expected 204", w.ips[0])), "{}", stderr(&o));
     let o = maand(p, &["health_check", "--jobs", "nope"]);
     assert_eq!(o.status.code(), Some(2));
 }

@@ -177,6 +177,52 @@ fn reload_globs_dry_run_version_bump_force_and_sync_only() {
     replay_checks(p);
 }
 
+/// A template printing `.CurrentVersion` and `.UpdateSeq` (issue 13): start,
+/// unchanged, version bump, unchanged, unchanged is one start and one
+/// restart per allocation, and the shipped file shows the version that was
+/// running when it was rendered.
+#[test]
+fn current_version_in_a_template_restarts_once_per_version() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = setup(&w, 2, "always");
+    let p = dir.path();
+    write(
+        p,
+        "workspace/jobs/web/version.txt.tpl",
+        "running={{ .CurrentVersion }} target={{ .NewVersion }} seq={{ .UpdateSeq }}\n",
+    );
+    ok(&maand(p, &["build"]));
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let shipped = |ip: &str| std::fs::read_to_string(w.opt(ip).join(&bid).join("jobs/web/version.txt")).unwrap();
+    // Every allocation's planned action is skip.
+    let unchanged = |out: String| {
+        let actions: Vec<&str> = out
+            .lines()
+            .filter(|l| w.ips.iter().any(|ip| l.trim_start().starts_with(ip.as_str())))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        assert_eq!(actions, ["skip", "skip"], "{out}");
+    };
+    deploy(p, &[]);
+    assert_eq!(shipped(&w.ips[0]), "running=0.0.0 target=1.0.0 seq=1\n");
+    unchanged(deploy(p, &[]));
+    unchanged(deploy(p, &["--dry-run"]));
+    let m =
+        std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replace("\"1.0.0\"", "\"1.1.0\"");
+    write(p, "workspace/jobs/web/manifest.json", &m);
+    ok(&maand(p, &["build"]));
+    let out = deploy(p, &[]);
+    assert!(out.contains(" restart "), "{out}");
+    unchanged(deploy(p, &[]));
+    unchanged(deploy(p, &[]));
+    for ip in &w.ips {
+        assert_eq!(history(&w, p, ip), "start 1.0.0\nstop\nstart 1.1.0\n", "one start and one restart on {ip}");
+        assert_eq!(shipped(ip), "running=1.0.0 target=1.1.0 seq=3\n");
+    }
+    ok(&journal(p, &["verify"]));
+    replay_checks(p);
+}
+
 #[test]
 fn disabled_allocations_are_never_started_and_removed_workers_are_cleaned() {
     let Some(w) = start_or_skip(3) else { return };

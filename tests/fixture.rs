@@ -157,6 +157,7 @@ fn format1_build_fixture_replays_to_the_expected_catalog() {
         ca_pem: ca,
         certs_renewal_buffer_days: conf.certs_renewal_buffer,
         purge_job_kv: false,
+        scrape_rendered: Default::default(),
     };
     let plan = maand::plan::build::plan_build(&state, &ws, &ctx).unwrap();
     assert!(plan.events.is_empty(), "{:?}", plan.events);

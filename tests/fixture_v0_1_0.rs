@@ -99,6 +99,8 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::AllocationPurged { .. } => 32,
         Event::KvHistoryPruned { .. } => 33,
         Event::RemoteCommandRan { .. } => 34,
+        Event::SessionSigned { .. } => return None,
+        Event::CertMetricsPushed { .. } => return None,
     })
 }
 

@@ -186,6 +186,10 @@ out["bad_json"] = req("PUT", "/kv", raw=b"{not json", ctype="application/json")
 out["array_json"] = req("PUT", "/kv", raw=b"[1,2]", ctype="application/json")
 out["huge"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "big", "value": "x" * (2 << 20)})
 out["bad_ttl"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "t", "value": "v", "ttl": "soon"})
+out["ttl_overflow"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "t", "value": "v", "ttl": 2**64 - 1})
+out["ttl_over_cap"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "t", "value": "v", "ttl": 315360001})
+out["ttl_cap"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "long", "value": "v", "ttl": 315360000})
+out["ttl_cap_get"] = req("GET", "/kv", {"namespace": vars_ns, "key": "long"})
 out["no_value"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "t"})
 out["put_other_job"] = req("PUT", "/kv", {"namespace": "vars/job/web", "key": "k", "value": "v"})
 out["put_bucket"] = req("PUT", "/kv", {"namespace": "vars/bucket", "key": "k", "value": "v"})
@@ -258,6 +262,10 @@ fn every_endpoint_and_every_error_row_of_the_seed() {
     is("array_json", 400, "Invalid JSON format");
     assert_eq!(r["huge"][0], 413, "bounded body");
     is("bad_ttl", 400, "ttl must be a whole number of seconds");
+    is("ttl_overflow", 400, "ttl must be at most 315360000 seconds (10 years)");
+    is("ttl_over_cap", 400, "ttl must be at most 315360000 seconds (10 years)");
+    assert_eq!(r["ttl_cap"][1]["ttl"], 315360000);
+    assert_eq!(r["ttl_cap_get"][1]["value"], "v", "a ten-year ttl has not expired at once");
     is("no_value", 400, "value is required");
     for n in ["put_other_job", "put_bucket", "put_secret_via_kv", "read_other_worker", "keys_forbidden"] {
         is(n, 400, "Invalid or unauthorized namespace");
@@ -268,7 +276,7 @@ fn every_endpoint_and_every_error_row_of_the_seed() {
     assert_eq!(r["get"][1], serde_json::json!({"namespace": "vars/job/api", "key": "db_url", "value": "postgres://x"}));
     assert_eq!(r["get_secret"][1]["value"], secret.as_str(), "secrets come back decrypted");
     assert_eq!(r["keys"][1]["secrets/job/api"], serde_json::json!(["pw"]));
-    assert_eq!(r["keys_vars"][1]["vars/job/api"], serde_json::json!(["db_url"]));
+    assert_eq!(r["keys_vars"][1]["vars/job/api"], serde_json::json!(["db_url", "long"]));
     assert_eq!(r["delete"][1]["deleted"], true);
     is("get_deleted", 404, "KV get operation failed");
     assert_eq!(r["delete_secret"][0], 404);

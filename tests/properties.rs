@@ -306,6 +306,18 @@ fn event() -> BoxedStrategy<Event> {
                 duration_ms,
             })
             .boxed(),
+        (u(), any::<[u8; 32]>(), s())
+            .prop_map(|(seq, head, signature)| Event::SessionSigned { seq, head, signature })
+            .boxed(),
+        (s(), u(), any::<u32>(), any::<bool>(), s())
+            .prop_map(|(url, series, attempts, ok, detail)| Event::CertMetricsPushed {
+                url,
+                series,
+                attempts,
+                ok,
+                detail,
+            })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }
@@ -385,7 +397,9 @@ fn change() -> BoxedStrategy<Event> {
             version: "1".into()
         }),
         ("[jk]", "10\\.0\\.0\\.[1-3]").prop_map(|(job, ip)| Event::AllocationStopped { job, ip }),
+        // Job ids are derived from names, as build makes them.
         "[jk]".prop_map(|name| Event::JobUpserted(Box::new(JobSpec {
+            job_id: maand::state::ids::job_id(&name),
             name,
             version: "1".into(),
             ..Default::default()
@@ -655,7 +669,7 @@ proptest! {
         ip in "10\\.0\\.[0-9]\\.[0-9]", current in "[0-9]\\.[0-9]", new in "[0-9]\\.[0-9]", value in "[a-z]{0,6}",
         other_ip in "10\\.1\\.[0-9]\\.[0-9]",
     ) {
-        use maand::templates::{TemplateContext, render};
+        use maand::templates::{KvView, TemplateContext, render};
         let mut st = State::default();
         st.apply(&Event::KvPut {
             namespace: "vars/job/web".into(), key: "k".into(), value: KvValue::Plain(value), ttl: 0, at: 0,
@@ -670,11 +684,11 @@ proptest! {
             new_version: new.clone(),
             ..Default::default()
         };
-        let first = render("t.tpl", src, &ctx(&ip), st.clone(), &key, &[]).unwrap();
-        let _ = render("t.tpl", src, &ctx(&other_ip), st.clone(), &key, &[]);
-        let again = render("t.tpl", src, &ctx(&ip), st.clone(), &key, &[]).unwrap();
+        let first = render("t.tpl", src, &ctx(&ip), KvView::new(st.clone(), key.clone(), "web", &ip, vec![])).unwrap();
+        let _ = render("t.tpl", src, &ctx(&other_ip), KvView::new(st.clone(), key.clone(), "web", &other_ip, vec![]));
+        let again = render("t.tpl", src, &ctx(&ip), KvView::new(st.clone(), key.clone(), "web", &ip, vec![])).unwrap();
         let elsewhere = std::thread::scope(|s| {
-            s.spawn(|| render("t.tpl", src, &ctx(&ip), st.clone(), &key, &[]).unwrap()).join().unwrap()
+            s.spawn(|| render("t.tpl", src, &ctx(&ip), KvView::new(st.clone(), key.clone(), "web", &ip, vec![])).unwrap()).join().unwrap()
         });
         prop_assert_eq!(&first, &again);
         prop_assert_eq!(&first, &elsewhere);

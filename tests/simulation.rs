@@ -11,6 +11,7 @@
 //! `MAAND_SIM_SEED=<seed> cargo test --test simulation`.
 
 mod sim;
+use maand::deploy::DeployOptions;
 use sim::*;
 
 /// Seeds run by `cargo test` (and CI).
@@ -149,7 +150,10 @@ fn current_version_in_a_template_does_not_roll_the_job_again() {
     let runs = fleet.lifecycle_runs();
     let again = deploy(d, &fleet, None, false).unwrap();
     assert!(again.promoted.is_empty() && fleet.lifecycle_runs() == runs, "rolled again: {:?}", again.promoted);
-    // Staged at the promoted version, the template now says so.
+    // Staged at the promoted version, the template now says so (a dry run
+    // keeps its staging area).
+    let dry = DeployOptions { dry_run: true, ..Default::default() };
+    assert!(deploy_with(d, &fleet, None, dry).unwrap().promoted.is_empty());
     let staged = std::fs::read_to_string(d.join("tmp/workers/10.0.0.1/jobs/j0/config.env")).unwrap();
     assert!(staged.contains("CURRENT=1.0.0\nNEW=1.0.0"), "{staged}");
 }

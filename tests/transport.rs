@@ -16,7 +16,7 @@ fn commands_rsync_and_pinned_host_keys_on_real_workers() {
     let conf = MaandConf::load(&paths.conf()).unwrap();
     assert_eq!(conf.ssh_port, PORT);
     let t = Transport::new(&paths, &conf);
-    t.check_key().unwrap();
+    t.check_local().unwrap();
     for ip in &workers.ips {
         let r = t.run(ip, "echo $((40+2)) && ls -d /opt/worker && touch /opt/worker/marker").unwrap();
         assert!(r.ok(), "{r:?}");

@@ -374,6 +374,45 @@ pub enum Event {
         /// Wall time.
         duration_ms: u64,
     },
+    /// The session's operator signed the chain head, right before its
+    /// `SessionCommitted` (only when `signing_key` is set in `maand.conf`).
+    /// The signature is an OpenSSH signature (`ssh-keygen -Y sign` format,
+    /// namespace `maand-journal`) over [`signed_head_message`] of this
+    /// event's session, `seq` and `head`; since `head` is the hash of
+    /// event `seq`, it covers every event up to and including that one.
+    SessionSigned {
+        /// Sequence number of the signed head: the event just before this one.
+        seq: u64,
+        /// The hash of event `seq` (the chain head when the session committed).
+        head: Hash32,
+        /// The armored OpenSSH signature (`-----BEGIN SSH SIGNATURE-----`).
+        signature: String,
+    },
+    /// After a deploy, maand pushed the certificate expiry gauges to the
+    /// Prometheus server job (remote write), best-effort: a failed push is
+    /// recorded here and never fails the deploy. Informational.
+    CertMetricsPushed {
+        /// The remote-write URL.
+        url: String,
+        /// Time series sent.
+        series: u64,
+        /// Attempts made (retries on network errors, 429 and 5xx).
+        attempts: u32,
+        /// Whether the receiver accepted them.
+        ok: bool,
+        /// The last failure, when it failed.
+        detail: String,
+    },
+}
+
+/// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
+pub const SIGNATURE_NAMESPACE: &str = "maand-journal";
+
+/// The exact bytes a [`Event::SessionSigned`] signature covers: four lines
+/// naming the format, the session, the head's sequence number and its hash
+/// (lower-case hex). A verifier recomputes it from the journal alone.
+pub fn signed_head_message(session: u64, seq: u64, head: &Hash32) -> String {
+    format!("maand-journal signed head v1\nsession {session}\nseq {seq}\nhead {}\n", hex::encode(head))
 }
 
 /// A job's rollout plan with the inputs it was made from.
@@ -462,6 +501,8 @@ impl Event {
             Event::RemoteCommandRan { .. } => "remote_command_ran",
             Event::AllocationPurged { .. } => "allocation_purged",
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
+            Event::SessionSigned { .. } => "session_signed",
+            Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
         }
     }
 
@@ -475,6 +516,7 @@ impl Event {
                 | Event::SessionCommitted { .. }
                 | Event::SessionFailed { .. }
                 | Event::SessionAborted { .. }
+                | Event::SessionSigned { .. }
         )
     }
 
@@ -493,6 +535,7 @@ impl Event {
                     | Event::LifecycleRan { .. }
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
+                    | Event::CertMetricsPushed { .. }
             )
     }
 }
@@ -639,6 +682,14 @@ impl Event {
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
             }
+            Event::SessionSigned { seq, head, .. } => {
+                format!("signed head {}… (event {seq})", &hex::encode(head)[..16])
+            }
+            Event::CertMetricsPushed { url, series, attempts, ok, detail } => format!(
+                "cert metrics: {series} series to {url}: {} after {attempts} attempt(s){}",
+                if *ok { "accepted" } else { "failed" },
+                if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
         }
     }
 }

@@ -87,6 +87,9 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     if rec.outcome == journal::Outcome::Open {
         println!("  outcome: still open (running, or cut off and not yet marked)");
     }
+    if let Some(u) = maand::history::unfinished::of_session(&txn, &rec)? {
+        println!("  unfinished: {}", u.sentence());
+    }
     println!("  ({} events, {kv} KV change(s))", rec.events);
     Ok(())
 }

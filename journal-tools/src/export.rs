@@ -22,7 +22,9 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     let txn = reader.begin_read()?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    journal::for_each_event(&txn, .., |env| {
+    // The whole chain is checked as it is exported: an edited or damaged
+    // event stops the export naming its sequence number.
+    journal::for_each_checked(&txn, 0, |env| {
         serde_json::to_writer(&mut out, &journal::envelope_json(&env))?;
         out.write_all(b"\n")?;
         Ok(ControlFlow::Continue(()))

@@ -3,11 +3,14 @@
 //! Read-only except `rebuild-db`.
 
 mod audit;
+mod diff;
 mod export;
+mod head;
 mod rebuild_db;
 mod replay;
 mod sessions;
 mod show;
+mod timeline;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -36,8 +39,11 @@ enum Command {
     Sessions(sessions::Args),
     /// Show the events of a session (`7`) or of a sequence range (`10..20`).
     Show(show::Args),
-    /// Check the hash chain, snapshots, session index and projection.
-    Verify,
+    /// Check the hash chain, snapshots, session index and projection; with
+    /// --allowed-signers, every session's signature.
+    Verify(verify::Args),
+    /// Print the chain head's hash and sequence number (to anchor elsewhere).
+    Head(head::Args),
     /// Recreate data/maand.db from the journal.
     RebuildDb,
     /// Print every event as one JSON object per line.
@@ -46,25 +52,45 @@ enum Command {
     Audit(audit::Args),
     /// State at any point; with --check, the rollout determinism check.
     Replay(replay::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(maand::cli::shell_docs::CompletionsArgs),
+    /// Print the man page, or write every command's page with --dir.
+    Man(maand::cli::shell_docs::ManArgs),
+    /// What changed between two points (events, sN sessions, dN deploys, head).
+    Diff(diff::Args),
+    /// A deploy's timeline: terminal Gantt chart, or a self-contained HTML page.
+    Timeline(timeline::Args),
 }
 
 fn main() {
+    maand::process::setup();
     let cli = Cli::parse();
     let paths = BucketPaths::new(cli.bucket.as_deref().unwrap_or_else(|| std::path::Path::new(".")));
-    let result: Result<i32> = match &cli.command {
-        Command::Sessions(a) => sessions::run(&paths, a).map(|_| 0),
-        Command::Show(a) => show::run(&paths, a).map(|_| 0),
-        Command::Verify => verify::run(&paths),
-        Command::RebuildDb => rebuild_db::run(&paths).map(|_| 0),
-        Command::Export(a) => export::run(&paths, a).map(|_| 0),
-        Command::Audit(a) => audit::run(&paths, a).map(|_| 0),
-        Command::Replay(a) => replay::run(&paths, a),
-    };
+    let result: Result<i32> = maand::process::guard_journal(&paths.journal(), || run(&cli, &paths));
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("maand-journal: error: {e}");
+            eprintln!("maand-journal: error: {}", maand::process::render_error(&e));
             std::process::exit(e.exit_code());
         }
+    }
+}
+
+fn run(cli: &Cli, paths: &BucketPaths) -> Result<i32> {
+    match &cli.command {
+        Command::Sessions(a) => sessions::run(paths, a).map(|_| 0),
+        Command::Show(a) => show::run(paths, a).map(|_| 0),
+        Command::Verify(a) => verify::run(paths, a),
+        Command::Head(a) => head::run(paths, a).map(|_| 0),
+        Command::RebuildDb => rebuild_db::run(paths).map(|_| 0),
+        Command::Export(a) => export::run(paths, a).map(|_| 0),
+        Command::Audit(a) => audit::run(paths, a).map(|_| 0),
+        Command::Replay(a) => replay::run(paths, a),
+        Command::Diff(a) => diff::run(paths, a).map(|_| 0),
+        Command::Timeline(a) => timeline::run(paths, a).map(|_| 0),
+        Command::Completions(a) => {
+            maand::cli::shell_docs::completions(<Cli as clap::CommandFactory>::command(), a).map(|_| 0)
+        }
+        Command::Man(a) => maand::cli::shell_docs::man(<Cli as clap::CommandFactory>::command(), a).map(|_| 0),
     }
 }

@@ -10,6 +10,7 @@ pub fn run(paths: &BucketPaths) -> Result<()> {
     let _lock = BucketLock::acquire(&paths.lock(), "maand-journal rebuild-db", Duration::ZERO)?;
     let view = BucketView::open(paths.clone())?;
     maand::projection::rebuild(&paths.db(), &view.state, &view.meta.journal_id)?;
+    maand::projection::stamp(&paths.db())?;
     println!("rebuilt {} at #{}", paths.db().display(), view.state.seq);
     Ok(())
 }

@@ -67,7 +67,8 @@ pub enum KvValueV2 {
     },
 }
 
-/// Every event of format 2. Variants 0–34 are format 1's, in order.
+/// Every event of format 2. Variants 0–34 are format 1's, in order; later
+/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -216,6 +217,22 @@ pub enum EventV2 {
         command: String,
         exit_code: Option<i32>,
         duration_ms: u64,
+    },
+    // ---- appended after the 0.2.0 release (older bytes decode unchanged) ----
+    /// An OpenSSH signature over the chain head, right before the commit.
+    SessionSigned {
+        seq: u64,
+        #[serde(with = "crate::hexser::array")]
+        head: [u8; 32],
+        signature: String,
+    },
+    /// The certificate expiry gauges pushed to Prometheus after a deploy.
+    CertMetricsPushed {
+        url: String,
+        series: u64,
+        attempts: u32,
+        ok: bool,
+        detail: String,
     },
 }
 

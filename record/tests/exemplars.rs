@@ -268,6 +268,19 @@ pub fn events_v2() -> Vec<EventV2> {
         },
     ];
     v.extend(shared_events!(EventV2));
+    // Appended after the 0.2.0 release.
+    v.push(EventV2::SessionSigned {
+        seq: 41,
+        head: [0x5a; 32],
+        signature: s("-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQ==\n-----END SSH SIGNATURE-----\n"),
+    });
+    v.push(EventV2::CertMetricsPushed {
+        url: s("http://10.0.0.9:9090/api/v1/write"),
+        series: 9,
+        attempts: 2,
+        ok: false,
+        detail: s("remote write status 503 Service Unavailable"),
+    });
     v
 }
 

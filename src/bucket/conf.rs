@@ -40,6 +40,18 @@ pub struct MaandConf {
     pub log_format: LogFormat,
     /// Port of the hook runtime API on 127.0.0.1; 0 = any free port.
     pub hook_api_port: u16,
+    /// Signs each session's commit (see [`SigningKey`]); unset = unsigned.
+    pub signing_key: Option<String>,
+}
+
+/// Where the key that signs session commits comes from (`signing_key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SigningKey {
+    /// An unencrypted OpenSSH private key file under `secrets/`.
+    File(String),
+    /// The ssh-agent at `SSH_AUTH_SOCK`: its only key, or the one with this
+    /// SHA-256 fingerprint (`agent:SHA256:…`).
+    Agent(Option<String>),
 }
 
 impl Default for MaandConf {
@@ -54,6 +66,7 @@ impl Default for MaandConf {
             job_config_selector: String::new(),
             log_format: LogFormat::Kv,
             hook_api_port: 8080,
+            signing_key: None,
         }
     }
 }
@@ -69,6 +82,7 @@ certs_renewal_buffer = 0      # renew this many days before expiry
 job_config_selector = ""      # "" -> bucket.jobs.conf, "x" -> bucket.jobs.x.conf
 log_format = "kv"             # kv | json | jsonl
 hook_api_port = 8080          # hook runtime API on 127.0.0.1; 0 = any free port
+# signing_key = "sign.key"    # sign each session's commit: a key file under secrets/, "agent", or "agent:SHA256:…"
 "#;
 
 impl MaandConf {
@@ -104,8 +118,39 @@ impl MaandConf {
         if !conf.job_config_selector.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
             return bad("job_config_selector", "may only hold letters, digits, '_' and '-'");
         }
+        if let Some(k) = &conf.signing_key
+            && let Err(why) = parse_signing_key(k)
+        {
+            return bad("signing_key", &why);
+        }
         Ok(conf)
     }
+
+    /// The configured signing key, if any (validated by [`MaandConf::parse`]).
+    pub fn signing_key(&self) -> Option<SigningKey> {
+        self.signing_key.as_deref().and_then(|k| parse_signing_key(k).ok())
+    }
+}
+
+fn parse_signing_key(k: &str) -> std::result::Result<SigningKey, String> {
+    if k == "agent" {
+        return Ok(SigningKey::Agent(None));
+    }
+    if let Some(fp) = k.strip_prefix("agent:") {
+        let b64 = fp.strip_prefix("SHA256:").unwrap_or("");
+        if b64.len() != 43 || !b64.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/') {
+            return Err(format!(
+                "{k:?}: after `agent:` comes a key's SHA-256 fingerprint as `ssh-add -l` prints it (SHA256: and 43 base64 characters)"
+            ));
+        }
+        return Ok(SigningKey::Agent(Some(fp.to_string())));
+    }
+    if k.is_empty() || k.contains('/') || k.starts_with('.') {
+        return Err(format!(
+            "{k:?}: must be a key file name inside secrets/ (no '/', not starting with '.'), `agent`, or `agent:SHA256:…`"
+        ));
+    }
+    Ok(SigningKey::File(k.to_string()))
 }
 
 #[cfg(test)]
@@ -129,5 +174,24 @@ mod tests {
         let e = MaandConf::parse("ssh_port = 70000\n").unwrap_err();
         assert!(e.message().contains("key `ssh_port`"), "{e}");
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn signing_key_is_a_secrets_file_or_the_agent() {
+        let k = |src: &str| MaandConf::parse(src).map(|c| c.signing_key());
+        assert_eq!(k("").unwrap(), None);
+        assert_eq!(k("signing_key = \"sign.key\"").unwrap(), Some(SigningKey::File("sign.key".into())));
+        assert_eq!(k("signing_key = \"agent\"").unwrap(), Some(SigningKey::Agent(None)));
+        let fp = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+        assert_eq!(k(&format!("signing_key = \"agent:{fp}\"")).unwrap(), Some(SigningKey::Agent(Some(fp.into()))));
+        for bad in
+            ["", "../id_ed25519", "/root/.ssh/id_ed25519", ".hidden", "agent:", "agent:MD5:aa", "agent:SHA256:short"]
+        {
+            let e = MaandConf::parse(&format!("\nsigning_key = {bad:?}\n")).unwrap_err();
+            assert!(e.message().contains("line 2, key `signing_key`"), "{bad}: {e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+        let e = MaandConf::parse("signing_key = 3\n").unwrap_err();
+        assert!(e.message().contains("signing_key"), "{e}");
     }
 }

@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::journal::JournalWriter;
 use crate::journal::codec::FORMAT_VERSION;
 use std::fs;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -34,16 +34,18 @@ pub const DEFAULT_BUCKET_CONF: &str = "# Bucket-wide variables (KV vars/bucket).
 /// Create or upgrade the bucket at `paths`.
 pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     let mut created = Vec::new();
-    for dir in [paths.workspace(), paths.jobs_dir(), paths.data(), paths.tmp(), paths.logs()] {
+    for dir in [paths.workspace(), paths.jobs_dir()] {
         if !dir.exists() {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             created.push(paths.rel(&dir) + "/");
         }
     }
-    if !paths.secrets().exists() {
-        fs::create_dir_all(paths.secrets()).context("creating secrets/")?;
-        fs::set_permissions(paths.secrets(), fs::Permissions::from_mode(0o700))?;
-        created.push("secrets/".into());
+    // secrets/, data/, logs/ and tmp/ are for the bucket's owner only.
+    for dir in super::private::private_dirs(paths) {
+        if !dir.exists() {
+            super::private::create_dir_all(&dir)?;
+            created.push(paths.rel(&dir) + "/");
+        }
     }
     let lock = BucketLock::acquire(&paths.lock(), "init", lock_wait)?;
 

@@ -7,9 +7,10 @@ pub mod init;
 mod lock;
 mod open;
 mod paths;
+pub mod private;
 mod session;
 
-pub use conf::{DEFAULT_CONF, LogFormat, MaandConf};
+pub use conf::{DEFAULT_CONF, LogFormat, MaandConf, SigningKey};
 pub use lock::{BucketLock, Holder};
 pub use open::{Bucket, BucketView, OpenOptions};
 pub use paths::BucketPaths;

@@ -107,19 +107,26 @@ impl Bucket {
         mut journal: JournalWriter,
     ) -> Result<Bucket> {
         let mut notes = Vec::new();
+        let tightened = super::private::tighten(&paths)?;
+        if !tightened.is_empty() {
+            notes.push(format!("made {} private to you (mode 0700)", tightened.join(", ")));
+        }
         if let Some(h) = &lock.took_over {
             notes.push(format!(
                 "took over the bucket lock left by pid {} ({}, since {}), which is no longer running",
                 h.pid, h.command, h.since
             ));
         }
-        mark_dead_sessions(&mut journal, &mut notes)?;
         let t = std::time::Instant::now();
+        // Loading checks the hash chain of what it folds: a damaged journal is
+        // refused before anything is appended to it. Marking dead sessions
+        // aborted afterwards changes no state (their tail is never folded).
         let state = {
             let txn = journal.begin_read()?;
             journal::load_state(&txn)?.state
         };
         tracing::info!(ms = t.elapsed().as_millis() as u64, seq = state.seq, "state loaded");
+        mark_dead_sessions(&mut journal, &mut notes)?;
         if projection::ensure(&paths.db(), &state, &journal.meta().journal_id)? && paths.db().exists() {
             tracing::debug!("projection rebuilt");
         }

@@ -26,6 +26,8 @@ pub struct Session<'b> {
     buffer: Vec<(Millis, Event)>,
     touched: BTreeSet<Touched>,
     ended: bool,
+    /// Signs the chain head at commit (`signing_key` in `maand.conf`).
+    signer: Option<crate::signing::Signer>,
 }
 
 /// Describe the current process running `command` for a session record.
@@ -76,6 +78,8 @@ impl Bucket {
         if let Some(d) = self.journal.death() {
             info.test_switches.push(d.switch());
         }
+        // Load the signing key first: a bad one fails before any work.
+        let signer = self.conf.signing_key().map(|k| crate::signing::Signer::load(&self.paths, &k)).transpose()?;
         let id = self.journal.next_session_id()?;
         let at = info.started_at;
         let mut record = SessionRecord {
@@ -90,7 +94,7 @@ impl Bucket {
         };
         crate::logs::begin(&self.paths, self.conf.log_format, id, &info.command, &info.command_line);
         self.journal.append(&mut record, &[(at, Event::SessionOpened(info))])?;
-        Ok(Session { bucket: self, record, buffer: Vec::new(), touched: BTreeSet::new(), ended: false })
+        Ok(Session { bucket: self, record, buffer: Vec::new(), touched: BTreeSet::new(), ended: false, signer })
     }
 }
 
@@ -158,6 +162,11 @@ impl Session<'_> {
     /// state when enough events accumulated since the last snapshot.
     pub fn commit(mut self) -> Result<()> {
         self.ended = true;
+        if let Err(e) = self.sign_head() {
+            let e = e.context("cannot sign the session (signing_key in maand.conf)");
+            self.end_failed(e.message())?;
+            return Err(e);
+        }
         self.push_marker(Event::SessionCommitted { ended_at: clock::now_ms() })?;
         let last_snapshot = {
             let txn = self.bucket.journal.begin_read()?;
@@ -167,6 +176,17 @@ impl Session<'_> {
             self.bucket.journal.write_snapshot(&self.bucket.state)?;
         }
         crate::logs::end("committed");
+        Ok(())
+    }
+
+    /// With a signing key: make everything durable, sign the chain head and
+    /// queue the `SessionSigned` record the commit follows.
+    fn sign_head(&mut self) -> Result<()> {
+        let Some(signer) = self.signer.take() else { return Ok(()) };
+        self.flush()?;
+        let (seq, head) = self.bucket.journal.head();
+        let signature = signer.sign_head(self.record.id, seq, &head)?;
+        self.buffer.push((clock::now_ms(), Event::SessionSigned { seq, head, signature }));
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! facts (fingerprints, expiry).
 
 mod ca;
+pub mod inspect;
 mod leaf;
 
 pub use ca::{CaFiles, generate_ca, inspect_ca};

@@ -48,6 +48,13 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) ->
     let r = deploy(&mut bucket, &opts)?;
     if args.dry_run {
         println!("dry run: nothing was changed");
+        let staged = crate::deploy::stage::workers_dir(paths);
+        if staged.exists() {
+            println!(
+                "staged files kept in {} (readable only by you; the next deploy removes them)",
+                paths.rel(&staged) + "/"
+            );
+        }
     } else {
         println!(
             "deploy {}: {} promoted, {} up to date (journal session {})",

@@ -27,6 +27,8 @@ struct Info {
     journal_events: u64,
     journal_sessions: usize,
     committed_seq: u64,
+    /// The latest deploy, when it did not commit (where it stopped).
+    unfinished_deploy: Option<crate::history::unfinished::Unfinished>,
 }
 
 pub(super) fn run(paths: &BucketPaths, args: &InfoArgs) -> Result<()> {
@@ -46,6 +48,7 @@ pub(super) fn run(paths: &BucketPaths, args: &InfoArgs) -> Result<()> {
         journal_events: journal::reader_event_count(&txn)?,
         journal_sessions: journal::reader_sessions(&txn)?.len(),
         committed_seq: s.seq,
+        unfinished_deploy: crate::history::unfinished::latest(paths)?,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
@@ -62,5 +65,8 @@ pub(super) fn run(paths: &BucketPaths, args: &InfoArgs) -> Result<()> {
         "journal         {} events, {} sessions, committed up to #{} (format {})",
         info.journal_events, info.journal_sessions, info.committed_seq, info.journal_format
     );
+    if let Some(u) = &info.unfinished_deploy {
+        println!("unfinished      {}", u.sentence());
+    }
     Ok(())
 }

@@ -103,7 +103,7 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
     let mut bucket = super::open_writer(paths, open)?;
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     let req = JobRequest {
         job: t.job.clone(),
         target: target.to_string(),

@@ -5,6 +5,7 @@ use crate::bucket::{BucketPaths, BucketView};
 use crate::error::{Error, Result};
 use crate::logs::parse_line;
 use clap::{Args, Subcommand, ValueEnum};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `maand logs`.
 #[derive(Args, Debug)]
@@ -67,16 +68,9 @@ pub(super) fn run(paths: &BucketPaths, args: &LogsArgs) -> Result<()> {
         }
         Err(e) => return Err(Error::op(format!("{}: {e}", file.display()))),
     };
-    let matches = |rec: &std::collections::BTreeMap<String, String>| {
-        let is = |k: &str, want: &Option<String>| want.as_ref().is_none_or(|w| rec.get(k) == Some(w));
-        match rec.get("event").map(String::as_str) {
-            // Run boundaries frame the blocks unless events are filtered.
-            Some("command_begin" | "command_end") => is("event", &a.event),
-            _ => is("job", &a.job) && is("phase", &a.phase) && is("event", &a.event) && is("worker", &a.worker),
-        }
-    };
-    let mut lines: Vec<(&str, std::collections::BTreeMap<String, String>)> =
-        text.lines().filter_map(|l| parse_line(l).map(|r| (l, r))).filter(|(_, r)| matches(r)).collect();
+    let records: Vec<(&str, BTreeMap<String, String>)> =
+        text.lines().filter_map(|l| parse_line(l).map(|r| (l, r))).collect();
+    let mut lines = filter_records(records, a);
     if let Some(n) = a.tail {
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
@@ -104,4 +98,79 @@ pub(super) fn run(paths: &BucketPaths, args: &LogsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The records `a`'s filters select. Every filter applies to every line: a
+/// run's `command_begin`/`command_end` frame is kept only around runs that
+/// have a selected record (or when no job/phase/worker filter is given).
+fn filter_records<'a>(
+    records: Vec<(&'a str, BTreeMap<String, String>)>,
+    a: &ShowArgs,
+) -> Vec<(&'a str, BTreeMap<String, String>)> {
+    let is = |rec: &BTreeMap<String, String>, k: &str, want: &Option<String>| {
+        want.as_ref().is_none_or(|w| rec.get(k) == Some(w))
+    };
+    let framing = |rec: &BTreeMap<String, String>| {
+        matches!(rec.get("event").map(String::as_str), Some("command_begin" | "command_end"))
+    };
+    let about = |rec: &BTreeMap<String, String>| {
+        is(rec, "job", &a.job) && is(rec, "phase", &a.phase) && is(rec, "worker", &a.worker)
+    };
+    let narrowed = a.job.is_some() || a.phase.is_some() || a.worker.is_some();
+    let runs: BTreeSet<String> =
+        records.iter().filter(|(_, r)| !framing(r) && about(r)).filter_map(|(_, r)| r.get("run").cloned()).collect();
+    records
+        .into_iter()
+        .filter(|(_, r)| {
+            if framing(r) {
+                is(r, "event", &a.event) && (!narrowed || r.get("run").is_some_and(|run| runs.contains(run)))
+            } else {
+                about(r) && is(r, "event", &a.event)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: ShowArgs,
+    }
+
+    fn rec(run: &str, event: &str, job: &str) -> (&'static str, BTreeMap<String, String>) {
+        let mut r = BTreeMap::new();
+        r.insert("run".to_string(), run.to_string());
+        r.insert("event".to_string(), event.to_string());
+        if !job.is_empty() {
+            r.insert("job".to_string(), job.to_string());
+        }
+        ("", r)
+    }
+
+    fn shown(args: &[&str]) -> Vec<(String, String)> {
+        let a = T::parse_from(std::iter::once("t").chain(args.iter().copied())).a;
+        let records = vec![
+            rec("1", "command_begin", ""),
+            rec("1", "lifecycle", "web"),
+            rec("1", "command_end", ""),
+            rec("2", "command_begin", ""),
+            rec("2", "lifecycle", "db"),
+            rec("2", "command_end", ""),
+        ];
+        filter_records(records, &a).into_iter().map(|(_, r)| (r["run"].clone(), r["event"].clone())).collect()
+    }
+
+    #[test]
+    fn a_job_filter_drops_unrelated_runs_and_their_frames() {
+        let s = |r: &str, e: &str| (r.to_string(), e.to_string());
+        assert_eq!(shown(&["--job", "web"]), [s("1", "command_begin"), s("1", "lifecycle"), s("1", "command_end")]);
+        assert_eq!(shown(&[]).len(), 6, "no filter: everything");
+        assert_eq!(shown(&["--event", "command_begin"]), [s("1", "command_begin"), s("2", "command_begin")]);
+        assert!(shown(&["--job", "nope"]).is_empty());
+    }
 }

@@ -12,6 +12,7 @@ mod init;
 mod job;
 mod logs;
 mod run_command;
+pub mod shell_docs;
 mod table;
 mod worker_facts;
 mod worker_selection;
@@ -71,6 +72,10 @@ pub enum Command {
     Hooks(hooks::HooksArgs),
     /// Ship jobs to workers and roll them out in health-gated batches.
     Deploy(deploy::DeployArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(shell_docs::CompletionsArgs),
+    /// Print the man page, or write every command's page with --dir.
+    Man(shell_docs::ManArgs),
 }
 
 impl Cli {
@@ -123,5 +128,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logs(args) => logs::run(&paths, args),
         Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
         Command::Deploy(args) => deploy::run(&paths, &cli.open_options("deploy"), args),
+        Command::Completions(args) => shell_docs::completions(<Cli as clap::CommandFactory>::command(), args),
+        Command::Man(args) => shell_docs::man(<Cli as clap::CommandFactory>::command(), args),
     }
 }

@@ -30,7 +30,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
     let bucket_id = bucket.require_id()?;
     let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     super::in_session(&mut bucket, "run_command", |session| {
         run_command::run(session, &transport, &bucket_id, &ips, &args.command, args.concurrency)?;
         if args.health_check {

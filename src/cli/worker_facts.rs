@@ -31,7 +31,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &WorkerFactsArg
     let mut bucket = super::open_writer(paths, open)?;
     let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     let facts = super::in_session(&mut bucket, "worker_facts", |session| {
         worker_facts::probe(session, &transport, &ips, args.concurrency)
     })?;

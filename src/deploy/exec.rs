@@ -167,7 +167,11 @@ fn stage(
     let paths = session.bucket().paths.clone();
     let cx = StageContext {
         paths: &paths,
-        state: Arc::new(staging_view(session.state(), job, ips)),
+        state: Arc::new(if needs_whole_state(session.state(), job) {
+            session.state().clone()
+        } else {
+            staging_view(session.state(), job, ips)
+        }),
         kv_key: env.kv_key,
         bucket_id: env.bucket_id,
         update_seq,
@@ -177,6 +181,21 @@ fn stage(
         staged.insert(ip.clone(), stage_job(&cx, job, ip)?);
     }
     Ok(staged)
+}
+
+/// Whether staging `job` reads beyond [`staging_view`]: a Prometheus server
+/// job (rules and consoles of every job) or a template calling
+/// `scrapeConfigs`/`ruleFiles` (the whole catalog and its scrape KV).
+fn needs_whole_state(state: &State, job: &str) -> bool {
+    state.catalog.jobs.get(job).is_some_and(|j| {
+        crate::plan::prometheus::is_server(j.files.keys())
+            || j.files.iter().any(|(path, f)| {
+                path.ends_with(".tpl")
+                    && ["scrapeConfigs", "ruleFiles"]
+                        .iter()
+                        .any(|name| f.content.windows(name.len()).any(|w| w == name.as_bytes()))
+            })
+    })
 }
 
 /// The part of `state` staging `job` on `ips` can read: those workers, the

@@ -5,7 +5,6 @@ use crate::plan::deploy::GatePolicy;
 use crate::state::JobSpec;
 use crate::transport::Transport;
 use crate::workspace::manifest::{HealthCheckJson, PortRef, Probe};
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -34,25 +33,20 @@ pub fn probe(spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration, transpo
             let a = addr(ip, port).ok_or_else(|| format!("{ip}:{port}: bad address"))?;
             TcpStream::connect_timeout(&a, timeout).map(|_| ()).map_err(|e| format!("tcp {ip}:{port}: {e}"))
         }
-        Probe::Http { port: p, path, expect_status, scheme } => {
+        Probe::Http { port: p, path, expect_status, scheme, tls_skip_verify } => {
             let port = port(spec, p).ok_or_else(|| format!("{ip}: unknown port {p:?}"))?;
-            if scheme != "http" {
-                return Err(format!("{scheme}://{ip}:{port}{path}: only http probes are supported so far"));
+            let ca = if scheme == "https" && !tls_skip_verify { transport.bucket_ca() } else { None };
+            super::http_probe::HttpProbe {
+                scheme,
+                ip,
+                port,
+                path,
+                expect_status: *expect_status,
+                timeout,
+                ca_pem: ca.as_deref(),
+                skip_verify: *tls_skip_verify,
             }
-            let a = addr(ip, port).ok_or_else(|| format!("{ip}:{port}: bad address"))?;
-            let mut s = TcpStream::connect_timeout(&a, timeout).map_err(|e| format!("http {ip}:{port}{path}: {e}"))?;
-            let _ = s.set_read_timeout(Some(timeout));
-            write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nUser-Agent: maand\r\n\r\n")
-                .map_err(|e| format!("http {ip}:{port}{path}: {e}"))?;
-            let mut buf = [0u8; 64];
-            let n = s.read(&mut buf).map_err(|e| format!("http {ip}:{port}{path}: {e}"))?;
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-            if status == *expect_status {
-                Ok(())
-            } else {
-                Err(format!("http {ip}:{port}{path}: status {status}, expected {expect_status}"))
-            }
+            .run()
         }
         Probe::Ssh { command } => match transport.run(ip, command) {
             Ok(r) if r.ok() => Ok(()),

@@ -6,6 +6,7 @@
 
 pub mod exec;
 pub mod health;
+pub mod http_probe;
 mod progress;
 pub mod stage;
 pub mod workers;
@@ -56,7 +57,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     check_jobs(bucket, opts)?;
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_key()?;
+    transport.check_local()?;
     for tool in ["ssh", "rsync", "python3"] {
         if which(tool).is_none() {
             return Err(Error::usage(format!("{tool} is not installed on this control host")));
@@ -124,12 +125,21 @@ pub fn run_with(
         info.test_switches.push("PLANT_PROMOTE_BEFORE_GATE".into());
     }
     let env = exec::Env { workers, hooks, kv_key: &kv_key, bucket_id: &bucket_id, verbose: opts.verbose };
+    // Staged trees hold rendered secrets and decrypted keys: start from an
+    // empty staging area (a dry run's or a killed deploy's is removed) and
+    // leave none behind, except a dry run's, which is its output.
+    let staging = StagingCleanup { dir: stage::workers_dir(&bucket.paths), keep: opts.dry_run };
+    staging.clear()?;
     let mut session = bucket.begin(info)?;
     let result = exec::execute(&mut session, &env, input);
     match result {
         Ok(r) if !opts.dry_run => {
             let report =
                 DeployReport { session: session.id(), update_seq, promoted: r.promoted, up_to_date: r.up_to_date };
+            // Best-effort; only a journal error stops the commit.
+            if let Err(e) = crate::prometheus::push::after_deploy(&mut session, &kv_key) {
+                return session.finish(Err(e));
+            }
             session.commit()?;
             Ok(report)
         }
@@ -139,6 +149,30 @@ pub fn run_with(
             Ok(DeployReport { session: 0, update_seq, promoted: r.promoted, up_to_date: r.up_to_date })
         }
         Err(e) => session.finish(Err(e)),
+    }
+}
+
+/// Removes deploy's staging area when the deploy ends, however it ends.
+struct StagingCleanup {
+    dir: std::path::PathBuf,
+    keep: bool,
+}
+
+impl StagingCleanup {
+    fn clear(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::op(format!("clearing {}: {e}", self.dir.display()))),
+        }
+    }
+}
+
+impl Drop for StagingCleanup {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = self.clear();
+        }
     }
 }
 

@@ -2,31 +2,31 @@
 //! `jobs.json`, `bin/runner.py`, `bin/worker.py` and `jobs/<job>/` (job
 //! files, rendered `*.tpl`, `certs/`), and the per-file hashes of the job tree.
 
-use crate::bucket::BucketPaths;
+use crate::bucket::{BucketPaths, private};
 use crate::error::{Context, Result};
 use crate::event::KvValue;
 use crate::kv::seal::KvKey;
 use crate::plan::rollout::Tree;
 use crate::state::State;
-use crate::templates::{TemplateContext, render};
+use crate::templates::{KvView, Template, TemplateContext};
 use crate::worker_assets::{RUNNER_PY, WORKER_PY};
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The staging root of a worker.
 pub fn worker_dir(paths: &BucketPaths, ip: &str) -> PathBuf {
-    paths.tmp().join("workers").join(ip)
+    workers_dir(paths).join(ip)
+}
+
+/// The staging root of every worker: removed at the end of each deploy
+/// (a dry run keeps it, saying so) and before a deploy stages anew.
+pub fn workers_dir(paths: &BucketPaths) -> PathBuf {
+    paths.tmp().join("workers")
 }
 
 fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
-    }
-    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
+    private::write_file(path, content, mode)
 }
 
 /// `worker.json` for `ip`: what `maand job` checks before acting.
@@ -77,7 +77,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
     let spec = &j.spec;
     let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));
@@ -90,55 +90,68 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         worker_ip: ip.to_string(),
         worker_id: worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
         labels: worker.map(|w| w.labels.clone()).unwrap_or_default(),
+        bucket_id: cx.bucket_id.to_string(),
+        update_seq: cx.update_seq,
         bucket_path: format!("/opt/worker/{}", cx.bucket_id),
         job_path: format!("/opt/worker/{}/jobs/{job}", cx.bucket_id),
     };
     let upstream: Vec<String> = spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect();
-    // A template's hash is that of its steady rendering (`.CurrentVersion`
-    // = the target version): what it renders to once this version is
-    // promoted. The file shipped says the version being upgraded from, but
-    // promoting it does not change the next deploy's tree (which would
-    // restart the job on every deploy after a promotion).
-    let steady_ctx = TemplateContext { current_version: ctx.new_version.clone(), ..ctx.clone() };
+    let view = KvView::new(cx.state.clone(), cx.kv_key.clone(), job, ip, upstream);
+    // Change detection hashes templates as rendered for the steady context
+    // (TemplateContext::steady): `.CurrentVersion` and `.UpdateSeq` never
+    // make an allocation restart by themselves (docs/templates.md).
+    let steady = ctx.steady();
+    let mut steady_hashes: Vec<(String, String)> = Vec::new();
     let mut tree = Tree::new();
-    // `hashed`: the bytes the tree hashes, when not the content written.
-    let mut add = |rel: &str, content: &[u8], hashed: Option<&[u8]>, mode: u32| -> Result<()> {
+    let mut add = |rel: &str, content: &[u8], mode: u32| -> Result<()> {
         write(&dir.join(rel), content, mode)?;
-        tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(hashed.unwrap_or(content)))));
+        tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(content))));
         Ok(())
     };
     for (path, f) in &j.files {
-        if path.starts_with("_hooks/") {
-            continue; // hooks run on the control host
+        if crate::prometheus::stage::control_host_only(path) {
+            continue; // hooks run on the control host; _prometheus/ goes to the server job
         }
         if let Some(out) = path.strip_suffix(".tpl") {
             let src = String::from_utf8(f.content.clone())
                 .map_err(|_| crate::error::Error::input(format!("template workspace/jobs/{job}/{path}: not UTF-8")))?;
             let file = format!("workspace/jobs/{job}/{path}");
-            let rendered = render(&file, &src, &ctx, cx.state.clone(), cx.kv_key, &upstream)?;
-            if ctx.current_version == ctx.new_version {
-                add(out, rendered.as_bytes(), None, f.mode)?;
-            } else {
-                let steady = render(&file, &src, &steady_ctx, cx.state.clone(), cx.kv_key, &upstream)?;
-                add(out, rendered.as_bytes(), Some(steady.as_bytes()), f.mode)?;
+            let tpl = Template::parse(&file, &src, view.clone())?;
+            let rendered = tpl.render_full(&ctx)?;
+            // Output holding a secret or a private key is for its owner only,
+            // here and on the worker (rsync keeps the mode).
+            let mode = if rendered.secret { f.mode & 0o700 } else { f.mode };
+            add(out, rendered.text.as_bytes(), mode)?;
+            if steady != ctx {
+                let hashed = tpl.render(&steady).map_err(|e| {
+                    e.context("rendered for change detection (.CurrentVersion = .NewVersion, .UpdateSeq = 0)")
+                })?;
+                if hashed != rendered.text {
+                    steady_hashes.push((out.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(hashed)))));
+                }
             }
         } else {
-            add(path, &f.content, None, f.mode)?;
+            add(path, &f.content, f.mode)?;
         }
+    }
+    // A Prometheus server job gets the rules, runbooks and dashboards of every job.
+    for (rel, content) in crate::prometheus::stage::server_files(state, job, ip)? {
+        add(&rel, &content, 0o644)?;
     }
     let ns = format!("maand/job/{job}/worker/{ip}");
     for name in spec.certs.keys() {
         for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
             let key = format!("certs/{name}.{ext}");
             if let Some(v) = state.kv.get(&ns, &key) {
-                add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), None, mode)?;
+                add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), mode)?;
             }
         }
     }
     if !spec.certs.is_empty()
         && let Some(KvValue::Plain(ca)) = state.kv.get("maand/worker", "certs/ca.crt")
     {
-        add("certs/ca.crt", ca.as_bytes(), None, 0o644)?;
+        add("certs/ca.crt", ca.as_bytes(), 0o644)?;
     }
+    tree.extend(steady_hashes);
     Ok(tree)
 }

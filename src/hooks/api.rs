@@ -26,6 +26,10 @@ use std::time::Duration;
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 1 << 20;
 
+/// Longest `ttl` a key may be given: 10 years, in seconds. Larger values
+/// are refused (they used to overflow and expire at once).
+pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
 /// A hook process currently running for an allocation.
 #[derive(Debug, Clone)]
 pub struct Running {
@@ -79,17 +83,10 @@ impl ApiServer {
         let port = listener.local_addr().map_err(|e| Error::op(e.to_string()))?.port();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared);
+        let limits = super::serve::Limits::for_process(BODY_LIMIT);
         let thread = std::thread::Builder::new()
             .name("maand-hook-api".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            })
+            .spawn(move || rt.block_on(super::serve::serve(listener, app, limits, rx)))
             .map_err(|e| Error::op(format!("starting the hook API: {e}")))?;
         Ok(ApiServer { port, shutdown: Some(tx), thread: Some(thread) })
     }
@@ -156,9 +153,16 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Whether `given` is the session token, compared in constant time (how
+/// long a wrong guess takes says nothing about how much of it was right).
+fn token_ok(token: &str, given: Option<&str>) -> bool {
+    use subtle::ConstantTimeEq;
+    given.is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+}
+
 fn caller(shared: &Shared, h: &HeaderMap) -> std::result::Result<Caller, ApiError> {
     let token = header(h, "authorization").and_then(|v| v.strip_prefix("Bearer "));
-    if token != Some(shared.token.as_str()) {
+    if !token_ok(&shared.token, token) {
         return Err(err(StatusCode::UNAUTHORIZED, "Missing or invalid Authorization: Bearer <HOOK_API_TOKEN>"));
     }
     let Some(alloc_id) = header(h, "x-allocation-id") else {
@@ -287,7 +291,13 @@ fn write(s: &Shared, h: &HeaderMap, q: &BTreeMap<String, String>, body: &Bytes, 
             let ttl = match t.body.as_ref().and_then(|b| b.get("ttl")) {
                 None | Some(Value::Null) => 0,
                 Some(v) => match v.as_u64() {
-                    Some(n) => n,
+                    Some(n) if n <= MAX_TTL_SECONDS => n,
+                    Some(_) => {
+                        return fail(
+                            StatusCode::BAD_REQUEST,
+                            &format!("ttl must be at most {MAX_TTL_SECONDS} seconds (10 years)"),
+                        );
+                    }
                     None => return fail(StatusCode::BAD_REQUEST, "ttl must be a whole number of seconds"),
                 },
             };
@@ -426,4 +436,16 @@ async fn sem_status(State(s): State<Arc<Shared>>, Query(q): Q, h: HeaderMap) -> 
     };
     let key = (c.job.clone(), c.event.as_str().to_string(), name.clone());
     axum::Json(s.semaphores.status(&key)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_comparison() {
+        let t = "ab".repeat(32);
+        assert!(super::token_ok(&t, Some(&t)));
+        assert!(!super::token_ok(&t, Some(&"ab".repeat(31))));
+        assert!(!super::token_ok(&t, Some(&format!("{}ac", "ab".repeat(31)))));
+        assert!(!super::token_ok(&t, None));
+    }
 }

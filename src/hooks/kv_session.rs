@@ -30,7 +30,9 @@ impl KvSession {
 
     /// Latest live, unexpired value at `now`.
     pub fn get(&self, ns: &str, key: &str, now: Millis) -> Option<KvValue> {
-        let expired = |ttl: u64, at: Millis| ttl > 0 && at.saturating_add(ttl as i64 * 1000) <= now;
+        let expired = |ttl: u64, at: Millis| {
+            ttl > 0 && at.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX).saturating_mul(1000)) <= now
+        };
         match self.latest.get(&(ns.to_string(), key.to_string())) {
             Some(Some((v, ttl, at))) => (!expired(*ttl, *at)).then(|| v.clone()),
             Some(None) => None,

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod kv_session;
 pub mod runner;
 pub mod semaphores;
+pub mod serve;
 pub mod stage;
 
 use crate::bucket::Session;
@@ -96,7 +97,15 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
         semaphores: Default::default(),
     });
     let server = ApiServer::start(port, shared.clone())?;
-    let runner = Runner { paths: &paths, shared, port: server.port, verbose: req.verbose, session: session.id() };
+    let staging = stage::HookStaging::new(&paths)?;
+    let runner = Runner {
+        paths: &paths,
+        shared,
+        port: server.port,
+        verbose: req.verbose,
+        session: session.id(),
+        stage_root: staging.root(),
+    };
     // CURRENT_VERSION: the promoted version of each allocation (0.0.0 for
     // one never promoted, which plan_hook_run supplies).
     let state = session.state();

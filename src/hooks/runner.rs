@@ -30,6 +30,8 @@ pub struct Runner<'a> {
     pub verbose: bool,
     /// Journal session id (names the log directory).
     pub session: u64,
+    /// Where this run stages job copies ([`super::stage::HookStaging`]).
+    pub stage_root: &'a Path,
 }
 
 struct Outcome {
@@ -163,7 +165,7 @@ impl Runner<'_> {
             invocation.duration_ms = started.elapsed().as_millis() as u64;
             Outcome { invocation, tail: Vec::new(), start_error: Some(e) }
         };
-        let dir = match stage(self.paths, state, &self.shared.kv_key, job, &inv.ip) {
+        let dir = match stage(self.stage_root, state, &self.shared.kv_key, job, &inv.ip) {
             Ok(d) => d,
             Err(e) => return fail(invocation, format!("staging failed: {e}")),
         };

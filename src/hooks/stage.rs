@@ -1,32 +1,48 @@
-//! Staging a hook's workspace: `tmp/workers/<ip>/jobs/<job>/` with the job
-//! files from the catalog, its certificates from KV, and the helpers.
+//! Staging a hook's workspace: `tmp/hooks/<run>/<ip>/jobs/<job>/` with the
+//! job files from the catalog, its certificates from KV, and the helpers.
+//!
+//! `<run>` is a fresh directory per command run (see [`HookStaging`]),
+//! separate from deploy's `tmp/workers/`, so a hook run never replaces a
+//! deploy's rendered files and two processes never share a directory; it
+//! is removed when the run ends.
 
 use super::assets::{MAAND_PY, MAAND_TS};
-use crate::bucket::BucketPaths;
+use crate::bucket::{BucketPaths, private};
 use crate::error::{Context, Result};
 use crate::event::KvValue;
 use crate::kv::seal::KvKey;
 use crate::state::State;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Where a job is staged for a worker.
-pub fn staged_dir(paths: &BucketPaths, ip: &str, job: &str) -> PathBuf {
-    paths.tmp().join("workers").join(ip).join("jobs").join(job)
+/// The staging area of one run of hooks; removed on drop.
+pub struct HookStaging {
+    dir: private::ScratchDir,
 }
 
-fn write(path: &std::path::Path, content: &[u8], mode: u32) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+impl HookStaging {
+    /// A fresh, private staging area under `tmp/hooks/`.
+    pub fn new(paths: &BucketPaths) -> Result<HookStaging> {
+        Ok(HookStaging { dir: private::ScratchDir::new(&paths.tmp().join("hooks"), "run")? })
     }
-    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
+
+    /// Its root directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Where a job is staged for a worker under a staging `root`.
+pub fn staged_dir(root: &Path, ip: &str, job: &str) -> PathBuf {
+    root.join(ip).join("jobs").join(job)
+}
+
+fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
+    private::write_file(path, content, mode)
 }
 
 /// Stage `job` for the worker at `ip`, replacing what was staged before.
-pub fn stage(paths: &BucketPaths, state: &State, kv_key: &KvKey, job: &str, ip: &str) -> Result<PathBuf> {
-    let dir = staged_dir(paths, ip, job);
+pub fn stage(root: &Path, state: &State, kv_key: &KvKey, job: &str, ip: &str) -> Result<PathBuf> {
+    let dir = staged_dir(root, ip, job);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }

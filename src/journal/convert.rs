@@ -36,7 +36,7 @@ macro_rules! same {
         }
     )*};
 }
-same!(String, u64, u32, u16, i64, i32, bool);
+same!(String, u64, u32, u16, i64, i32, bool, [u8; 32]);
 
 impl<A: Conv<B>, B> Conv<Vec<B>> for Vec<A> {
     fn conv(&self) -> Vec<B> {
@@ -228,13 +228,20 @@ impl Conv<KvValue> for KvValueV1 {
 /// Event conversions, written once for every variant: to the newest
 /// record, and from each record format. The matches are exhaustive, so a
 /// new domain variant does not compile until it has a record variant.
+/// Kinds appended to format 2 after its release (`v2_only`) have no
+/// format-1 record, so format 1 never converts to them.
 macro_rules! events {
-    (tuple: [$($tv:ident),* $(,)?], fields: [$($sv:ident { $($f:ident),* }),* $(,)?]) => {
+    (
+        tuple: [$($tv:ident),* $(,)?],
+        fields: [$($sv:ident { $($f:ident),* }),* $(,)?],
+        v2_only: [$($nv:ident { $($nf:ident),* }),* $(,)?] $(,)?
+    ) => {
         impl Conv<EventV2> for Event {
             fn conv(&self) -> EventV2 {
                 match self {
                     $(Event::$tv(x) => EventV2::$tv(x.conv()),)*
                     $(Event::$sv { $($f),* } => EventV2::$sv { $($f: $f.conv()),* },)*
+                    $(Event::$nv { $($nf),* } => EventV2::$nv { $($nf: $nf.conv()),* },)*
                 }
             }
         }
@@ -243,6 +250,7 @@ macro_rules! events {
                 match self {
                     $(EventV2::$tv(x) => Event::$tv(x.conv()),)*
                     $(EventV2::$sv { $($f),* } => Event::$sv { $($f: $f.conv()),* },)*
+                    $(EventV2::$nv { $($nf),* } => Event::$nv { $($nf: $nf.conv()),* },)*
                 }
             }
         }
@@ -289,7 +297,11 @@ events! {
         AllocationPurged { job, ip },
         KvHistoryPruned { namespace, key, older_than },
         RemoteCommandRan { ip, command, exit_code, duration_ms },
-    ]
+    ],
+    v2_only: [
+        SessionSigned { seq, head, signature },
+        CertMetricsPushed { url, series, attempts, ok, detail },
+    ],
 }
 
 /// The newest-format body of an event about to be stored.
@@ -398,6 +410,17 @@ pub fn envelope_json(env: &Envelope) -> serde_json::Value {
         event: env.event.conv(),
     };
     serde_json::to_value(j).unwrap_or_default()
+}
+
+/// The JSON form of a job spec (its record's serde form; diffs compare it
+/// field by field).
+pub fn job_spec_json(spec: &JobSpec) -> serde_json::Value {
+    serde_json::to_value(Conv::<JobSpecV1>::conv(spec)).unwrap_or_default()
+}
+
+/// The JSON form of a catalog worker (its record's serde form).
+pub fn worker_json(worker: &Worker) -> serde_json::Value {
+    serde_json::to_value(Conv::<WorkerV1>::conv(worker)).unwrap_or_default()
 }
 
 /// The JSON form of a rollout plan (replay output).

@@ -19,10 +19,10 @@ mod records;
 pub mod snapshot;
 mod writer;
 
-pub use convert::{envelope_json, plan_json, session_index_info, session_info_from_index};
+pub use convert::{envelope_json, job_spec_json, plan_json, session_index_info, session_info_from_index, worker_json};
 pub use fault::DeathPoint;
 pub use fault::armed as armed_test_switches;
-pub use load::{LoadedState, load_state};
+pub use load::{LoadedState, for_each_checked, load_state};
 pub use reader::JournalReader;
 pub use records::{JournalMeta, Outcome, SessionRecord, SnapshotMeta};
 pub use writer::JournalWriter;

@@ -45,8 +45,14 @@ impl JournalReader {
 
     /// Begin a consistent read view.
     pub fn begin_read(&self) -> Result<ReadTransaction> {
-        Ok(self.db.begin_read()?)
+        self.db.begin_read().map_err(storage)
     }
+}
+
+/// A storage-engine error while reading the journal, saying so (redb's own
+/// messages, such as "failed to fill whole buffer", do not).
+fn storage(e: impl std::fmt::Display) -> Error {
+    Error::op(format!("reading the journal (data/journal.redb): {e}"))
 }
 
 pub(crate) fn builder() -> redb::Builder {
@@ -57,20 +63,21 @@ pub(crate) fn builder() -> redb::Builder {
 
 /// Journal metadata.
 pub fn meta(txn: &ReadTransaction) -> Result<JournalMeta> {
-    let t = txn.open_table(META).context("journal meta")?;
-    let v = t.get("journal")?.ok_or_else(|| Error::op("journal has no metadata record"))?;
-    super::records::decode("journal meta", v.value())
+    let t = txn.open_table(META).map_err(storage)?;
+    let v = t.get("journal").map_err(storage)?.ok_or_else(|| Error::op("journal has no metadata record"))?;
+    super::records::decode::<JournalMeta>("journal meta", v.value())
+        .map_err(|e| e.context("journal metadata cannot be decoded"))
 }
 
 /// Last sequence number and its stored bytes, if any event exists.
 pub fn last_event(txn: &ReadTransaction) -> Result<Option<(u64, Vec<u8>)>> {
-    let t = txn.open_table(EVENTS)?;
-    Ok(t.last()?.map(|(k, v)| (k.value(), v.value().to_vec())))
+    let t = txn.open_table(EVENTS).map_err(storage)?;
+    Ok(t.last().map_err(storage)?.map(|(k, v)| (k.value(), v.value().to_vec())))
 }
 
 /// Number of events stored.
 pub fn event_count(txn: &ReadTransaction) -> Result<u64> {
-    Ok(txn.open_table(EVENTS)?.len()?)
+    txn.open_table(EVENTS).map_err(storage)?.len().map_err(storage)
 }
 
 /// Visit stored events in `range` in order, as raw bytes.
@@ -79,9 +86,9 @@ pub fn for_each_raw(
     range: impl RangeBounds<u64>,
     mut f: impl FnMut(u64, &[u8]) -> Result<ControlFlow<()>>,
 ) -> Result<()> {
-    let t = txn.open_table(EVENTS)?;
-    for item in t.range(range)? {
-        let (k, v) = item?;
+    let t = txn.open_table(EVENTS).map_err(storage)?;
+    for item in t.range(range).map_err(storage)? {
+        let (k, v) = item.map_err(storage)?;
         if f(k.value(), v.value())?.is_break() {
             break;
         }
@@ -96,6 +103,11 @@ pub fn for_each_event(
     mut f: impl FnMut(Envelope) -> Result<ControlFlow<()>>,
 ) -> Result<()> {
     for_each_raw(txn, range, |seq, raw| {
+        if !super::codec::check(raw) {
+            return Err(Error::op(format!(
+                "journal event {seq}: its stored hash does not match its content; the journal was edited or is damaged (`maand-journal verify` shows more)"
+            )));
+        }
         let env = super::codec::decode(raw).map_err(|e| e.context(undecodable_context(txn, seq, raw)))?;
         f(env)
     })
@@ -104,7 +116,7 @@ pub fn for_each_event(
 /// Where an undecodable record sits, for its error: the sequence number,
 /// and the format and the maand version of its session when they can be
 /// told (the record's prefix and the session index usually survive).
-fn undecodable_context(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> String {
+pub(crate) fn undecodable_context(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> String {
     let Some(prefix) = super::codec::peek(raw) else {
         return format!("journal event {seq}");
     };
@@ -118,28 +130,40 @@ fn undecodable_context(txn: &ReadTransaction, seq: u64, raw: &[u8]) -> String {
 
 /// All session records, by id.
 pub fn sessions(txn: &ReadTransaction) -> Result<Vec<SessionRecord>> {
-    let t = txn.open_table(SESSIONS)?;
+    let t = txn.open_table(SESSIONS).map_err(storage)?;
     let mut out = Vec::new();
-    for item in t.iter()? {
-        let (_, v) = item?;
-        out.push(super::records::decode("session index", v.value())?);
+    for item in t.iter().map_err(storage)? {
+        let (k, v) = item.map_err(storage)?;
+        out.push(decode_session(k.value(), v.value())?);
     }
     Ok(out)
 }
 
 /// One session record.
 pub fn session(txn: &ReadTransaction, id: u64) -> Result<Option<SessionRecord>> {
-    let t = txn.open_table(SESSIONS)?;
-    t.get(id)?.map(|v| super::records::decode("session index", v.value())).transpose()
+    let t = txn.open_table(SESSIONS).map_err(storage)?;
+    t.get(id).map_err(storage)?.map(|v| decode_session(id, v.value())).transpose()
+}
+
+fn decode_session(id: u64, bytes: &[u8]) -> Result<SessionRecord> {
+    super::records::decode::<SessionRecord>("session index", bytes).map_err(|e| {
+        Error::op(format!(
+            "journal session index entry {id} cannot be decoded ({}); the journal was edited or is damaged (`maand-journal verify` shows more)",
+            e.message()
+        ))
+    })
 }
 
 /// Snapshot headers, oldest first.
 pub fn snapshots(txn: &ReadTransaction) -> Result<Vec<SnapshotMeta>> {
-    let t = txn.open_table(SNAPSHOT_META)?;
+    let t = txn.open_table(SNAPSHOT_META).map_err(storage)?;
     let mut out = Vec::new();
-    for item in t.iter()? {
-        let (_, v) = item?;
-        out.push(super::records::decode("snapshot header", v.value())?);
+    for item in t.iter().map_err(storage)? {
+        let (_, v) = item.map_err(storage)?;
+        out.push(
+            super::records::decode::<SnapshotMeta>("snapshot header", v.value())
+                .map_err(|e| e.context("journal snapshot header cannot be decoded"))?,
+        );
     }
     Ok(out)
 }
@@ -149,8 +173,8 @@ pub fn snapshot_data(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>>
     match txn.open_table(SNAPSHOT_CHUNKS) {
         Ok(t) => {
             let mut out: Option<Vec<u8>> = None;
-            for item in t.range((seq, 0)..=(seq, u32::MAX))? {
-                let (_, v) = item?;
+            for item in t.range((seq, 0)..=(seq, u32::MAX)).map_err(storage)? {
+                let (_, v) = item.map_err(storage)?;
                 out.get_or_insert_with(Vec::new).extend_from_slice(v.value());
             }
             if out.is_some() {
@@ -158,8 +182,8 @@ pub fn snapshot_data(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>>
             }
         }
         Err(redb::TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(storage(e)),
     }
-    let t = txn.open_table(SNAPSHOT_DATA)?;
-    Ok(t.get(seq)?.map(|v| v.value().to_vec()))
+    let t = txn.open_table(SNAPSHOT_DATA).map_err(storage)?;
+    Ok(t.get(seq).map_err(storage)?.map(|v| v.value().to_vec()))
 }

@@ -59,7 +59,7 @@ impl JournalWriter {
         let txn = db.begin_read()?;
         let meta = reader::meta(&txn)?;
         let (head_seq, head_hash) = match reader::last_event(&txn)? {
-            Some((seq, raw)) => (seq, codec::decode(&raw)?.hash),
+            Some((seq, raw)) => (seq, codec::decode(&raw).map_err(|e| e.context(format!("journal event {seq}")))?.hash),
             None => (0, [0; 32]),
         };
         drop(txn);
@@ -90,6 +90,11 @@ impl JournalWriter {
     /// Sequence number of the last event (0 when empty).
     pub fn head_seq(&self) -> u64 {
         self.head_seq
+    }
+
+    /// The chain head: the last event's sequence number and hash.
+    pub fn head(&self) -> (u64, Hash32) {
+        (self.head_seq, self.head_hash)
     }
 
     /// Begin a read view through the writer's own handle.

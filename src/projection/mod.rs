@@ -36,6 +36,11 @@ pub fn mark(path: &Path) -> Option<ProjectionMark> {
         return None;
     }
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    mark_of(&conn)
+}
+
+/// The mark of the projection open on `conn`, if it is a maand projection.
+pub fn mark_of(conn: &Connection) -> Option<ProjectionMark> {
     conn.query_row("SELECT journal_id, seq FROM maand_projection WHERE id = 1", [], |r| {
         Ok(ProjectionMark { journal_id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64 })
     })
@@ -45,14 +50,60 @@ pub fn mark(path: &Path) -> Option<ProjectionMark> {
 }
 
 /// Make sure the projection at `path` reflects `state`; rebuild it if it
-/// is missing, foreign or behind. Returns whether it was rebuilt.
+/// is missing, foreign, behind, or was written by something other than
+/// maand since maand last wrote it (see [`stamp`]). Returns whether it was
+/// rebuilt.
 pub fn ensure(path: &Path, state: &State, journal_id: &str) -> Result<bool> {
     let want = ProjectionMark { journal_id: journal_id.to_string(), seq: state.seq };
-    if mark(path).as_ref() == Some(&want) {
+    if mark(path).as_ref() == Some(&want) && stamp_matches(path) {
         return Ok(false);
     }
+    if path.exists() && !stamp_matches(path) {
+        tracing::info!("data/maand.db differs from what maand last wrote; rebuilding it");
+    }
     rebuild(path, state, journal_id)?;
-    Ok(true)
+    stamp(path).map(|_| true)
+}
+
+/// The stamp file beside a projection: what maand last left at `path`.
+fn stamp_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".stamp");
+    path.with_file_name(name)
+}
+
+/// What identifies the projection file as last written: size, modification
+/// time, inode and SQLite's file change counter (header bytes 24..28,
+/// bumped by every write transaction). Any write by another program
+/// changes at least one of them.
+fn file_identity(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    let mut header = [0u8; 28];
+    std::fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
+    let counter = u32::from_be_bytes([header[24], header[25], header[26], header[27]]);
+    Some(format!("len={} mtime={}.{:09} ino={} counter={counter}\n", m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
+}
+
+/// Record what maand just wrote at `path`, so the next opener can tell a
+/// projection changed behind its back (a `maand.db` with the right mark but
+/// edited rows) and rebuild it: the projection is disposable.
+pub fn stamp(path: &Path) -> Result<()> {
+    let Some(id) = file_identity(path) else { return Ok(()) };
+    let target = stamp_path(path);
+    let tmp = target.with_extension("stamp.tmp");
+    std::fs::write(&tmp, id).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
+    Ok(())
+}
+
+/// Whether `path` is exactly what maand last wrote there.
+fn stamp_matches(path: &Path) -> bool {
+    match (file_identity(path), std::fs::read_to_string(stamp_path(path))) {
+        (Some(now), Ok(then)) => now == then,
+        _ => false,
+    }
 }
 
 /// Write a complete projection of `state` to `path`, atomically.
@@ -131,9 +182,15 @@ pub fn update_or_rebuild(
     match mark(path) {
         // Rewriting many units row by row is slower than writing the file
         // afresh (a cold build touches hundreds of thousands of keys).
-        Some(m) if m.journal_id == journal_id && m.seq == prev_seq && touched.len() <= REBUILD_ABOVE => {
-            update(path, state, journal_id, touched)
+        Some(m)
+            if m.journal_id == journal_id
+                && m.seq == prev_seq
+                && touched.len() <= REBUILD_ABOVE
+                && stamp_matches(path) =>
+        {
+            update(path, state, journal_id, touched)?
         }
-        _ => rebuild(path, state, journal_id),
+        _ => rebuild(path, state, journal_id)?,
     }
+    stamp(path)
 }

@@ -1,13 +1,27 @@
 //! Workers are reached with OpenSSH's `ssh` and `rsync` as child processes,
 //! using the bucket's key, with host keys pinned in `secrets/known_hosts`
 //! (first contact recorded, a changed key refused) and one multiplexed
-//! master connection per worker per session (ControlMaster), so a deploy
+//! master connection per worker per command (ControlMaster), so a command
 //! pays the SSH handshake once per worker, not once per step.
+//!
+//! The masters are opened explicitly (`ssh -M -N`, `ControlPersist=no`) as
+//! children of maand, with their sockets in the bucket's private control
+//! directory ([`control`]); every other ssh runs with `ControlMaster=no`, so
+//! it only ever joins a master maand opened itself. A master is started from
+//! one long-lived thread with the parent-death signal set, so a killed maand
+//! takes its masters (and the sessions riding on them) down with it.
+
+pub mod control;
 
 use crate::bucket::{BucketPaths, MaandConf};
 use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 /// How to reach workers.
 #[derive(Debug)]
@@ -17,9 +31,54 @@ pub struct Transport {
     port: u16,
     use_sudo: bool,
     known_hosts: PathBuf,
-    control_dir: PathBuf,
+    ca_crt: PathBuf,
+    bucket_root: PathBuf,
+    control_dir: OnceLock<std::result::Result<PathBuf, Error>>,
     connect_timeout: u32,
-    used: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    masters: Mutex<BTreeMap<String, Arc<Mutex<Option<Master>>>>>,
+    spawner: Mutex<Option<Spawner>>,
+}
+
+/// A master connection this process opened.
+#[derive(Debug)]
+struct Master {
+    child: Child,
+    socket: PathBuf,
+}
+
+/// The thread masters are spawned from: the parent-death signal fires when
+/// the *thread* that forked a child ends, so it must outlive every master.
+#[derive(Debug)]
+struct Spawner {
+    tx: mpsc::Sender<(Command, mpsc::Sender<std::io::Result<Child>>)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Spawner {
+    fn start() -> std::io::Result<Spawner> {
+        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<std::io::Result<Child>>)>();
+        let thread = std::thread::Builder::new().name("maand-ssh-masters".into()).spawn(move || {
+            for (mut cmd, reply) in rx {
+                // SAFETY: the closure runs between fork and exec and only
+                // calls async-signal-safe functions (prctl, getppid).
+                let parent = std::process::id() as libc::pid_t;
+                unsafe {
+                    cmd.pre_exec(move || {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        // maand died before prctl took effect.
+                        if libc::getppid() != parent {
+                            return Err(std::io::Error::other("parent exited"));
+                        }
+                        Ok(())
+                    });
+                }
+                let _ = reply.send(cmd.spawn());
+            }
+        })?;
+        Ok(Spawner { tx, thread })
+    }
 }
 
 /// The result of a remote command.
@@ -41,7 +100,9 @@ impl Remote {
 }
 
 impl Transport {
-    /// Transport for the bucket at `paths` with `conf`'s SSH settings.
+    /// Transport for the bucket at `paths` with `conf`'s SSH settings. The
+    /// private control directory is chosen (and checked) when the first
+    /// master is opened.
     pub fn new(paths: &BucketPaths, conf: &MaandConf) -> Transport {
         Transport {
             user: conf.ssh_user.clone(),
@@ -49,15 +110,23 @@ impl Transport {
             port: conf.ssh_port,
             use_sudo: conf.use_sudo,
             known_hosts: paths.secrets().join("known_hosts"),
-            // Unix socket paths are limited to ~100 bytes: keep it short.
-            control_dir: std::env::temp_dir().join(format!("maand-ssh-{}", std::process::id())),
+            ca_crt: paths.ca_crt(),
+            bucket_root: paths.root().to_path_buf(),
+            control_dir: OnceLock::new(),
             connect_timeout: 10,
-            used: Default::default(),
+            masters: Default::default(),
+            spawner: Mutex::new(None),
         }
     }
 
+    /// The bucket CA (PEM), trusted by https health probes; `None` when
+    /// `secrets/ca.crt` cannot be read.
+    pub fn bucket_ca(&self) -> Option<String> {
+        std::fs::read_to_string(&self.ca_crt).ok()
+    }
+
     /// Check the key file before contacting anyone.
-    pub fn check_key(&self) -> Result<()> {
+    pub fn check_local(&self) -> Result<()> {
         if !self.key.is_file() {
             return Err(Error::usage(format!(
                 "SSH key {} not found: put the private key for {}@workers there (maand.conf ssh_key)",
@@ -65,50 +134,117 @@ impl Transport {
                 self.user
             )));
         }
-        Ok(())
+        self.control_dir().map(|_| ())
     }
 
-    fn touch(&self, ip: &str) {
-        self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(ip.to_string());
+    /// The private directory for control sockets (see [`control`]).
+    pub fn control_dir(&self) -> Result<PathBuf> {
+        self.control_dir.get_or_init(control::private_dir).clone()
     }
 
-    fn ssh_options(&self) -> Vec<String> {
-        let _ = std::fs::create_dir_all(&self.control_dir);
-        vec![
-            "-i".into(),
-            self.key.display().to_string(),
-            "-p".into(),
-            self.port.to_string(),
-            "-o".into(),
-            "BatchMode=yes".into(),
-            "-o".into(),
+    fn base_options(&self) -> Vec<String> {
+        let mut o: Vec<String> = vec!["-i".into(), self.key.display().to_string(), "-p".into(), self.port.to_string()];
+        for opt in [
+            "BatchMode=yes".to_string(),
             "IdentitiesOnly=yes".into(),
-            "-o".into(),
             format!("UserKnownHostsFile={}", self.known_hosts.display()),
-            "-o".into(),
             "StrictHostKeyChecking=accept-new".into(),
-            "-o".into(),
             // Readable pins: operators can see which workers are known.
             "HashKnownHosts=no".into(),
-            "-o".into(),
             format!("ConnectTimeout={}", self.connect_timeout),
-            "-o".into(),
             "ServerAliveInterval=15".into(),
-            "-o".into(),
-            "ControlMaster=auto".into(),
-            "-o".into(),
-            format!("ControlPath={}/%C", self.control_dir.display()),
-            "-o".into(),
-            "ControlPersist=120".into(),
-            "-o".into(),
             "LogLevel=ERROR".into(),
-        ]
+        ] {
+            o.push("-o".into());
+            o.push(opt);
+        }
+        o
     }
 
-    /// The command line `rsync -e` uses.
-    fn ssh_command_line(&self) -> String {
+    /// Options of a client joining `socket` (or connecting on its own when
+    /// there is no master): never a master itself.
+    fn client_options(&self, socket: Option<&Path>) -> Vec<String> {
+        let mut o = self.base_options();
+        o.extend(["-o".into(), "ControlMaster=no".into(), "-o".into()]);
+        o.push(match socket {
+            Some(s) => format!("ControlPath={}", s.display()),
+            None => "ControlPath=none".into(),
+        });
+        o
+    }
+
+    /// The master socket for `ip`, opening the master if this process has
+    /// none yet. `Ok(None)` when the master exited (clients then connect on
+    /// their own and report what goes wrong).
+    fn master(&self, ip: &str) -> Result<Option<PathBuf>> {
+        let slot = self.masters.lock().unwrap_or_else(|p| p.into_inner()).entry(ip.to_string()).or_default().clone();
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = slot.as_mut() {
+            return Ok(match m.child.try_wait() {
+                Ok(None) => Some(m.socket.clone()),
+                _ => None,
+            });
+        }
+        let dir = self.control_dir()?;
+        // Checked again at every use: a directory loosened or replaced since
+        // is refused.
+        control::check_private(&dir).map_err(|why| Error::op(format!("SSH control directory: {why}")))?;
+        let socket = control::socket_path(&dir, &self.bucket_root, &self.user, ip, self.port);
+        // Only this process names sockets with its pid in a directory only
+        // we can write: anything there is a leftover of a dead process.
+        let _ = std::fs::remove_file(&socket);
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.base_options())
+            .args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-o"])
+            .arg(format!("ControlPath={}", socket.display()))
+            .args(["-N", "-n"])
+            .arg(format!("{}@{ip}", self.user))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = self.spawn_master(cmd).map_err(|e| Error::op(format!("worker {ip}: cannot run ssh: {e}")))?;
+        let wait = self.connect_timeout as u64 + 20;
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut stderr);
+                }
+                return Err(self.connection_error(ip, &stderr));
+            }
+            if socket.exists() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::op(format!("worker {ip}: SSH connection not ready after {wait}s")));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        *slot = Some(Master { child, socket: socket.clone() });
+        Ok(Some(socket))
+    }
+
+    fn spawn_master(&self, cmd: Command) -> std::io::Result<Child> {
+        let mut spawner = self.spawner.lock().unwrap_or_else(|p| p.into_inner());
+        if spawner.is_none() {
+            *spawner = Some(Spawner::start()?);
+        }
+        let (reply, answer) = mpsc::channel();
+        let gone = || std::io::Error::other("the ssh master thread is gone");
+        let sent = spawner.as_ref().is_some_and(|s| s.tx.send((cmd, reply)).is_ok());
+        if !sent {
+            return Err(gone());
+        }
+        answer.recv().map_err(|_| gone())?
+    }
+
+    /// The command line `rsync -e` uses for `ip`.
+    fn ssh_command_line(&self, socket: Option<&Path>) -> String {
         std::iter::once("ssh".to_string())
-            .chain(self.ssh_options())
+            .chain(self.client_options(socket))
             .map(|a| shell_quote(&a))
             .collect::<Vec<_>>()
             .join(" ")
@@ -121,9 +257,9 @@ impl Transport {
         } else {
             format!("bash -c {}", shell_quote(script))
         };
-        self.touch(ip);
+        let socket = self.master(ip)?;
         let out = Command::new("ssh")
-            .args(self.ssh_options())
+            .args(self.client_options(socket.as_deref()))
             .arg(format!("{}@{ip}", self.user))
             .arg(wrapped)
             .stdin(Stdio::null())
@@ -162,9 +298,9 @@ impl Transport {
     /// worker, comparing content (not size + mtime), with `extra` flags
     /// (filters, --delete, ...).
     pub fn rsync(&self, ip: &str, src: &Path, dest: &str, extra: &[String]) -> Result<Remote> {
-        self.touch(ip);
+        let socket = self.master(ip)?;
         let mut cmd = Command::new("rsync");
-        cmd.args(["-a", "--checksum", "--mkpath", "-e"]).arg(self.ssh_command_line()).args(extra);
+        cmd.args(["-a", "--checksum", "--mkpath", "-e"]).arg(self.ssh_command_line(socket.as_deref())).args(extra);
         if self.use_sudo {
             cmd.arg("--rsync-path=sudo -n rsync");
         }
@@ -189,25 +325,47 @@ impl Transport {
         Ok(r)
     }
 
-    /// Close the master connection to `ip` (ends of a session).
+    /// Close the master connection to `ip`, if this process opened one.
     pub fn close(&self, ip: &str) {
-        let _ = Command::new("ssh")
-            .args(self.ssh_options())
-            .args(["-O", "exit"])
-            .arg(format!("{}@{ip}", self.user))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let slot = self.masters.lock().unwrap_or_else(|p| p.into_inner()).remove(ip);
+        let Some(slot) = slot else { return };
+        let Some(mut m) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        if let Ok(None) = m.child.try_wait() {
+            let _ = Command::new("ssh")
+                .args(["-o", "ControlMaster=no", "-o"])
+                .arg(format!("ControlPath={}", m.socket.display()))
+                .args(["-O", "exit"])
+                .arg(format!("{}@{ip}", self.user))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Ok(None) = m.child.try_wait() {
+                if Instant::now() > deadline {
+                    let _ = m.child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let _ = m.child.wait();
+        let _ = std::fs::remove_file(&m.socket);
     }
 }
 
 impl Drop for Transport {
     fn drop(&mut self) {
-        let used = std::mem::take(&mut *self.used.lock().unwrap_or_else(|p| p.into_inner()));
-        for ip in used {
-            self.close(&ip);
+        let ips: Vec<String> = self.masters.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        std::thread::scope(|s| {
+            for ip in &ips {
+                s.spawn(|| self.close(ip));
+            }
+        });
+        if let Some(sp) = self.spawner.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(sp.tx);
+            let _ = sp.thread.join();
         }
-        let _ = std::fs::remove_dir_all(&self.control_dir);
     }
 }
 

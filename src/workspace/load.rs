@@ -19,6 +19,39 @@ fn read_opt(path: &std::path::Path, shown: &str) -> Result<Option<String>> {
     }
 }
 
+/// Names of the job directories (hidden entries and plain files skipped).
+/// A job directory that is a symbolic link, or whose name is not UTF-8, is
+/// refused: links inside a job are checked against the job directory, so
+/// the directory itself must be where it appears to be.
+fn job_dirs(paths: &BucketPaths) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for e in
+        std::fs::read_dir(paths.jobs_dir()).map_err(|e| Error::input(format!("workspace/jobs: cannot read: {e}")))?
+    {
+        let e = e.map_err(|e| Error::input(format!("workspace/jobs: cannot read: {e}")))?;
+        let Some(name) = e.file_name().to_str().map(str::to_string) else {
+            return Err(Error::input(format!(
+                "workspace/jobs/{}: the directory name is not valid UTF-8; rename it",
+                e.file_name().to_string_lossy()
+            )));
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let ty = e.file_type().map_err(|err| Error::input(format!("workspace/jobs/{name}: {err}")))?;
+        if ty.is_symlink() && e.path().is_dir() {
+            return Err(Error::input(format!(
+                "workspace/jobs/{name}: a job folder may not be a symbolic link; move the folder here instead"
+            )));
+        }
+        if ty.is_dir() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// Read and validate the workspace of the bucket at `paths`.
 pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
     let ws = paths.workspace();
@@ -33,28 +66,31 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
 
     let mut jobs = BTreeMap::new();
     if paths.jobs_dir().is_dir() {
-        let mut names: Vec<String> = std::fs::read_dir(paths.jobs_dir())
-            .map_err(|e| Error::input(format!("workspace/jobs: cannot read: {e}")))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        names.sort();
+        let names = job_dirs(paths)?;
         for name in names {
             check_job_name(&name).map_err(|e| Error::input(format!("workspace/jobs/{name}/: {e}")))?;
             let dir = paths.jobs_dir().join(&name);
-            let manifest_src = read_opt(&dir.join("manifest.json"), &format!("workspace/jobs/{name}/manifest.json"))?
-                .ok_or_else(|| {
-                    Error::input(format!(
-                        "workspace/jobs/{name}/manifest.json is missing (every job directory needs one; `maand job create {name}` scaffolds it)"
-                    ))
-                })?;
-            let manifest = parse_manifest(&name, &manifest_src)?;
+            // Every file of the job, manifest and vars.toml included, is read
+            // through the same checks (links, names, sizes).
             let files = read_job_files(&name, &dir)?;
+            let text = |file: &str| -> Result<Option<String>> {
+                files
+                    .get(file)
+                    .map(|f| {
+                        String::from_utf8(f.content.clone())
+                            .map_err(|_| Error::input(format!("workspace/jobs/{name}/{file}: not valid UTF-8")))
+                    })
+                    .transpose()
+            };
+            let manifest_src = text("manifest.json")?.ok_or_else(|| {
+                Error::input(format!(
+                    "workspace/jobs/{name}/manifest.json is missing (every job directory needs one; `maand job create {name}` scaffolds it)"
+                ))
+            })?;
+            let manifest = parse_manifest(&name, &manifest_src)?;
             let hook_scripts = check_job_layout(&name, &manifest, &files)?;
             let vars_file = format!("workspace/jobs/{name}/vars.toml");
-            let vars = match read_opt(&dir.join("vars.toml"), &vars_file)? {
+            let vars = match text("vars.toml")? {
                 Some(src) => parse_vars(&vars_file, &src)?,
                 None => Vars::new(),
             };

@@ -97,6 +97,9 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &t).unwrap();
         }
     }
+    // Keep directory modes (a bucket's data/, logs/, tmp/ are 0700), as
+    // `cp -a` would: a copy is the same bucket, not a loosened one.
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
 }
 
 /// Write a file under `dir`, creating parent directories.
@@ -190,7 +193,8 @@ pub fn last_session(dir: &Path) -> u64 {
 
 /// Kinds of the state-changing events (not session records) of a session.
 pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
-    const RECORDS: &[&str] = &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted"];
+    const RECORDS: &[&str] =
+        &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted", "SessionSigned"];
     session_events(dir, id)
         .iter()
         .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next().cloned()))
@@ -198,4 +202,6 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
         .collect()
 }
 
+pub mod hostile;
+pub mod prom;
 pub mod workers;

@@ -160,7 +160,7 @@ impl TestWorkers {
     }
 
     /// Point a bucket at these workers: root login, the test key, no sudo,
-    /// and any free port for the hook API.
+    /// any free port for the hook API.
     pub fn configure_bucket(&self, bucket: &Path) {
         std::fs::copy(self.client_key(), bucket.join("secrets/worker.key")).unwrap();
         let conf = std::fs::read_to_string(bucket.join("maand.conf")).unwrap_or_default();
@@ -170,7 +170,7 @@ impl TestWorkers {
                 !["ssh_user", "ssh_port", "use_sudo", "hook_api_port"].iter().any(|k| l.trim_start().starts_with(k))
             })
             .collect();
-        // Any free port for the hooks' runtime API: tests run in parallel.
+        // Any free port for the hook API: tests run in parallel.
         let extra = format!("ssh_user = \"root\"\nssh_port = {PORT}\nuse_sudo = false\nhook_api_port = 0");
         kept.push(&extra);
         std::fs::write(bucket.join("maand.conf"), kept.join("\n") + "\n").unwrap();

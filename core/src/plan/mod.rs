@@ -5,4 +5,5 @@
 pub mod build;
 pub mod deploy;
 pub mod hooks;
+pub mod prometheus;
 pub mod rollout;

@@ -79,7 +79,7 @@ impl State {
                 // first, the job it creates is named (its key and its spec
                 // agree, as the projection needs).
                 let j = self.catalog.jobs.entry(job.clone()).or_insert_with(|| Job {
-                    spec: JobSpec { name: job.clone(), ..Default::default() },
+                    spec: JobSpec { job_id: ids::job_id(job), name: job.clone(), ..Default::default() },
                     ..Default::default()
                 });
                 j.files.insert(path.clone(), file.clone());
@@ -103,6 +103,7 @@ impl State {
             | Event::SessionCommitted { .. }
             | Event::SessionFailed { .. }
             | Event::SessionAborted { .. }
+            | Event::SessionSigned { .. }
             | Event::BucketFilesCreated { .. }
             | Event::CaCreated { .. }
             | Event::FormatUpgraded { .. }
@@ -112,7 +113,8 @@ impl State {
             | Event::BatchEnded { .. }
             | Event::LifecycleRan { .. }
             | Event::HealthChecked { .. }
-            | Event::RemoteCommandRan { .. } => {}
+            | Event::RemoteCommandRan { .. }
+            | Event::CertMetricsPushed { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);

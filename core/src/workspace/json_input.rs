@@ -9,7 +9,7 @@ pub fn parse_json<T: DeserializeOwned>(file: &str, src: &str) -> Result<T> {
     serde_json::from_str(src).map_err(|e| {
         let msg = e.to_string();
         // serde_json appends " at line L column C"; lead with the place instead.
-        let reason = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(r, _)| r);
+        let reason = super::names::cut(msg.rsplit_once(" at line ").map_or(msg.as_str(), |(r, _)| r), 300);
         Error::input(format!("{file}: line {}, column {}: {reason}", e.line(), e.column()))
     })
 }

@@ -182,6 +182,11 @@ pub enum Probe {
         /// `http` or `https`.
         #[serde(default = "default_scheme")]
         scheme: String,
+        /// `https` only: accept any certificate instead of requiring one
+        /// signed by the bucket CA. Omitted from the stored JSON when false,
+        /// so manifests without it keep their recorded spec.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        tls_skip_verify: bool,
     },
     /// A command over SSH on the worker.
     Ssh {

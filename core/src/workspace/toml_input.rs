@@ -7,13 +7,13 @@ use serde::de::DeserializeOwned;
 /// `T` does. Errors read `file: line N, key `k`: reason`.
 pub fn parse_toml<T: DeserializeOwned>(file: &str, src: &str) -> Result<T> {
     toml::from_str(src).map_err(|e| {
-        let reason = e.message().trim().to_string();
+        let reason = super::names::cut(e.message().trim(), 300);
         let Some(span) = e.span() else {
             return Error::input(format!("{file}: {reason}"));
         };
         let line_no = src[..span.start.min(src.len())].matches('\n').count() + 1;
         let line = src.lines().nth(line_no - 1).unwrap_or("");
-        let key = key_on_line(line).or_else(|| quoted_field(&reason));
+        let key = key_on_line(line).or_else(|| quoted_field(&reason)).map(|k| super::names::cut(&k, 64));
         match key {
             Some(k) => Error::input(format!("{file}: line {line_no}, key `{k}`: {reason}")),
             None => Error::input(format!("{file}: line {line_no}: {reason}")),

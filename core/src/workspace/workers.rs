@@ -1,7 +1,7 @@
 //! `workspace/workers.json`: the workers (SSH hosts).
 
 use super::json_input::parse_json;
-use super::names::{check_host, check_label};
+use super::names::{check_host, check_label, quoted};
 use super::units::{Unit, parse_quantity};
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -47,11 +47,13 @@ pub fn parse_workers(src: &str) -> Result<Vec<WorkerSpec>> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(raw.len());
     for (i, w) in raw.into_iter().enumerate() {
+        // Quoted input is cut short: a 40 MB host must not make a 40 MB message.
+        let host = if w.host.len() > 64 { quoted(&w.host) } else { w.host.clone() };
         let at =
-            |field: &str, why: String| Error::input(format!("{FILE}: worker {i} ({}), field `{field}`: {why}", w.host));
+            |field: &str, why: String| Error::input(format!("{FILE}: worker {i} ({host}), field `{field}`: {why}"));
         check_host(&w.host).map_err(|why| at("host", why))?;
         if let Some(first) = seen.insert(w.host.clone(), i) {
-            return Err(at("host", format!("{} is listed twice (also worker {first})", w.host)));
+            return Err(at("host", format!("{host} is listed twice (also worker {first})")));
         }
         let mut labels: BTreeSet<String> = BTreeSet::new();
         for l in &w.labels {
@@ -64,13 +66,13 @@ pub fn parse_workers(src: &str) -> Result<Vec<WorkerSpec>> {
         let cpu_mhz = w.cpu.as_deref().map(|c| parse_quantity(c, Unit::Cpu)).transpose().map_err(|e| at("cpu", e))?;
         for k in w.tags.keys() {
             if k.is_empty() || k.contains('/') || k.chars().any(char::is_whitespace) {
-                return Err(at("tags", format!("tag name {k:?} must be non-empty without '/' or spaces")));
+                return Err(at("tags", format!("tag name {} must be non-empty without '/' or spaces", quoted(k))));
             }
         }
         if let Some(h) = &w.hostname
             && (h.is_empty() || h.chars().any(char::is_whitespace))
         {
-            return Err(at("hostname", format!("{h:?} is not a host name")));
+            return Err(at("hostname", format!("{} is not a host name", quoted(h))));
         }
         out.push(WorkerSpec {
             host: w.host.clone(),

@@ -7,6 +7,7 @@ mod hooks;
 mod jobs;
 mod kv;
 mod ports;
+mod prometheus;
 mod workers;
 
 use crate::bucket::{BucketPaths, BucketView};
@@ -39,6 +40,8 @@ enum What {
     Certs(Filters),
     /// KV: latest version of each key (secrets masked); `kv get` for one value.
     Kv(kv::KvArgs),
+    /// Prometheus material of jobs (`_prometheus/`); `get` one file; `scrape` the expanded scrape configs.
+    Prometheus(prometheus::PrometheusArgs),
 }
 
 /// Filters shared by the listings.
@@ -100,5 +103,6 @@ pub(super) fn run(paths: &BucketPaths, args: &CatArgs) -> Result<()> {
         What::JobPorts(f) => ports::run(&view, f),
         What::Certs(f) => certs::run(&view, f),
         What::Kv(a) => kv::run(&view, a),
+        What::Prometheus(a) => prometheus::run(&view, a),
     }
 }

@@ -238,6 +238,8 @@ def run_ssh(worker_ip, remote_cmd, check=True, capture_output=False, timeout=Non
         "-o", "BatchMode=yes",
         "-o", "UserKnownHostsFile=" + os.path.join(root, "secrets", "known_hosts"),
         "-o", "StrictHostKeyChecking=accept-new",
+        # No multiplexing through sockets an ssh_config may place elsewhere.
+        "-o", "ControlMaster=no", "-o", "ControlPath=none",
         "%s@%s" % (user, worker_ip), cmd,
     ]
     return subprocess.run(args, check=check, capture_output=capture_output, text=True, timeout=timeout)

@@ -18,6 +18,7 @@ pub fn is_build_owned(ns: &str) -> bool {
         || ns.starts_with("vars/bucket/job/")
         || ns.starts_with("maand/worker")
         || ns.starts_with("maand/job/")
+        || ns == crate::plan::prometheus::KV_NAMESPACE
 }
 
 /// `(job, ip)` of an allocation namespace `maand/job/<job>/worker/<ip>`.
@@ -29,8 +30,9 @@ fn put(ns: &mut BTreeMap<String, Ns>, name: impl Into<String>, key: impl Into<St
     ns.entry(name.into()).or_default().insert(key.into(), value.to_string());
 }
 
-/// Every build-owned key and its value.
-fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<String, Ns> {
+/// Every build-owned key and its value; `extra` (the Prometheus scrape
+/// catalog) is merged in.
+fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap<String, Ns>) -> BTreeMap<String, Ns> {
     let mut kv: BTreeMap<String, Ns> = BTreeMap::new();
     let workers = cat.workers_in_order();
     let active_jobs: BTreeSet<&str> = cat.allocations.values().filter(|a| a.active()).map(|a| a.job.as_str()).collect();
@@ -133,12 +135,21 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext) -> BTreeMap<Str
             put(&mut kv, &ns, "version", &s.version);
         }
     }
+    for (ns, keys) in extra {
+        kv.entry(ns).or_default().extend(keys);
+    }
     kv
 }
 
 /// All KV events of a build.
-pub(super) fn kv_events(state: &State, ws: &Workspace, next: &Catalog, ctx: &BuildContext) -> Vec<Event> {
-    let mut desired = desired_kv(ws, next, ctx);
+pub(super) fn kv_events(
+    state: &State,
+    ws: &Workspace,
+    next: &Catalog,
+    ctx: &BuildContext,
+    extra: BTreeMap<String, Ns>,
+) -> Vec<Event> {
+    let mut desired = desired_kv(ws, next, ctx, extra);
     let at = ctx.now;
     let mut ev = Vec::new();
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();

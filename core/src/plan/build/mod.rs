@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::event::{Event, Millis};
 use crate::state::State;
 use crate::workspace::Workspace;
+use std::collections::BTreeMap;
 
 /// Recorded, non-workspace inputs of a build.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ pub struct BuildContext {
     pub certs_renewal_buffer_days: u32,
     /// `--purge-job-kv`.
     pub purge_job_kv: bool,
+    /// Each job's `_prometheus/scrape.yaml.tpl` as the shell rendered it
+    /// (against the state this build leads to; see
+    /// [`crate::plan::prometheus::scrape_templates`]).
+    pub scrape_rendered: BTreeMap<String, String>,
 }
 
 /// What a build should record.
@@ -49,10 +54,13 @@ pub fn plan_build(state: &State, ws: &Workspace, ctx: &BuildContext) -> Result<B
     let allocations = placement::desired_allocations(state, ws, &specs)?;
     placement::check_capacity(ws, &specs, &allocations)?;
 
-    let mut events = diff::catalog_events(state, ws, &workers, &specs, &allocations);
     let next = diff::catalog_after(state, &workers, &specs, &allocations);
+    let prometheus = super::prometheus::check_workspace(ws, &next, &ctx.scrape_rendered)?;
+    let prometheus_kv = super::prometheus::desired_kv(prometheus.as_ref(), &next);
+
+    let mut events = diff::catalog_events(state, ws, &workers, &specs, &allocations);
     let (cert_events, certs) = certs::plan_certs(state, &next, ctx);
-    events.extend(kv::kv_events(state, ws, &next, ctx));
+    events.extend(kv::kv_events(state, ws, &next, ctx, prometheus_kv));
     events.extend(cert_events);
     Ok(BuildPlan { events, certs })
 }
@@ -101,6 +109,7 @@ mod tests {
             ca_fingerprint: "fp".into(),
             certs_renewal_buffer_days: buffer_days,
             purge_job_kv: false,
+            scrape_rendered: BTreeMap::new(),
         }
     }
 

@@ -1,0 +1,6 @@
+line1
+  {{- if true -}}
+  yes
+  {{- end -}}
+
+line3

@@ -1,0 +1,1 @@
+<a href="{{ get "vars/bucket" "html" }}">{{ "<script>alert('x')</script> & \"q\"" }}</a>

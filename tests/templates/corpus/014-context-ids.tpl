@@ -1,0 +1,1 @@
+{{ .AllocationID }} {{ .Job }} {{ .WorkerIP }} {{ .WorkerID }}

@@ -1,0 +1,1 @@
+{{ .BucketID }} {{ .UpdateSeq }} {{ .BucketPath }} {{ .JobPath }}

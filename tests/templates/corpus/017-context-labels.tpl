@@ -1,0 +1,1 @@
+{{ .Labels }} {{ len .Labels }}

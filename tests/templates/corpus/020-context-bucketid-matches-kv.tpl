@@ -1,0 +1,1 @@
+{{ eq .BucketID (get "maand/bucket" "bucket_id") }}

@@ -1,0 +1,1 @@
+{{ add .UpdateSeq 1 }} {{ printf "%04d" .UpdateSeq }} {{ gt .UpdateSeq 3 }} {{ eq .UpdateSeq 7 }}

@@ -1,0 +1,1 @@
+{{ if ne .CurrentVersion .NewVersion }}upgrade from {{ .CurrentVersion }} to {{ .NewVersion }}{{ else }}steady{{ end }}

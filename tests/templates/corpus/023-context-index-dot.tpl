@@ -1,0 +1,1 @@
+{{ index . "Job" }} {{ len (index . "Labels") }}

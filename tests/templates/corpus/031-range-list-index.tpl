@@ -1,0 +1,1 @@
+{{ range $i, $l := .Labels }}{{ $i }}:{{ $l }} {{ end }}

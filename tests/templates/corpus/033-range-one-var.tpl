@@ -1,0 +1,1 @@
+{{ range $l := .Labels }}{{ $l }},{{ end }}

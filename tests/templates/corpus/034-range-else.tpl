@@ -1,0 +1,1 @@
+{{ range slice .Labels 0 0 }}x{{ else }}empty{{ end }}

@@ -1,0 +1,1 @@
+{{ range .Labels }}{{ if eq . "db" }}{{ continue }}{{ end }}{{ . }};{{ end }}

@@ -1,0 +1,1 @@
+{{ range $k, $v := . }}{{ if ne $k "Job" }}{{ continue }}{{ end }}{{ $k }}={{ $v }}{{ end }}

@@ -1,0 +1,1 @@
+{{ range split "a,b,c" "," }}[{{ . }}]{{ end }}

@@ -1,0 +1,2 @@
+{{ range keys (printf "vars/job/%s" .Job) }}{{ . }}={{ get (printf "vars/job/%s" $.Job) . }}
+{{ end }}

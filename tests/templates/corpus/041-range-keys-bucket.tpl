@@ -1,0 +1,2 @@
+{{ range keys "vars/bucket" }}{{ . }}
+{{ end }}

@@ -1,0 +1,3 @@
+{{ range .Labels }}
+{{ get "vars/bucket" . }}
+{{ end }}

@@ -1,0 +1,1 @@
+{{ range .Labels }}{{ $.Job }}-{{ . }} {{ end }}

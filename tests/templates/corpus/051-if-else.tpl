@@ -1,0 +1,1 @@
+{{ if eq .Job "x" }}x{{ else }}not x{{ end }}

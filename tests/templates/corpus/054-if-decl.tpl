@@ -1,0 +1,1 @@
+{{ if $x := getOptional "vars/bucket" "cluster" }}{{ $x }}{{ end }}

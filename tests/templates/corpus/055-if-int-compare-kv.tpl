@@ -1,0 +1,1 @@
+{{ if gt (int (get "vars/bucket" "memory")) 1024 }}big{{ end }}

@@ -1,0 +1,1 @@
+{{ with .Job }}job={{ . }}{{ end }}

@@ -1,0 +1,1 @@
+{{ with getOptional "vars/bucket" "missing" }}{{ . }}{{ else }}default{{ end }}

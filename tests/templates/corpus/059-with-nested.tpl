@@ -1,0 +1,1 @@
+{{ with .Labels }}{{ with index . 0 }}first={{ . }}{{ end }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "a" }}<{{ template "b" . }}>{{ end }}{{ define "b" }}{{ upper . }}{{ end }}{{ template "a" "x" }}

@@ -1,0 +1,2 @@
+{{ template "later" . }}
+{{ define "later" }}{{ .WorkerIP }}{{ end }}

@@ -1,0 +1,1 @@
+{{ block "b" .Job }}default {{ . }}{{ end }}

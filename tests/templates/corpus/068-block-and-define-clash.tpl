@@ -1,0 +1,1 @@
+{{ define "b" }}override{{ end }}{{ block "b" . }}default{{ end }}

@@ -1,0 +1,1 @@
+{{ $flag := false }}{{ range .Labels }}{{ if eq . "db" }}{{ $flag = true }}{{ end }}{{ end }}{{ $flag }}

@@ -1,0 +1,1 @@
+{{ "  Mixed Case  " | trim | lower | printf "<%s>" }}

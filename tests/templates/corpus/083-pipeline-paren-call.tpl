@@ -1,0 +1,1 @@
+{{ printf "%d-%s" (add 1 2) (upper "x") }}

@@ -1,0 +1,1 @@
+{{ .Labels | len | printf "%d labels" }}

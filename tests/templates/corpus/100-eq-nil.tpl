@@ -1,0 +1,1 @@
+{{ eq nil nil }} {{ eq nil 1 }} {{ eq .Job nil }}

@@ -1,0 +1,1 @@
+{{ eq (len .Labels) 3 }}

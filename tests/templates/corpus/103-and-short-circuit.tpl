@@ -1,0 +1,1 @@
+{{ and false (get "vars/bucket" "nope") }}

@@ -1,0 +1,1 @@
+{{ or "first" (get "vars/bucket" "nope") }}

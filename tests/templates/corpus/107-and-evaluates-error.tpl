@@ -1,0 +1,1 @@
+{{ and true (get "vars/bucket" "nope") }}

@@ -1,0 +1,1 @@
+{{ index (split "a:b:c" ":") 2 }}

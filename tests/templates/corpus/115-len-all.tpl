@@ -1,0 +1,1 @@
+{{ len .Labels }} {{ len "héllo" }} {{ len . }} {{ len "" }}

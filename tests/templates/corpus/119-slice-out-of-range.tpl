@@ -1,0 +1,1 @@
+{{ slice .Labels 2 9 }}

@@ -1,0 +1,1 @@
+{{ printf "%q" "he said \"hi\"\n" }} {{ printf "%q" .Labels }}

@@ -1,0 +1,1 @@
+{{ printf "% x|%#x|%X" "abc" "abc" "é" }}

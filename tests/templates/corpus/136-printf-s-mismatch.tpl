@@ -1,0 +1,1 @@
+{{ printf "%s|%d|%d|%t" 42 "x" true 1 }}

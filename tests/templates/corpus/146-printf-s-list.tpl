@@ -1,0 +1,1 @@
+{{ printf "%s|%d|%q" .Labels .Labels (split "a,b" ",") }}

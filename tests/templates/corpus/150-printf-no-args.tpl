@@ -1,0 +1,1 @@
+{{ printf "plain" }}{{ printf "" }}|

@@ -1,0 +1,1 @@
+{{ print nil }} {{ print .Labels }} {{ print }}|

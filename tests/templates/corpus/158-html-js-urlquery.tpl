@@ -1,0 +1,1 @@
+{{ html "<a href='x'>&\"</a>" }} {{ js "it's \"q\" <b> =" }} {{ urlquery "a b&c=d/é" }}

@@ -1,0 +1,1 @@
+cluster={{ get "vars/bucket" "cluster" }}

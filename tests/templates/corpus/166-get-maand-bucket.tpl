@@ -1,0 +1,1 @@
+{{ get "maand/bucket" "bucket_id" }}

@@ -1,0 +1,1 @@
+{{ get (printf "maand/worker/%s/tags" .WorkerIP) "zone" }}

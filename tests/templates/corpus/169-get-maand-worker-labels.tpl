@@ -1,0 +1,1 @@
+{{ get "maand/worker" "app_workers" }} {{ get "maand/worker" "app_workers_length" }}

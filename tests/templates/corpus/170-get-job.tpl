@@ -1,0 +1,1 @@
+{{ get (printf "maand/job/%s" .Job) "version" }} {{ get (printf "maand/job/%s" .Job) "workers" }}

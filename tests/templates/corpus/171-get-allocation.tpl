@@ -1,0 +1,1 @@
+{{ get (printf "maand/job/%s/worker/%s" .Job .WorkerIP) "peer_workers" }}

@@ -1,0 +1,1 @@
+{{ get (printf "vars/job/%s" .Job) "name" }} {{ get (printf "vars/job/%s" .Job) "replicas" }}

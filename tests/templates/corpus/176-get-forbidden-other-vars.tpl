@@ -1,0 +1,1 @@
+{{ get "vars/job/other" "x" }}

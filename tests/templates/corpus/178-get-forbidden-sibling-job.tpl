@@ -1,0 +1,1 @@
+{{ get "maand/job/t001" "version" }}

@@ -1,0 +1,1 @@
+[{{ getOptional "vars/bucket" "nope" }}]

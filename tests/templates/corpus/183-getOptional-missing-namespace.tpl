@@ -1,0 +1,1 @@
+[{{ getOptional (printf "vars/bucket/job/%s" .Job) "nope" }}]

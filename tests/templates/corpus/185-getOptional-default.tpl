@@ -1,0 +1,1 @@
+{{ or (getOptional "vars/bucket" "nope") "fallback" }}

@@ -1,0 +1,1 @@
+password={{ getSecret "db_password" }}

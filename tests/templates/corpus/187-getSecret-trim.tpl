@@ -1,0 +1,1 @@
+[{{ getSecret "api_token" | trim }}]

@@ -1,0 +1,1 @@
+{{ get (printf "secrets/job/%s" .Job) "db_password" }}

@@ -1,0 +1,1 @@
+{{ join (keys (printf "vars/job/%s" .Job)) "," }} {{ len (keys (printf "vars/job/%s" .Job)) }}

@@ -1,0 +1,1 @@
+{{ keys (printf "vars/bucket/job/%s" .Job) }} {{ len (keys (printf "vars/bucket/job/%s" .Job)) }}

@@ -1,0 +1,1 @@
+{{ keys (printf "secrets/job/%s" .Job) }}

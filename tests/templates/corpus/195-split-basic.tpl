@@ -1,0 +1,1 @@
+{{ split "a,b,,c" "," }} {{ len (split "a,b,,c" ",") }}

@@ -1,0 +1,1 @@
+{{ len (split "" ",") }} {{ len (split "" "") }}

@@ -1,0 +1,1 @@
+{{ range split (get "vars/bucket" "csv") "," }}[{{ . }}]{{ end }}

@@ -1,0 +1,1 @@
+[{{ join (slice .Labels 0 0) "," }}]

@@ -1,0 +1,1 @@
+{{ upper "Hello" }} {{ lower "Hello" }}

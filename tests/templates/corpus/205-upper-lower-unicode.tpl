@@ -1,0 +1,2 @@
+{{ upper (get "vars/bucket" "unicode") }}
+{{ lower (get "vars/bucket" "unicode") }}

@@ -1,0 +1,1 @@
+{{ int (get "vars/bucket" "neg") }} {{ int (get "vars/bucket" "big") }}

@@ -1,0 +1,1 @@
+{{ int (get "vars/bucket" "notnum") }}

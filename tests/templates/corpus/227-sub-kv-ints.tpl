@@ -1,0 +1,1 @@
+{{ sub (int (get "vars/bucket" "memory")) 96 }}

@@ -1,0 +1,3 @@
+{{ define "x" }}
+
+{{ nope }}{{ end }}ok

@@ -1,0 +1,5 @@
+one
+two
+three
+four
+{{ get "vars/bucket" "missing_on_five" }}

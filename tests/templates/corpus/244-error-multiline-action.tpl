@@ -1,0 +1,3 @@
+{{ printf "%s %s"
+  (get "vars/bucket" "cluster")
+  (get "vars/bucket" "nope") }}

@@ -1,0 +1,2 @@
+{{ range .Labels }}{{ . }}
+{{ end }}{{ div 1 0 }}

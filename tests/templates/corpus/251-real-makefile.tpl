@@ -1,0 +1,4 @@
+start:
+	@echo starting {{ .Job }} {{ .NewVersion }}
+stop:
+	@echo stop

@@ -1,0 +1,1 @@
+{{ printf "%#v %#v %#v %#v" .Labels 42 "s" true }}

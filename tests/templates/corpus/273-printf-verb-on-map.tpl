@@ -1,0 +1,1 @@
+{{ printf "%d" (index . "UpdateSeq") }} {{ printf "%s" .Labels }} {{ printf "%x" .Labels }}

@@ -1,0 +1,1 @@
+{{ define "x" }}{{ .Job }}{{ end }}{{ template "x" }}

@@ -1,0 +1,1 @@
+{{ with getOptional "vars/bucket" "nope" }}a{{ else }}{{ if .Job }}b{{ end }}{{ end }}

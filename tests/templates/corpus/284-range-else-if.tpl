@@ -1,0 +1,1 @@
+{{ range .Labels }}{{ . }}{{ else if true }}x{{ end }}

@@ -1,0 +1,1 @@
+{{ if .Job }}a{{ else }}b{{ else }}c{{ end }}

@@ -1,0 +1,1 @@
+{{ range .Labels }}{{ with . }}{{ if eq . "app" }}{{ continue }}{{ end }}{{ . }}{{ end }};{{ end }}

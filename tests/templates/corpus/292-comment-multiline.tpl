@@ -1,0 +1,4 @@
+a{{/*
+multi
+line
+*/}}b{{ get "vars/bucket" "nope" }}

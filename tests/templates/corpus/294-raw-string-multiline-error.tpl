@@ -1,0 +1,3 @@
+{{ `a
+b` }}
+{{ get "vars/bucket" "nope" }}
