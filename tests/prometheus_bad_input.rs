@@ -58,7 +58,7 @@ fn cases() -> Vec<(&'static str, String, String, &'static str)> {
         (NE, s("- job_name: a\n  job_name: b\n"), format!("{NE}: line 2: column"), "duplicate YAML key"),
         (NE, s("- job_name: a\n---\n- job_name: b\n"), format!("{NE}: line 3: more than one YAML document"), "two documents"),
         ("workspace/jobs/node_exporter/_prometheus/scrape.yaml.tpl", s("- job_name: x\n"), s("workspace/jobs/node_exporter/_prometheus/: has both scrape.yaml and scrape.yaml.tpl"), "scrape.yaml and its template"),
-        ("workspace/jobs/prometheus/prometheus.yml", s("global: {}\n"), s("workspace/jobs/prometheus/: has both prometheus.yml and prometheus.yml.tpl"), "prometheus.yml and its template"),
+        ("workspace/jobs/prometheus/prometheus.yml", s("global: {}\n"), s("workspace/jobs/prometheus/prometheus.yml.tpl: both prometheus.yml and prometheus.yml.tpl would be shipped as prometheus.yml"), "prometheus.yml and its template"),
         (TPL, s("- job_name: {{ get \"vars/job/api\" \"nope\" }}\n"), format!("{TPL}: line 1, key \"nope\" in \"vars/job/api\": key not found"), "template: missing key"),
         (TPL, s("- job_name: {{ getOptional \"vars/job/api\" \"x\" }}\n"), format!("template {TPL}:"), "template: getOptional not available"),
         (TPL, s("- job_name: {{ .Job }}\n  static_configs: {{ .Job }}\n"), format!("{TPL} (as rendered): line 2, field `[0].static_configs`: a list of"), "template renders a bad config"),

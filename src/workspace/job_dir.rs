@@ -187,12 +187,13 @@ pub fn check_job_layout(
     Ok(scripts)
 }
 
-/// Every file shipped to workers has one source: `conf` and `conf.tpl`
+/// Every file shipped to workers has one source (control-host-only folders
+/// such as `_hooks/` and `_prometheus/` are not shipped, so not checked): `conf` and `conf.tpl`
 /// would both write `conf`, a file named `.tpl` would write a nameless file,
 /// and a job file may not take the place of a certificate deploy writes.
 fn check_shipped_names(job: &str, manifest: &Manifest, files: &BTreeMap<String, JobFileSpec>) -> Result<()> {
     let mut outputs: BTreeMap<String, &str> = BTreeMap::new();
-    for path in files.keys().filter(|p| !p.starts_with("_hooks/")) {
+    for path in files.keys().filter(|p| !crate::prometheus::stage::control_host_only(p)) {
         let out = path.strip_suffix(".tpl").unwrap_or(path);
         if out.is_empty() || out.ends_with('/') {
             return Err(Error::input(format!(

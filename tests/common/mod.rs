@@ -94,7 +94,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
         if e.file_type().unwrap().is_dir() {
             copy_dir(&e.path(), &t);
         } else {
-            std::fs::copy(e.path(), &t).unwrap();
+            std::fs::copy(e.path(), &t).unwrap_or_else(|err| panic!("copying {}: {err}", e.path().display()));
         }
     }
     // Keep directory modes (a bucket's data/, logs/, tmp/ are 0700), as
