@@ -109,8 +109,10 @@ fn floor(events: u64, checkpoints: u64) -> (Duration, Duration) {
 }
 
 fn main() {
-    eprintln!("| workers | build (wall) | deploy CPU | deploy wall | events | checkpoints | floor CPU | floor wall |");
-    eprintln!("|---|---|---|---|---|---|---|---|");
+    eprintln!(
+        "| workers | build (wall) | open CPU | deploy CPU (incl. open) | deploy wall | events | checkpoints | floor CPU | floor wall |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|---|---|");
     let sizes: Vec<usize> = match std::env::var("MAAND_BENCH_WORKERS") {
         Ok(v) => v.split(',').map(|n| n.trim().parse().expect("MAAND_BENCH_WORKERS: numbers")).collect(),
         Err(_) => vec![1_000, 3_000, 10_000],
@@ -123,6 +125,14 @@ fn main() {
         let t = Instant::now();
         sim::build(d).unwrap();
         let build = t.elapsed();
+        // Opening the bucket (lock, chain check of the folded tail, state,
+        // projection mark) is part of every deploy; measured alone too.
+        let c = cpu();
+        drop(
+            Bucket::open(BucketPaths::new(d), &OpenOptions { command: "bench".into(), lock_wait: Duration::ZERO })
+                .unwrap(),
+        );
+        let open_cpu = cpu() - c;
         let fleet = sim::SimFleet::new(1);
         let (c0, w0) = (cpu(), Instant::now());
         let report = sim::deploy(d, &fleet, None, false).unwrap();
@@ -131,8 +141,9 @@ fn main() {
         let (events, checkpoints) = session_events(d, report.session);
         let (floor_cpu, floor_wall) = floor(events, checkpoints);
         eprintln!(
-            "| {workers} | {:.2} s | {:.2} s | {:.2} s | {events} | {checkpoints} | {:.2} s | {:.2} s |",
+            "| {workers} | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {events} | {checkpoints} | {:.2} s | {:.2} s |",
             build.as_secs_f64(),
+            open_cpu.as_secs_f64(),
             deploy_cpu.as_secs_f64(),
             deploy_wall.as_secs_f64(),
             floor_cpu.as_secs_f64(),
