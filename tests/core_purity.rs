@@ -85,3 +85,25 @@ fn only_the_record_crate_uses_the_codec() {
         assert!(!text.lines().any(|l| l.trim_start().starts_with("bincode")), "{manifest} must not depend on bincode");
     }
 }
+
+/// The planted bug of the deploy simulation exists only in test builds: no
+/// normal build of maand (the binaries shipped) enables its feature; only
+/// maand's own dev-dependency does.
+#[test]
+fn the_planted_bug_is_in_no_normal_build() {
+    let tree = |edges: &str| {
+        let out = Command::new(env!("CARGO"))
+            .args(["tree", "--offline", "-p", "maand", "-e", edges, "--prefix", "none"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("running cargo tree");
+        assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plant = "plant-promote-before-gate";
+    assert!(!tree("normal,features").contains(plant), "a normal build enables {plant}");
+    assert!(
+        tree("normal,dev,features").contains(plant),
+        "the test builds must enable {plant} (cargo tree output changed?)"
+    );
+}

@@ -659,3 +659,31 @@ fn logs_show_reconstructs_a_run_in_kv_and_json() {
     let o = maand(p, &["logs", "show", "--run", "999"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Hooks see each allocation's promoted version as `CURRENT_VERSION`
+/// (0.0.0 only before its first promotion), not always 0.0.0.
+#[test]
+fn hooks_see_the_promoted_version_as_current_version() {
+    let dir = hook_bucket(&manifest(3, r#""hook_env": {"executed_on": ["cli"]}"#), &[("hook_env.py", ENV_DUMP)]);
+    let p = dir.path();
+    {
+        let mut b = open(p, "test");
+        let alloc_id = b.state.catalog.allocations[&("api".to_string(), "10.0.0.1".to_string())].alloc_id.clone();
+        let mut s = b.begin(maand::bucket::session_info("test")).unwrap();
+        s.record(maand::event::Event::AllocationPromoted {
+            job: "api".into(),
+            ip: "10.0.0.1".into(),
+            alloc_id,
+            hash: "h".into(),
+            files: Default::default(),
+            version: "0.9.0".into(),
+            running: true,
+        })
+        .unwrap();
+        s.commit().unwrap();
+    }
+    ok(&maand(p, &["hooks", "hook_env", "api"]));
+    assert_eq!(env_of(p, "10.0.0.1")["CURRENT_VERSION"], "0.9.0");
+    assert_eq!(env_of(p, "10.0.0.2")["CURRENT_VERSION"], "0.0.0");
+    assert_eq!(env_of(p, "10.0.0.1")["NEW_VERSION"], "1.0.0");
+}

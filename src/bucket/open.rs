@@ -133,6 +133,12 @@ impl Bucket {
         Ok(Bucket { paths, conf, state, journal, lock, notes, snapshot_every: journal::SNAPSHOT_EVERY })
     }
 
+    /// Simulations: the process "dies" after `death`'s number of durable
+    /// events (see [`journal::DeathPoint`]); recorded in every session.
+    pub fn arm_death(&mut self, death: std::sync::Arc<journal::DeathPoint>) {
+        self.journal.arm_death(death);
+    }
+
     /// Journal metadata.
     pub fn journal_meta(&self) -> &JournalMeta {
         self.journal.meta()

@@ -74,7 +74,10 @@ fn hostname() -> String {
 
 impl Bucket {
     /// Begin a session; its `SessionOpened` record is durable at once.
-    pub fn begin(&mut self, info: SessionInfo) -> Result<Session<'_>> {
+    pub fn begin(&mut self, mut info: SessionInfo) -> Result<Session<'_>> {
+        if let Some(d) = self.journal.death() {
+            info.test_switches.push(d.switch());
+        }
         // Load the signing key first: a bad one fails before any work.
         let signer = self.conf.signing_key().map(|k| crate::signing::Signer::load(&self.paths, &k)).transpose()?;
         let id = self.journal.next_session_id()?;

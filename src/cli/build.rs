@@ -1,6 +1,6 @@
 //! `maand build [--purge-job-kv]`.
 
-use crate::bucket::{Bucket, BucketPaths, OpenOptions};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::build::{BuildOptions, run as build};
 use crate::error::Result;
 
@@ -17,10 +17,7 @@ pub struct BuildArgs {
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &BuildArgs) -> Result<()> {
-    let mut bucket = Bucket::open(paths.clone(), open)?;
-    for note in &bucket.notes {
-        eprintln!("note: {note}");
-    }
+    let mut bucket = super::open_writer(paths, open)?;
     let r = build(&mut bucket, &BuildOptions { purge_job_kv: args.purge_job_kv, verbose: args.verbose })?;
     let (total, disabled, removed) = r.allocations;
     println!(

@@ -1,6 +1,6 @@
 //! `maand deploy [--build] [--jobs j1,j2] [--dry-run] [--force] [--sync-only]`.
 
-use crate::bucket::{Bucket, BucketPaths, OpenOptions};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::build::{BuildOptions, run as build};
 use crate::deploy::{DeployOptions, run as deploy};
 use crate::error::{Error, Result};
@@ -29,10 +29,7 @@ pub struct DeployArgs {
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) -> Result<()> {
-    let mut bucket = Bucket::open(paths.clone(), open)?;
-    for note in &bucket.notes {
-        eprintln!("note: {note}");
-    }
+    let mut bucket = super::open_writer(paths, open)?;
     if args.build {
         let r = build(&mut bucket, &BuildOptions { purge_job_kv: false, verbose: args.verbose })?;
         println!("build: {} change(s) (journal session {})", r.changes, r.session);
@@ -46,6 +43,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) ->
         force: args.force,
         sync_only: args.sync_only,
         verbose: args.verbose,
+        ..Default::default()
     };
     let r = deploy(&mut bucket, &opts)?;
     if args.dry_run {

@@ -1,6 +1,6 @@
 //! `maand gc [--retain-days N]`.
 
-use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::clock;
 use crate::error::Result;
 use crate::ops::gc;
@@ -15,13 +15,13 @@ pub struct GcArgs {
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &GcArgs) -> Result<()> {
-    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let mut bucket = super::open_writer(paths, open)?;
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    let mut session = bucket.begin(session_info("gc"))?;
-    let id = session.id();
-    let result = gc::run(&mut session, &transport, &bucket_id, args.retain_days, clock::now_ms());
-    let r = session.finish(result)?;
+    let (id, r) = super::in_session(&mut bucket, "gc", |session| {
+        let r = gc::run(session, &transport, &bucket_id, args.retain_days, clock::now_ms())?;
+        Ok((session.id(), r))
+    })?;
     println!(
         "gc: {} allocation(s) purged, {} KV key(s) purged, {} key(s) with old versions pruned (journal session {id}; the journal keeps history)",
         r.allocations, r.keys_purged, r.keys_pruned

@@ -1,6 +1,6 @@
 //! `maand health_check [--jobs j1,j2] [--wait] [--verbose]`.
 
-use crate::bucket::{Bucket, BucketPaths, OpenOptions, Session, session_info};
+use crate::bucket::{BucketPaths, OpenOptions, Session};
 use crate::error::{Error, Result};
 use crate::ops::health_check;
 use crate::transport::Transport;
@@ -41,15 +41,14 @@ pub(super) fn check_all(
     for group in names.chunks(health_check::PARALLEL_JOBS) {
         // Probes of up to four jobs at once; recording and hooks in order.
         let state = session.state();
-        let probed: Vec<Result<health_check::Probed>> = std::thread::scope(|s| {
-            let hs: Vec<_> = group
-                .iter()
-                .map(|(_, job)| s.spawn(move || health_check::probe(state, transport, job, wait)))
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::op("health check thread panicked"))))
-                .collect()
-        });
+        let probed: Vec<Result<health_check::Probed>> = crate::ops::fanout::fan_out(
+            group,
+            |(_, job)| format!("job {job}"),
+            |(_, job)| health_check::probe(state, transport, job, wait),
+        )
+        .into_iter()
+        .map(|r| r.and_then(|r| r))
+        .collect();
         for ((_, job), p) in group.iter().zip(probed) {
             if let Err(e) = p.and_then(|p| health_check::finish(session, p, verbose)) {
                 if e.exit_code() == 2 {
@@ -67,14 +66,14 @@ pub(super) fn check_all(
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArgs) -> Result<()> {
-    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let mut bucket = super::open_writer(paths, open)?;
     let unknown: Vec<&str> =
         args.jobs.iter().filter(|j| !bucket.state.catalog.jobs.contains_key(*j)).map(String::as_str).collect();
     if !unknown.is_empty() {
         return Err(Error::usage(format!("--jobs: unknown job(s) {} (see `maand cat jobs`)", unknown.join(", "))));
     }
     let transport = Transport::new(&bucket.paths, &bucket.conf);
-    let mut session = bucket.begin(session_info("health_check"))?;
-    let result = check_all(&mut session, &transport, &args.jobs, args.wait, args.verbose);
-    session.finish(result)
+    super::in_session(&mut bucket, "health_check", |session| {
+        check_all(session, &transport, &args.jobs, args.wait, args.verbose)
+    })
 }

@@ -2,7 +2,7 @@
 //! hook registered for the `cli` event; its KV writes commit when it
 //! succeeds.
 
-use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
 use crate::hooks::{HookRequest, run_hooks};
 use crate::workspace::manifest::HookEvent;
@@ -26,10 +26,7 @@ pub struct HooksArgs {
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> Result<()> {
     check_hook_name(&args.hook).map_err(Error::usage)?;
-    let mut bucket = Bucket::open(paths.clone(), open)?;
-    for note in &bucket.notes {
-        eprintln!("note: {note}");
-    }
+    let mut bucket = super::open_writer(paths, open)?;
     let cat = &bucket.state.catalog;
     let registers = |job: &str| {
         cat.jobs
@@ -59,7 +56,6 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> 
             return Err(Error::usage(format!("--allocations: {ip} is not an allocation of {}", jobs.join(", "))));
         }
     }
-    let mut session = bucket.begin(session_info("hooks"))?;
     let req = HookRequest {
         event: HookEvent::Cli,
         hook: Some(&args.hook),
@@ -69,9 +65,10 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> 
         verbose: args.verbose,
         extra: BTreeMap::new(),
     };
-    let id = session.id();
-    let result = run_hooks(&mut session, &req);
-    session.finish(result)?;
+    let id = super::in_session(&mut bucket, "hooks", |session| {
+        run_hooks(session, &req)?;
+        Ok(session.id())
+    })?;
     println!("{} ran for {} (journal session {id})", args.hook, jobs.join(", "));
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `maand job create|start|stop|restart|status|run`.
 
-use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
 use crate::ops::job::{JobRequest, valid_target};
 use crate::transport::Transport;
@@ -100,11 +100,10 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
             "--target {target:?}: a make target may only hold letters, digits, '_', '.' and '-'"
         )));
     }
-    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let mut bucket = super::open_writer(paths, open)?;
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_local()?;
-    let mut session = bucket.begin(session_info("job"))?;
     let req = JobRequest {
         job: t.job.clone(),
         target: target.to_string(),
@@ -112,8 +111,7 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
         health_check: t.health_check,
         verbose: t.verbose,
     };
-    let result = crate::ops::job::run(&mut session, &transport, &bucket_id, &req);
-    session.finish(result)
+    super::in_session(&mut bucket, "job", |session| crate::ops::job::run(session, &transport, &bucket_id, &req))
 }
 
 fn create(paths: &BucketPaths, job: &str, selectors: &[String]) -> Result<()> {

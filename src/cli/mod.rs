@@ -17,7 +17,7 @@ mod table;
 mod worker_facts;
 mod worker_selection;
 
-use crate::bucket::{BucketPaths, OpenOptions};
+use crate::bucket::{Bucket, BucketPaths, OpenOptions, Session, session_info};
 use crate::error::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -87,6 +87,29 @@ impl Cli {
     pub fn open_options(&self, command: &str) -> OpenOptions {
         OpenOptions { command: command.to_string(), lock_wait: Duration::from_secs(self.lock_wait) }
     }
+}
+
+/// Every writer command starts here: open the bucket for writing (lock,
+/// crash recovery, state) and tell the operator what opening did — a
+/// session of a dead process marked aborted, a lock taken over.
+pub(crate) fn open_writer(paths: &BucketPaths, open: &OpenOptions) -> Result<Bucket> {
+    let bucket = Bucket::open(paths.clone(), open)?;
+    for note in &bucket.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(bucket)
+}
+
+/// Run `f` in a new session of `command` on `bucket`: committed when `f`
+/// succeeds, ended as failed (and the error handed back) when it fails.
+pub(crate) fn in_session<T>(
+    bucket: &mut Bucket,
+    command: &str,
+    f: impl FnOnce(&mut Session<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut session = bucket.begin(session_info(command))?;
+    let result = f(&mut session);
+    session.finish(result)
 }
 
 /// Run the parsed command line.

@@ -1,7 +1,7 @@
 //! `maand run_command "<sh>" [-w ips | -l labels] [-c N] [--health_check]`.
 
 use super::worker_selection::WorkerSelection;
-use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
 use crate::ops::run_command;
 use crate::transport::Transport;
@@ -26,15 +26,16 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
     if args.concurrency == 0 {
         return Err(Error::usage("-c: concurrency must be at least 1"));
     }
-    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let mut bucket = super::open_writer(paths, open)?;
     let bucket_id = bucket.require_id()?;
     let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_local()?;
-    let mut session = bucket.begin(session_info("run_command"))?;
-    let mut result = run_command::run(&mut session, &transport, &bucket_id, &ips, &args.command, args.concurrency);
-    if result.is_ok() && args.health_check {
-        result = super::health_check::check_all(&mut session, &transport, &[], false, false);
-    }
-    session.finish(result)
+    super::in_session(&mut bucket, "run_command", |session| {
+        run_command::run(session, &transport, &bucket_id, &ips, &args.command, args.concurrency)?;
+        if args.health_check {
+            super::health_check::check_all(session, &transport, &[], false, false)?;
+        }
+        Ok(())
+    })
 }

@@ -1,7 +1,7 @@
 //! `maand worker_facts [-w ips | -l labels] [-c N] [--dry-run] [--build]`.
 
 use super::worker_selection::WorkerSelection;
-use crate::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
+use crate::bucket::{BucketPaths, OpenOptions};
 use crate::build::{BuildOptions, run as build};
 use crate::error::{Error, Result};
 use crate::ops::worker_facts;
@@ -28,13 +28,13 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &WorkerFactsArg
     if args.concurrency == 0 {
         return Err(Error::usage("-c: concurrency must be at least 1"));
     }
-    let mut bucket = Bucket::open(paths.clone(), open)?;
+    let mut bucket = super::open_writer(paths, open)?;
     let ips = args.select.resolve(&bucket.state)?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_local()?;
-    let mut session = bucket.begin(session_info("worker_facts"))?;
-    let probed = worker_facts::probe(&mut session, &transport, &ips, args.concurrency);
-    let facts = session.finish(probed)?;
+    let facts = super::in_session(&mut bucket, "worker_facts", |session| {
+        worker_facts::probe(session, &transport, &ips, args.concurrency)
+    })?;
     let changes = worker_facts::apply(paths, &facts, !args.dry_run)?;
     if changes.is_empty() {
         println!("workspace/workers.json is already up to date");

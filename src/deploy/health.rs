@@ -1,15 +1,17 @@
 //! The health gate: manifest probes (tcp, http, ssh) on allocations, with
 //! the manifest's wait policy (deploy always waits: default 30 × 1 s).
 
+use crate::plan::deploy::GatePolicy;
 use crate::state::JobSpec;
 use crate::transport::Transport;
 use crate::workspace::manifest::{HealthCheckJson, PortRef, Probe};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// Parsed manifest health config of a job, if any.
-pub fn config(spec: &JobSpec) -> Option<HealthCheckJson> {
-    spec.health_check.as_deref().and_then(|j| serde_json::from_str(j).ok())
+/// The job's health-check configuration, decoded strictly: a stored
+/// configuration that does not decode is an error, never "no health gate".
+pub fn config(spec: &JobSpec) -> crate::error::Result<Option<HealthCheckJson>> {
+    crate::plan::deploy::health_config(spec)
 }
 
 fn port(spec: &JobSpec, p: &PortRef) -> Option<u16> {
@@ -54,13 +56,45 @@ pub fn probe(spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration, transpo
     }
 }
 
-/// Whether a failed gate tries again: always until `attempts` tries were
-/// made (so `interval_seconds: 0` still means N attempts), then while the
-/// `attempts × interval` budget lasts, and never past 20 × `attempts` quick
-/// retries.
-fn keep_trying(tries: u64, attempts: u64, next_try_at: Duration, budget: Duration) -> bool {
-    let attempts = attempts.max(1);
-    tries < attempts || (next_try_at <= budget && tries < attempts * 20)
+/// Health probes and the clock a gate waits on: the real workers (probes
+/// over the network and SSH, the wall clock) or the simulation's.
+pub trait Probes: Sync {
+    /// One probe of `spec` on `ip`; `Err` names what failed.
+    fn probe(&self, spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration) -> Result<(), String>;
+    /// Time since an origin of the implementation's choice.
+    fn now(&self) -> Duration;
+    /// Pause between attempts.
+    fn sleep(&self, d: Duration);
+}
+
+impl<W: super::Workers + ?Sized> Probes for W {
+    fn probe(&self, spec: &JobSpec, p: &Probe, ip: &str, timeout: Duration) -> Result<(), String> {
+        super::Workers::probe(self, spec, p, ip, timeout)
+    }
+    fn now(&self) -> Duration {
+        super::Workers::now(self)
+    }
+    fn sleep(&self, d: Duration) {
+        super::Workers::sleep(self, d)
+    }
+}
+
+/// Probes over a [`Transport`] and the wall clock (day-2 commands).
+struct TransportProbes<'a> {
+    transport: &'a Transport,
+    origin: std::time::Instant,
+}
+
+impl Probes for TransportProbes<'_> {
+    fn probe(&self, spec: &JobSpec, p: &Probe, ip: &str, timeout: Duration) -> Result<(), String> {
+        probe(spec, p, ip, timeout, self.transport)
+    }
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
 }
 
 /// Run every probe on every worker in parallel, retrying within the wait
@@ -80,54 +114,42 @@ pub fn check(
     transport: &Transport,
     wait: bool,
 ) -> Result<u64, String> {
-    let (attempts, interval) =
-        if wait { cfg.wait.as_ref().map_or((30, 1), |w| (w.attempts.max(1), w.interval_seconds)) } else { (1, 0) };
-    let timeout = Duration::from_secs(cfg.timeout_seconds.max(1));
-    let budget = Duration::from_secs(attempts * interval);
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(50);
+    check_with(&TransportProbes { transport, origin: std::time::Instant::now() }, spec, cfg, ips, wait)
+}
+
+/// [`check`] with any [`Probes`] (deploy passes its workers). A panicked
+/// probe is a failed probe.
+pub fn check_with<P: Probes + ?Sized>(
+    probes: &P,
+    spec: &JobSpec,
+    cfg: &HealthCheckJson,
+    ips: &[String],
+    wait: bool,
+) -> Result<u64, String> {
+    let policy = GatePolicy::of(cfg, wait);
+    let started = probes.now();
+    let pairs: Vec<(&String, &Probe)> = ips.iter().flat_map(|ip| cfg.checks.iter().map(move |c| (ip, c))).collect();
     let mut tries = 0;
     loop {
         tries += 1;
-        let failures: Vec<String> = std::thread::scope(|s| {
-            let hs: Vec<_> = ips
-                .iter()
-                .flat_map(|ip| cfg.checks.iter().map(move |c| (ip, c)))
-                .map(|(ip, c)| s.spawn(move || probe(spec, c, ip, timeout, transport)))
-                .collect();
-            hs.into_iter().filter_map(|h| h.join().ok().and_then(|r| r.err())).collect()
-        });
+        let failures: Vec<String> = crate::ops::fanout::fan_out(
+            &pairs,
+            |(ip, _)| format!("health probe on {ip}"),
+            |(ip, c)| probes.probe(spec, c, ip, policy.probe_timeout),
+        )
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(e) => Some(e.message().to_string()),
+        })
+        .collect();
         if failures.is_empty() {
             return Ok(tries);
         }
-        if !keep_trying(tries, attempts, started.elapsed() + pause, budget) {
-            return Err(failures.join("; "));
+        match policy.next_pause(tries, probes.now().saturating_sub(started)) {
+            Some(pause) => probes.sleep(pause),
+            None => return Err(failures.join("; ")),
         }
-        std::thread::sleep(pause);
-        if interval > 0 {
-            pause = (pause * 2).min(Duration::from_secs(interval));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::keep_trying;
-    use std::time::Duration;
-
-    #[test]
-    fn interval_zero_still_means_n_attempts() {
-        let zero = Duration::ZERO;
-        let tries: Vec<bool> = (1..=4).map(|t| keep_trying(t, 3, Duration::from_millis(50), zero)).collect();
-        assert_eq!(tries, [true, true, false, false], "3 attempts, then stop");
-        assert!(!keep_trying(1, 0, Duration::from_millis(50), zero), "0 attempts is one attempt");
-    }
-
-    #[test]
-    fn the_budget_allows_quick_retries_beyond_attempts_but_not_forever() {
-        let budget = Duration::from_secs(30);
-        assert!(keep_trying(5, 3, Duration::from_secs(1), budget), "within budget: quick retries go on");
-        assert!(!keep_trying(5, 3, Duration::from_secs(31), budget), "past the budget: stop");
-        assert!(!keep_trying(60, 3, Duration::from_secs(1), budget), "at most 20 × attempts tries");
     }
 }

@@ -46,6 +46,24 @@ pub struct HookRequest<'a> {
     pub extra: BTreeMap<String, String>,
 }
 
+/// Runs hook requests inside a session. [`ProcessHooks`] spawns the hook
+/// processes and serves the runtime API; the deploy simulation fakes it.
+pub trait HookRunner {
+    /// Run the hooks `req` names, recording every invocation (and KV
+    /// write) in `session`; how many hooks ran.
+    fn run(&self, session: &mut Session<'_>, req: &HookRequest) -> Result<usize>;
+}
+
+/// The real hook runner: [`run_hooks`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessHooks;
+
+impl HookRunner for ProcessHooks {
+    fn run(&self, session: &mut Session<'_>, req: &HookRequest) -> Result<usize> {
+        run_hooks(session, req)
+    }
+}
+
 /// A random session token for the runtime API.
 pub fn new_token() -> Result<String> {
     let mut b = [0u8; 32];
@@ -88,7 +106,15 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
         session: session.id(),
         stage_root: staging.root(),
     };
-    let versions = BTreeMap::new();
+    // CURRENT_VERSION: the promoted version of each allocation (0.0.0 for
+    // one never promoted, which plan_hook_run supplies).
+    let state = session.state();
+    let versions: BTreeMap<String, String> = state
+        .deployed
+        .iter()
+        .filter(|((job, _), _)| req.jobs.contains(job))
+        .filter_map(|(key, d)| state.catalog.allocations.get(key).map(|a| (a.alloc_id.clone(), d.version.clone())))
+        .collect();
     let root = paths.root().display().to_string();
     for (job, hook, script) in &todo {
         let run = HookRun {

@@ -75,17 +75,34 @@ impl Runner<'_> {
         let count = batches.len() as u64;
         for batch in batches {
             let ips: Vec<String> = batch.invocations.iter().map(|i| i.ip.clone()).collect();
-            let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-                let handles: Vec<_> = batch
-                    .invocations
-                    .iter()
-                    .map(|inv| {
-                        let ips = ips.clone();
-                        s.spawn(move || self.one(state, job, hook, script, event, batch.index as u64, count, ips, inv))
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("hook thread panicked"))).collect()
-            });
+            let outcomes: Vec<Outcome> = crate::ops::fanout::fan_out(
+                &batch.invocations,
+                |inv| format!("hook {hook} of job {job} on {}", inv.ip),
+                |inv| self.one(state, job, hook, script, event, batch.index as u64, count, ips.clone(), inv),
+            )
+            .into_iter()
+            .zip(&batch.invocations)
+            .map(|(r, inv)| {
+                // A panicked runner thread is that invocation's failure.
+                r.unwrap_or_else(|e| Outcome {
+                    invocation: HookInvocation {
+                        job: job.to_string(),
+                        hook: hook.to_string(),
+                        event: event.as_str().to_string(),
+                        alloc_id: inv.alloc_id.clone(),
+                        ip: inv.ip.clone(),
+                        batch_index: batch.index as u64,
+                        batch_count: count,
+                        batch_allocations: ips.clone(),
+                        exit_code: None,
+                        signal: None,
+                        duration_ms: 0,
+                    },
+                    tail: Vec::new(),
+                    start_error: Some(e.message().to_string()),
+                })
+            })
+            .collect();
             let mut events = self.shared.kv.lock().unwrap_or_else(|p| p.into_inner()).drain();
             events.extend(outcomes.iter().map(|o| Event::HookInvoked(Box::new(o.invocation.clone()))));
             record(events)?;
@@ -248,8 +265,12 @@ impl Runner<'_> {
             })
             .collect();
         let status = child.wait()?;
+        // The result is the process's exit status above; a reader thread
+        // only copies output, so one that died loses lines, not a failure.
         for r in readers {
-            let _ = r.join();
+            if r.join().is_err() {
+                tail.lock().unwrap_or_else(|p| p.into_inner()).push("(maand: an output reader failed)".into());
+            }
         }
         let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok((status, tail))

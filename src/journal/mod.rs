@@ -20,6 +20,7 @@ pub mod snapshot;
 mod writer;
 
 pub use convert::{envelope_json, job_spec_json, plan_json, session_index_info, session_info_from_index, worker_json};
+pub use fault::DeathPoint;
 pub use fault::armed as armed_test_switches;
 pub use load::{LoadedState, for_each_checked, load_state};
 pub use reader::JournalReader;

@@ -21,6 +21,7 @@ pub struct JournalWriter {
     meta: JournalMeta,
     head_seq: u64,
     head_hash: Hash32,
+    death: Option<std::sync::Arc<fault::DeathPoint>>,
 }
 
 impl JournalWriter {
@@ -62,7 +63,18 @@ impl JournalWriter {
             None => (0, [0; 32]),
         };
         drop(txn);
-        Ok(JournalWriter { db, path: path.to_path_buf(), meta, head_seq, head_hash })
+        Ok(JournalWriter { db, path: path.to_path_buf(), meta, head_seq, head_hash, death: None })
+    }
+
+    /// Simulations: die (take no more events) at `death` (see
+    /// [`fault::DeathPoint`]).
+    pub fn arm_death(&mut self, death: std::sync::Arc<fault::DeathPoint>) {
+        self.death = Some(death);
+    }
+
+    /// The armed simulated death, if any.
+    pub fn death(&self) -> Option<&fault::DeathPoint> {
+        self.death.as_deref()
     }
 
     /// Path of the journal file.
@@ -110,7 +122,13 @@ impl JournalWriter {
     /// durable transaction, updating its index record. Returns the stored
     /// envelopes.
     pub fn append(&mut self, session: &mut SessionRecord, events: &[(Millis, Event)]) -> Result<Vec<Envelope>> {
-        let allowed = fault::allowance(events.len());
+        let mut allowed = fault::allowance(events.len());
+        if let Some(d) = &self.death {
+            if d.is_dead() {
+                return Err(Error::op("simulated process death: the journal takes no more events"));
+            }
+            allowed = d.allowance(allowed);
+        }
         let events = &events[..allowed];
         let mut out = Vec::with_capacity(events.len());
         let txn = self.db.begin_write()?;
@@ -141,6 +159,11 @@ impl JournalWriter {
         self.head_hash = prev;
         *session = rec;
         fault::appended(events.len());
+        if let Some(d) = &self.death
+            && d.appended(events.len())
+        {
+            return Err(Error::op("simulated process death: the journal takes no more events"));
+        }
         Ok(out)
     }
 

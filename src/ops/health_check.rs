@@ -60,7 +60,7 @@ pub struct Probed {
 pub fn probe(state: &crate::state::State, transport: &Transport, job: &str, wait: bool) -> Result<Probed> {
     let spec = &state.catalog.jobs.get(job).ok_or_else(|| Error::usage(format!("unknown job {job:?}")))?.spec;
     let has_hooks = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "health_check"));
-    let cfg = health::config(spec);
+    let cfg = health::config(spec)?;
     let mut out = Probed { job: job.to_string(), skipped: cfg.is_none() && !has_hooks, has_hooks, batches: Vec::new() };
     if let Some(cfg) = cfg {
         let active: Vec<String> =

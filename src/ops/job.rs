@@ -5,7 +5,8 @@
 //! order, `max_concurrent_upgrades` at a time.
 
 use crate::bucket::Session;
-use crate::deploy::{health, runner_command};
+use crate::deploy::health;
+use crate::deploy::workers::runner_command;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::hooks::{HookRequest, run_hooks};
@@ -55,17 +56,15 @@ pub fn targets(session: &Session<'_>, job: &str, filter: &[String]) -> Result<Ve
 /// Refuse workers whose `worker.json` disagrees with the catalog.
 pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id: &str, ips: &[String]) -> Result<()> {
     let state = session.state();
-    let problems: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = ips
-            .iter()
-            .map(|ip| {
-                s.spawn(move || {
-                    (ip, transport.run(ip, &format!("cat /opt/worker/{}/worker.json", shell_quote(bucket_id))))
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .filter_map(|h| h.join().ok())
+    let read = super::fanout::fan_out(
+        ips,
+        |ip| format!("worker {ip}"),
+        |ip| transport.run(ip, &format!("cat /opt/worker/{}/worker.json", shell_quote(bucket_id))),
+    );
+    let problems: Vec<String> = {
+        ips.iter()
+            .zip(read)
+            .map(|(ip, r)| (ip, r.and_then(|r| r)))
             .filter_map(|(ip, r)| {
                 let r = match r {
                     Err(e) => return Some(e.message().to_string()),
@@ -90,7 +89,7 @@ pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id
                 mismatch.map(|m| format!("worker {ip}: worker.json has {m}: run maand deploy"))
             })
             .collect()
-    });
+    };
     if !problems.is_empty() {
         return Err(Error::op(problems.join("\n")));
     }
@@ -161,7 +160,7 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
         }
     }
     if req.health_check
-        && let Some(cfg) = health::config(&spec)
+        && let Some(cfg) = health::config(&spec)?
     {
         let r = health::gate(&spec, &cfg, &ips, transport);
         session.record(Event::HealthChecked {

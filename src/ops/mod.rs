@@ -1,6 +1,7 @@
 //! Day-2 operations on a deployed bucket: commands on workers, job
 //! lifecycle targets, health checks.
 
+pub mod fanout;
 pub mod gc;
 pub mod health_check;
 pub mod job;
@@ -31,24 +32,28 @@ pub fn select_workers(state: &State, ips: &[String], labels: &[String]) -> Resul
     Ok(picked)
 }
 
-/// Run `(worker, command)` pairs in parallel; results in input order, with
-/// each command's wall time in milliseconds.
+/// Run `(worker, command)` pairs in parallel; one result per pair, in
+/// input order, with each command's wall time in milliseconds (a panicked
+/// run is that worker's failure, see [`fanout`]).
 pub fn run_parallel(
     transport: &crate::transport::Transport,
     cmds: &[(String, String)],
 ) -> Vec<(String, Result<crate::transport::Remote>, u64)> {
-    std::thread::scope(|s| {
-        let hs: Vec<_> = cmds
-            .iter()
-            .map(|(ip, cmd)| {
-                s.spawn(move || {
-                    let t = std::time::Instant::now();
-                    (ip.clone(), transport.run(ip, cmd), t.elapsed().as_millis() as u64)
-                })
-            })
-            .collect();
-        hs.into_iter().filter_map(|h| h.join().ok()).collect()
-    })
+    let out = fanout::fan_out(
+        cmds,
+        |(ip, _)| format!("worker {ip}"),
+        |(ip, cmd)| {
+            let t = std::time::Instant::now();
+            (transport.run(ip, cmd), t.elapsed().as_millis() as u64)
+        },
+    );
+    cmds.iter()
+        .zip(out)
+        .map(|((ip, _), r)| match r {
+            Ok((r, ms)) => (ip.clone(), r, ms),
+            Err(e) => (ip.clone(), Err(e), 0),
+        })
+        .collect()
 }
 
 /// Print a remote result's output prefixed `job@worker |` (stderr `!`) and

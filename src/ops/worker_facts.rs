@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::transport::Transport;
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 const PROBE: &str = "m=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo); c=$(nproc); \
 f=$(awk -F: '/^cpu MHz/ {print int($2); exit}' /proc/cpuinfo); \
@@ -34,19 +33,8 @@ pub fn probe(
     let mut out = BTreeMap::new();
     let mut failed = Vec::new();
     for chunk in ips.chunks(concurrency.max(1)) {
-        let results: Vec<_> = std::thread::scope(|s| {
-            let hs: Vec<_> = chunk
-                .iter()
-                .map(|ip| {
-                    s.spawn(move || {
-                        let t = Instant::now();
-                        (ip.clone(), transport.run(ip, PROBE), t.elapsed().as_millis() as u64)
-                    })
-                })
-                .collect();
-            hs.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        for (ip, r, ms) in results {
+        let cmds: Vec<(String, String)> = chunk.iter().map(|ip| (ip.clone(), PROBE.to_string())).collect();
+        for (ip, r, ms) in super::run_parallel(transport, &cmds) {
             let code = r.as_ref().ok().and_then(|r| r.code);
             session.record(Event::RemoteCommandRan {
                 ip: ip.clone(),

@@ -3,6 +3,7 @@
 //! collections only, so the same inputs always give the same events.
 
 pub mod build;
+pub mod deploy;
 pub mod hooks;
 pub mod prometheus;
 pub mod rollout;

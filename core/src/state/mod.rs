@@ -75,7 +75,14 @@ impl State {
                 self.catalog.jobs.remove(name);
             }
             Event::JobFilePut { job, path, file } => {
-                self.catalog.jobs.entry(job.clone()).or_default().files.insert(path.clone(), file.clone());
+                // Build records a job before its files; should a file come
+                // first, the job it creates is named (its key and its spec
+                // agree, as the projection needs).
+                let j = self.catalog.jobs.entry(job.clone()).or_insert_with(|| Job {
+                    spec: JobSpec { job_id: ids::job_id(job), name: job.clone(), ..Default::default() },
+                    ..Default::default()
+                });
+                j.files.insert(path.clone(), file.clone());
             }
             Event::JobFileRemoved { job, path } => {
                 if let Some(j) = self.catalog.jobs.get_mut(job) {

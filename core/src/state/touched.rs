@@ -34,6 +34,11 @@ pub fn touched_by(event: &Event) -> Vec<Touched> {
         // The allocation row and its hash row.
         return vec![Touched::Allocation(job.clone(), ip.clone()), Touched::Deployed(job.clone(), ip.clone())];
     }
+    if let Event::JobFilePut { job, path, .. } = event {
+        // A file of a job the catalog does not hold yet creates the job
+        // (found by the incremental-projection property test).
+        return vec![Touched::JobFile(job.clone(), path.clone()), Touched::Job(job.clone())];
+    }
     touched_one(event).into_iter().collect()
 }
 

@@ -1,0 +1,485 @@
+//! The deploy machine (SPEC §6), sans IO: one deploy planned once and
+//! driven step by step. The shell asks [`DeployMachine::poll`] for the next
+//! [`Step`] (record events, checkpoint, check workers, run hooks, stage,
+//! ship, run a lifecycle batch, gate on health, …), performs it, and hands
+//! the result back with [`DeployMachine::complete`]. Every decision — the
+//! order of waves and jobs, what reconcile stops and removes, each job's
+//! rollout plan ([`crate::plan::rollout`]), which batches run and when an
+//! allocation is ready or promoted, what a failure stops — is made here,
+//! so the real executor (SSH workers, hook processes) and the simulated
+//! fleet of the tests drive the same decisions.
+//!
+//! The machine never sees the journal: it emits the events to record and
+//! reads the state (which the shell keeps, applying what it records) when
+//! it plans.
+
+mod health;
+mod job;
+mod reconcile;
+mod steps;
+
+pub use health::{GatePolicy, health_config};
+pub use job::plan_lines;
+pub use reconcile::{ReconcileItem, plan_reconcile};
+pub use steps::{DeployInput, DeployResult, HookCall, LifecycleRun, Outcome, RunResult, Step};
+
+use crate::error::Error;
+use crate::event::Event;
+use crate::model::rollout::{JobPlan, Tree};
+use crate::state::State;
+use crate::workspace::manifest::HookEvent;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+/// Internal instructions; external ones become [`Step`]s.
+#[derive(Debug, Clone)]
+enum Op {
+    Step(Step),
+    Reconcile,
+    BeginJob {
+        wave: u64,
+        job: String,
+    },
+    PlanJob,
+    /// After the health gate (and its hooks) of these allocations.
+    Ready(Vec<String>),
+    /// Planted bug: promote these before their gate.
+    #[cfg(feature = "plant-promote-before-gate")]
+    PromoteEarly(Vec<String>),
+    /// The job_control hook and the gate after it passed on these.
+    Gated(Vec<String>),
+    Promote,
+    ReconcileItem(ReconcileItem),
+    ReconcileRemove(ReconcileItem),
+    /// Fail the current job with this error (after the steps queued before).
+    FailJob(Error),
+    EndJob,
+    EndWave,
+}
+
+/// What the machine waits for.
+#[derive(Debug, Clone)]
+enum Await {
+    Nothing,
+    Checked,
+    WorkerJson,
+    /// Hooks during reconcile (a failure fails the deploy) or a job.
+    Hooks {
+        in_job: bool,
+    },
+    Stop(ReconcileItem),
+    Remove(ReconcileItem),
+    Staged,
+    Shipped,
+    Lifecycle {
+        phase: String,
+        index: u64,
+        count: u64,
+        batch: Vec<String>,
+        runs: Vec<LifecycleRun>,
+    },
+    Gate {
+        ips: Vec<String>,
+    },
+}
+
+/// The job being deployed.
+#[derive(Debug, Clone)]
+struct JobRun {
+    wave: u64,
+    job: String,
+    staged: BTreeMap<String, Tree>,
+    plan: Option<JobPlan>,
+    /// Allocations whose lifecycle ran and exited 0 in this deploy.
+    ran: BTreeSet<String>,
+    /// Allocations whose health gate (and health hooks) passed after it.
+    gated: BTreeSet<String>,
+}
+
+/// A deploy in progress. See the module documentation.
+#[derive(Debug)]
+pub struct DeployMachine {
+    input: DeployInput,
+    ops: VecDeque<Op>,
+    waiting: Option<Await>,
+    job: Option<JobRun>,
+    failures: Vec<String>,
+    result: DeployResult,
+    done: bool,
+}
+
+impl DeployMachine {
+    /// A deploy of `input`. The first [`poll`](Self::poll) begins it.
+    pub fn new(input: DeployInput) -> DeployMachine {
+        let mut ops = VecDeque::new();
+        if !input.dry_run {
+            ops.push_back(Op::Step(Step::Record(vec![Event::UpdateSeqSet { update_seq: input.update_seq }])));
+            ops.push_back(Op::Step(Step::Checkpoint("update_seq".into())));
+        }
+        // CheckWorkers is queued at the first poll (it needs the state).
+        let mut waves: Vec<u64> = input.jobs.iter().map(|(w, _)| *w).collect();
+        waves.dedup();
+        ops.push_back(Op::Reconcile);
+        for wave in waves {
+            for (_, job) in input.jobs.iter().filter(|(w, _)| *w == wave) {
+                ops.push_back(Op::BeginJob { wave, job: job.clone() });
+            }
+            ops.push_back(Op::EndWave);
+        }
+        DeployMachine {
+            input,
+            ops,
+            waiting: None,
+            job: None,
+            failures: Vec::new(),
+            result: DeployResult::default(),
+            done: false,
+        }
+    }
+
+    /// The next step, given the state with everything recorded so far
+    /// applied. Call [`complete`](Self::complete) with its outcome before
+    /// polling again; after [`Step::Done`] the machine stays done.
+    pub fn poll(&mut self, state: &State) -> Step {
+        debug_assert!(self.waiting.is_none(), "poll() before the previous step was completed");
+        if self.done {
+            return Step::Done(Err(Error::op("internal error: the deploy already ended")));
+        }
+        if self.waiting.is_some() {
+            return self.finish(Err(Error::op("internal error: a deploy step was never completed")));
+        }
+        loop {
+            let Some(op) = self.ops.pop_front() else {
+                let result = self.result.clone();
+                return self.finish(Ok(result));
+            };
+            match op {
+                Op::Step(step) => return self.emit(step),
+                Op::Reconcile => self.queue_checks_and_reconcile(state),
+                Op::BeginJob { wave, job } => {
+                    self.job = Some(JobRun {
+                        wave,
+                        job: job.clone(),
+                        staged: BTreeMap::new(),
+                        plan: None,
+                        ran: BTreeSet::new(),
+                        gated: BTreeSet::new(),
+                    });
+                    let ips: Vec<String> = state
+                        .catalog
+                        .allocations_of(&job)
+                        .into_iter()
+                        .filter(|a| !a.removed)
+                        .map(|a| a.worker_ip.clone())
+                        .collect();
+                    let front = vec![
+                        Op::Step(Step::Hooks(hook(&job, HookEvent::PreDeploy, None))),
+                        Op::Step(self.checkpoint(format!("{job} pre_deploy"))),
+                        Op::Step(Step::Stage { job: job.clone(), ips }),
+                        Op::PlanJob,
+                        Op::EndJob,
+                    ];
+                    self.push_front(front);
+                }
+                Op::PlanJob => {
+                    if let Some(step) = self.plan_current(state) {
+                        return step;
+                    }
+                }
+                Op::Ready(ips) => self.ready(&ips),
+                Op::Gated(ips) => {
+                    if let Some(run) = self.job.as_mut() {
+                        run.gated.extend(ips);
+                    }
+                }
+                Op::ReconcileItem(it) => return self.reconcile_step(it),
+                Op::ReconcileRemove(it) => return self.remove_step(it),
+                Op::FailJob(e) => self.fail_job(e),
+                #[cfg(feature = "plant-promote-before-gate")]
+                Op::PromoteEarly(ips) => self.promote(Some(&ips)),
+                Op::Promote => self.promote(None),
+                Op::EndJob => {
+                    if let Some(run) = self.job.take() {
+                        let promoted = run.plan.as_ref().is_some_and(|p| p.needs_rollout()) && !self.input.dry_run;
+                        if promoted {
+                            self.result.promoted.push(run.job);
+                        } else {
+                            self.result.up_to_date.push(run.job);
+                        }
+                    }
+                }
+                Op::EndWave => {
+                    if !self.failures.is_empty() {
+                        // Later waves depend on this one: stop here.
+                        let msg = format!(
+                            "deploy failed (jobs promoted so far stay promoted):\n{}",
+                            self.failures.join("\n")
+                        );
+                        return self.finish(Err(Error::op(msg)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hand over the outcome of the step [`poll`](Self::poll) returned.
+    pub fn complete(&mut self, outcome: Outcome) {
+        let Some(waiting) = self.waiting.take() else {
+            debug_assert!(false, "complete() without a step in progress");
+            return;
+        };
+        match (waiting, outcome) {
+            (Await::Nothing, Outcome::Done) => {}
+            (Await::Checked, Outcome::Checked(results)) => {
+                let problems: Vec<String> = results
+                    .into_iter()
+                    .filter_map(|(ip, r)| match r {
+                        Err(e) => Some(e),
+                        Ok(missing) if !missing.is_empty() => Some(format!(
+                            "worker {ip}: missing {} (install them on the worker)",
+                            missing.join(", missing ")
+                        )),
+                        Ok(_) => None,
+                    })
+                    .collect();
+                if !problems.is_empty() {
+                    self.abort(Error::op(format!("worker prerequisites:\n  {}", problems.join("\n  "))));
+                }
+            }
+            (Await::WorkerJson, Outcome::PerWorker(results)) => {
+                let notes: Vec<Op> = results
+                    .into_iter()
+                    .filter_map(|(_, r)| r.err())
+                    .map(|e| Op::Step(Step::Say(format!("note: {e} (worker.json not updated)"))))
+                    .collect();
+                self.push_front(notes);
+            }
+            (Await::Hooks { in_job }, Outcome::Hooks(r)) => {
+                if let Err(e) = r {
+                    if in_job { self.fail_job(e) } else { self.abort(e) }
+                }
+            }
+            (Await::Stop(item), Outcome::Remote(r)) => self.stopped(item, r),
+            (Await::Remove(item), Outcome::Remote(r)) => match r {
+                Err(e) => self.abort(e),
+                Ok(r) if !r.ok() => {
+                    self.abort(Error::op(format!("worker {}: removing job {} failed: {}", item.ip, item.job, r.detail)))
+                }
+                Ok(_) => self.push_front(vec![
+                    Op::Step(Step::Record(vec![Event::AllocationUndeployed {
+                        job: item.job.clone(),
+                        ip: item.ip.clone(),
+                    }])),
+                    Op::Step(Step::Say(format!(
+                        "reconcile: {} on {}: removed{}",
+                        item.job,
+                        item.ip,
+                        if item.worker_gone { " (worker left the bucket)" } else { "" }
+                    ))),
+                ]),
+            },
+            (Await::Staged, Outcome::Staged(r)) => match r {
+                Ok(staged) => {
+                    if let Some(run) = self.job.as_mut() {
+                        run.staged = staged;
+                    }
+                }
+                Err(e) => self.fail_job(e),
+            },
+            (Await::Shipped, Outcome::PerWorker(results)) => {
+                if let Some(e) = results.into_iter().find_map(|(_, r)| r.err()) {
+                    self.fail_job(e);
+                }
+            }
+            (Await::Lifecycle { phase, index, count, batch, runs }, Outcome::Ran(results)) => {
+                self.ran(&phase, index, count, &batch, &runs, results)
+            }
+            (Await::Gate { ips }, Outcome::Gate(r)) => self.gated(&ips, r),
+            (waiting, outcome) => {
+                debug_assert!(false, "outcome {outcome:?} does not answer {waiting:?}");
+                self.abort(Error::op(format!("internal error: outcome {outcome:?} does not answer {waiting:?}")));
+            }
+        }
+    }
+
+    fn emit(&mut self, step: Step) -> Step {
+        self.waiting = Some(match &step {
+            Step::Record(_) | Step::Flush | Step::Checkpoint(_) | Step::Say(_) => Await::Nothing,
+            Step::CheckWorkers(_) => Await::Checked,
+            Step::WriteWorkerJson(_) => Await::WorkerJson,
+            Step::Hooks(_) => Await::Hooks { in_job: self.job.is_some() },
+            Step::Stop { .. } | Step::Remove { .. } => {
+                // Stop/Remove are emitted through `reconcile_op` only.
+                debug_assert!(false, "reconcile steps carry their item");
+                Await::Nothing
+            }
+            Step::Stage { .. } => Await::Staged,
+            Step::Ship { .. } => Await::Shipped,
+            Step::Lifecycle { phase, index, count, batch, runs, .. } => Await::Lifecycle {
+                phase: phase.clone(),
+                index: *index,
+                count: *count,
+                batch: batch.clone(),
+                runs: runs.clone(),
+            },
+            Step::Gate { ips, .. } => Await::Gate { ips: ips.clone() },
+            Step::Done(_) => {
+                self.done = true;
+                return step;
+            }
+        });
+        step
+    }
+
+    fn finish(&mut self, result: std::result::Result<DeployResult, Error>) -> Step {
+        self.done = true;
+        self.waiting = None;
+        Step::Done(result)
+    }
+
+    fn push_front(&mut self, ops: Vec<Op>) {
+        for op in ops.into_iter().rev() {
+            self.ops.push_front(op);
+        }
+    }
+
+    fn checkpoint(&self, label: String) -> Step {
+        if self.input.dry_run { Step::Flush } else { Step::Checkpoint(label) }
+    }
+
+    /// End the whole deploy with `e` (nothing more runs).
+    fn abort(&mut self, e: Error) {
+        let e = match &self.job {
+            Some(run) if e.exit_code() == 2 => e.context(format!("job {}", run.job)),
+            _ => e,
+        };
+        self.ops.clear();
+        self.ops.push_back(Op::Step(Step::Done(Err(e))));
+    }
+
+    /// The current job failed: drop the rest of its steps; the wave's other
+    /// jobs continue. Bad input or usage ends the whole deploy.
+    fn fail_job(&mut self, e: Error) {
+        if e.exit_code() == 2 {
+            return self.abort(e);
+        }
+        let Some(run) = self.job.take() else { return self.abort(e) };
+        while let Some(op) = self.ops.pop_front() {
+            if matches!(op, Op::EndJob) {
+                break;
+            }
+        }
+        self.failures.push(format!("job {}: {e}", run.job));
+        self.ops.push_front(Op::Step(Step::Say(format!("wave {}: {}: FAILED", run.wave, run.job))));
+    }
+
+    /// Queue the worker check, worker.json, and reconcile.
+    fn queue_checks_and_reconcile(&mut self, state: &State) {
+        let mut ips: Vec<String> = state
+            .catalog
+            .allocations
+            .values()
+            .filter(|a| a.active() && self.input.jobs.iter().any(|(_, j)| *j == a.job))
+            .map(|a| a.worker_ip.clone())
+            .collect();
+        ips.sort();
+        ips.dedup();
+        let mut front = vec![Op::Step(Step::CheckWorkers(ips))];
+        if !self.input.dry_run {
+            let mut all: Vec<String> =
+                state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
+            all.sort();
+            all.dedup();
+            front.push(Op::Step(Step::WriteWorkerJson(all)));
+            let selected: Vec<String> = self.input.jobs.iter().map(|(_, j)| j.clone()).collect();
+            let items = plan_reconcile(state, &selected, self.input.all_jobs);
+            // after_allocation_stopped hooks first, grouped per job.
+            let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for it in &items {
+                by_job.entry(it.job.clone()).or_default().push(it.ip.clone());
+            }
+            for (job, ips) in by_job {
+                front.push(Op::Step(Step::Hooks(hook(&job, HookEvent::AfterAllocationStopped, Some(ips)))));
+            }
+            for it in items {
+                front.push(Op::ReconcileItem(it));
+            }
+            front.push(Op::Step(Step::Checkpoint("reconcile".into())));
+        }
+        self.push_front(front);
+    }
+
+    /// The first step of a reconciled allocation: stop it, or remove it.
+    fn reconcile_step(&mut self, it: ReconcileItem) -> Step {
+        if it.stop {
+            self.waiting = Some(Await::Stop(it.clone()));
+            Step::Stop { job: it.job, ip: it.ip, version: it.version }
+        } else {
+            self.remove_step(it)
+        }
+    }
+
+    fn remove_step(&mut self, it: ReconcileItem) -> Step {
+        self.waiting = Some(Await::Remove(it.clone()));
+        Step::Remove { job: it.job, ip: it.ip, worker_gone: it.worker_gone }
+    }
+
+    fn stopped(&mut self, it: ReconcileItem, r: std::result::Result<RunResult, Error>) {
+        match r {
+            Err(e) if it.removed => self.push_front(vec![
+                Op::Step(Step::Say(format!(
+                    "reconcile: {} on {}: worker unreachable, treated as dead ({e})",
+                    it.job, it.ip
+                ))),
+                Op::Step(Step::Record(vec![Event::AllocationUndeployed { job: it.job.clone(), ip: it.ip.clone() }])),
+            ]),
+            Err(e) => self.abort(e),
+            Ok(r) => {
+                let mut events = vec![Event::LifecycleRan {
+                    job: it.job.clone(),
+                    ip: it.ip.clone(),
+                    target: "stop".into(),
+                    exit_code: r.exit_code,
+                    duration_ms: r.duration_ms,
+                }];
+                if !it.removed && !r.ok() {
+                    // It may still run: not marked stopped, so the next
+                    // deploy tries again (a disabled allocation is never
+                    // stopped by anything else).
+                    let e = Error::op(format!(
+                        "reconcile: {} on {}: make stop failed ({}){}: it is not marked stopped",
+                        it.job,
+                        it.ip,
+                        r.exit_code.map_or("did not run".into(), |c| format!("exit {c}")),
+                        if r.detail.is_empty() { String::new() } else { format!(": {}", r.detail) }
+                    ));
+                    // Outside a job, failing it ends the deploy.
+                    self.push_front(vec![Op::Step(Step::Record(events)), Op::FailJob(e)]);
+                    return;
+                }
+                if !it.removed {
+                    events.push(Event::AllocationStopped { job: it.job.clone(), ip: it.ip.clone() });
+                }
+                let mut front = vec![
+                    Op::Step(Step::Record(events)),
+                    Op::Step(Step::Say(format!(
+                        "reconcile: {} on {}: stopped ({})",
+                        it.job,
+                        it.ip,
+                        if r.ok() { "ok" } else { "make stop failed" }
+                    ))),
+                ];
+                if it.removed {
+                    front.push(Op::ReconcileRemove(it));
+                }
+                self.push_front(front);
+            }
+        }
+    }
+}
+
+/// A hook call with no extra variables.
+fn hook(job: &str, event: HookEvent, filter: Option<Vec<String>>) -> HookCall {
+    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new() }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+use super::*;
+use crate::model::catalog::{Allocation, JobSpec, Worker};
+
+/// Two jobs on two workers: `web` (wave 0, a health gate, starts one at a
+/// time) and `app` (wave 1).
+fn state() -> State {
+    let mut s = State::default();
+    for (i, ip) in ["10.0.0.1", "10.0.0.2"].iter().enumerate() {
+        s.apply(&Event::WorkerUpserted(Worker { ip: ip.to_string(), position: i as u64, ..Default::default() }));
+    }
+    let health = r#"{"checks": [{"type": "tcp", "port": 80}], "timeout_seconds": 1}"#;
+    for (job, seq, hc) in [("web", 0, Some(health)), ("app", 1, None)] {
+        s.apply(&Event::JobUpserted(Box::new(JobSpec {
+            name: job.into(),
+            version: "1.0.0".into(),
+            max_concurrent_starts: 1,
+            max_concurrent_upgrades: 1,
+            restart_policy: "always".into(),
+            health_check: hc.map(String::from),
+            deployment_seq: seq,
+            ..Default::default()
+        })));
+        for ip in ["10.0.0.1", "10.0.0.2"] {
+            s.apply(&Event::AllocationUpserted(Allocation {
+                alloc_id: format!("{job}-{ip}"),
+                job: job.into(),
+                worker_ip: ip.into(),
+                new_version: "1.0.0".into(),
+                ..Default::default()
+            }));
+        }
+    }
+    s
+}
+
+fn input() -> DeployInput {
+    DeployInput {
+        jobs: vec![(0, "web".into()), (1, "app".into())],
+        all_jobs: true,
+        update_seq: 1,
+        ..Default::default()
+    }
+}
+
+/// Everything succeeds.
+fn ok(step: &Step) -> Outcome {
+    match step {
+        Step::CheckWorkers(ips) => Outcome::Checked(ips.iter().map(|i| (i.clone(), Ok(vec![]))).collect()),
+        Step::WriteWorkerJson(ips) | Step::Ship { ips, .. } => {
+            Outcome::PerWorker(ips.iter().map(|i| (i.clone(), Ok(()))).collect())
+        }
+        Step::Hooks(_) => Outcome::Hooks(Ok(())),
+        Step::Stage { ips, .. } => Outcome::Staged(Ok(ips
+            .iter()
+            .map(|i| (i.clone(), [("f".to_string(), "h".to_string())].into_iter().collect()))
+            .collect())),
+        Step::Lifecycle { runs, .. } => Outcome::Ran(
+            runs.iter()
+                .map(|r| RunResult { ip: r.ip.clone(), exit_code: Some(0), duration_ms: 1, detail: String::new() })
+                .collect(),
+        ),
+        Step::Gate { .. } => Outcome::Gate(Ok(1)),
+        Step::Stop { ip, .. } | Step::Remove { ip, .. } => {
+            Outcome::Remote(Ok(RunResult { ip: ip.clone(), exit_code: Some(0), duration_ms: 1, detail: String::new() }))
+        }
+        _ => Outcome::Done,
+    }
+}
+
+/// Drive a deploy to its end, applying what it records; the steps and the result.
+fn drive(
+    state: &mut State,
+    input: DeployInput,
+    answer: impl Fn(&Step) -> Outcome,
+) -> (Vec<Step>, std::result::Result<DeployResult, Error>) {
+    let mut m = DeployMachine::new(input);
+    let mut steps = Vec::new();
+    loop {
+        let step = m.poll(state);
+        if let Step::Done(r) = step {
+            return (steps, r);
+        }
+        if let Step::Record(events) = &step {
+            for e in events {
+                state.apply(e);
+            }
+        }
+        m.complete(answer(&step));
+        steps.push(step);
+    }
+}
+
+fn position(steps: &[Step], want: impl Fn(&Step) -> bool) -> Option<usize> {
+    steps.iter().position(want)
+}
+
+fn promoted(step: &Step, job: &str) -> bool {
+    matches!(step, Step::Record(ev) if ev.iter().any(|e| matches!(e, Event::AllocationPromoted { job: j, .. } if j == job)))
+}
+
+#[test]
+fn a_first_deploy_starts_in_batches_gates_then_promotes_wave_by_wave() {
+    let mut s = state();
+    let (steps, r) = drive(&mut s, input(), ok);
+    assert_eq!(r.unwrap(), DeployResult { promoted: vec!["web".into(), "app".into()], up_to_date: vec![] });
+    assert!(matches!(&steps[0], Step::Record(e) if e == &vec![Event::UpdateSeqSet { update_seq: 1 }]));
+    let batches: Vec<&Step> =
+        steps.iter().filter(|s| matches!(s, Step::Lifecycle { job, .. } if job == "web")).collect();
+    assert_eq!(batches.len(), 2, "max_concurrent_starts 1: one start batch per worker");
+    let gate =
+        position(&steps, |s| matches!(s, Step::Gate { job, ips, .. } if job == "web" && ips.len() == 2)).unwrap();
+    let last_batch = steps.iter().rposition(|s| matches!(s, Step::Lifecycle { job, .. } if job == "web")).unwrap();
+    let promote_web = position(&steps, |s| promoted(s, "web")).unwrap();
+    let stage_app = position(&steps, |s| matches!(s, Step::Stage { job, .. } if job == "app")).unwrap();
+    assert!(last_batch < gate && gate < promote_web && promote_web < stage_app, "{steps:#?}");
+    assert!(!steps.iter().any(|s| matches!(s, Step::Gate { job, .. } if job == "app")), "app has no probes");
+    assert_eq!(s.deployed.len(), 4);
+    // Planned again on the promoted state: nothing to do.
+    let (steps, r) = drive(&mut s, DeployInput { update_seq: 2, ..input() }, ok);
+    assert_eq!(r.unwrap().up_to_date, vec!["web".to_string(), "app".to_string()]);
+    assert!(!steps.iter().any(|s| matches!(s, Step::Lifecycle { .. } | Step::Ship { .. })));
+}
+
+#[test]
+fn a_failed_gate_fails_its_job_stops_later_waves_and_promotes_nothing() {
+    let mut s = state();
+    let (steps, r) = drive(&mut s, input(), |step| match step {
+        Step::Gate { .. } => Outcome::Gate(Err("tcp 10.0.0.2:80: refused".into())),
+        other => ok(other),
+    });
+    let e = r.unwrap_err();
+    assert!(
+        e.message().contains("job web: health check failed for web on [10.0.0.1,10.0.0.2]: tcp 10.0.0.2:80: refused"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 1);
+    assert!(!steps.iter().any(|st| promoted(st, "web")), "nothing promoted before its gate passed");
+    assert!(!steps.iter().any(|st| matches!(st, Step::Stage { job, .. } if job == "app")), "wave 1 never runs");
+    assert!(s.deployed.is_empty() && s.ready.is_empty());
+}
+
+#[test]
+fn a_failed_or_missing_lifecycle_result_fails_the_batch() {
+    let mut s = state();
+    let (steps, r) = drive(&mut s, input(), |step| match step {
+        Step::Lifecycle { runs, index: 1, .. } => Outcome::Ran(
+            runs.iter()
+                .map(|r| RunResult { ip: r.ip.clone(), exit_code: None, duration_ms: 0, detail: "panicked".into() })
+                .collect(),
+        ),
+        other => ok(other),
+    });
+    let e = r.unwrap_err();
+    assert!(e.message().contains("new batch 2/2 failed:\n  10.0.0.2: make start did not run panicked"), "{e}");
+    assert!(!steps.iter().any(|st| matches!(st, Step::Gate { .. })));
+    assert!(steps.iter().any(|st| matches!(st, Step::Record(ev) if ev.contains(&Event::BatchEnded {
+        job: "web".into(), phase: "new".into(), index: 1, ok: false
+    }))));
+}
+
+#[test]
+fn an_undecodable_health_config_fails_the_job_instead_of_skipping_the_gate() {
+    let mut s = state();
+    let mut spec = s.catalog.jobs["web"].spec.clone();
+    spec.health_check = Some("{\"checks\": 3}".into());
+    s.apply(&Event::JobUpserted(Box::new(spec)));
+    let (steps, r) = drive(&mut s, input(), ok);
+    let e = r.unwrap_err();
+    assert!(e.message().contains("job web: the stored health_check configuration of job web does not decode"), "{e}");
+    assert!(!steps.iter().any(|st| matches!(st, Step::Lifecycle { .. })), "no lifecycle without a gate");
+}
+
+#[test]
+fn a_dry_run_records_plans_but_touches_no_worker_and_checkpoints_nothing() {
+    let mut s = state();
+    let (steps, r) = drive(&mut s, DeployInput { dry_run: true, update_seq: 0, ..input() }, ok);
+    assert_eq!(r.unwrap().up_to_date.len(), 2);
+    for st in &steps {
+        assert!(
+            !matches!(
+                st,
+                Step::Checkpoint(_)
+                    | Step::Ship { .. }
+                    | Step::Lifecycle { .. }
+                    | Step::WriteWorkerJson(_)
+                    | Step::Stop { .. }
+                    | Step::Remove { .. }
+            ),
+            "{st:?}"
+        );
+    }
+    assert_eq!(steps.iter().filter(|s| matches!(s, Step::Stage { .. })).count(), 2);
+}

@@ -1,0 +1,310 @@
+//! Executes the deploy machine's steps: records events, checkpoints, runs
+//! hooks, stages, and fans out to the workers. Decides nothing: every
+//! branch taken here is the machine's.
+
+use super::progress;
+use super::stage::{self, StageContext, stage_job};
+use super::workers::Workers;
+use crate::bucket::Session;
+use crate::error::{Error, Result};
+use crate::hooks::{HookRequest, HookRunner};
+use crate::kv::seal::KvKey;
+use crate::ops::fanout::fan_out;
+use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
+use crate::state::State;
+use crate::transport::Remote;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a deploy reaches besides the journal.
+pub struct Env<'a> {
+    /// The workers.
+    pub workers: &'a dyn Workers,
+    /// The hook runner.
+    pub hooks: &'a dyn HookRunner,
+    /// Secret key (certificates and secrets in templates).
+    pub kv_key: &'a KvKey,
+    /// Bucket id.
+    pub bucket_id: &'a str,
+    /// Stream hook output.
+    pub verbose: bool,
+}
+
+/// Drive a deploy of `input` to its end inside `session`. A journal error
+/// ends it at once (what was not durable is not state).
+pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> Result<DeployResult> {
+    let update_seq = input.update_seq;
+    let mut machine = DeployMachine::new(input);
+    loop {
+        let step = machine.poll(session.state());
+        let outcome = match step {
+            Step::Done(result) => return result,
+            Step::Record(events) => {
+                for e in events {
+                    session.record(e)?;
+                }
+                Outcome::Done
+            }
+            Step::Flush => {
+                session.flush()?;
+                Outcome::Done
+            }
+            Step::Checkpoint(label) => {
+                session.checkpoint(&label)?;
+                Outcome::Done
+            }
+            Step::Say(line) => {
+                println!("{line}");
+                Outcome::Done
+            }
+            Step::CheckWorkers(ips) => {
+                let results = fan_out(&ips, worker, |ip| env.workers.missing_tools(ip));
+                Outcome::Checked(
+                    ips.into_iter()
+                        .zip(results)
+                        .map(|(ip, r)| (ip, r.and_then(|r| r).map_err(|e| e.message().to_string())))
+                        .collect(),
+                )
+            }
+            Step::WriteWorkerJson(ips) => {
+                let state = session.state();
+                let bodies: Vec<(String, String)> = ips
+                    .into_iter()
+                    .map(|ip| {
+                        let body = stage::worker_json(state, env.bucket_id, &ip, update_seq);
+                        (ip, body)
+                    })
+                    .collect();
+                let results =
+                    fan_out(&bodies, |(ip, _)| worker(ip), |(ip, body)| env.workers.write_worker_json(ip, body));
+                Outcome::PerWorker(
+                    bodies.into_iter().zip(results).map(|((ip, _), r)| (ip, r.and_then(|r| r))).collect(),
+                )
+            }
+            Step::Hooks(call) => {
+                let req = HookRequest {
+                    event: call.event,
+                    hook: None,
+                    jobs: vec![call.job.clone()],
+                    filter: call.filter.clone(),
+                    phase: call.event.as_str(),
+                    verbose: env.verbose,
+                    extra: call.extra.clone(),
+                };
+                Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
+            }
+            Step::Stop { job, ip, version } => Outcome::Remote(one(&ip, |ip| {
+                let t = Instant::now();
+                env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
+            })),
+            Step::Remove { job, ip, worker_gone } => Outcome::Remote(one(&ip, |ip| {
+                let t = Instant::now();
+                env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
+            })),
+            Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
+            Step::Ship { job, ips, trees } => {
+                let empty = BTreeMap::new();
+                let results = fan_out(&ips, worker, |ip| env.workers.ship(ip, &job, trees.get(ip).unwrap_or(&empty)));
+                Outcome::PerWorker(ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect())
+            }
+            Step::Lifecycle { job, phase, index, count, batch, runs } => {
+                let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
+                let results = lifecycle(env, &job, &phase, &runs);
+                debug_assert_eq!(results.len(), runs.len(), "one result per lifecycle run");
+                step.finish(if results.iter().all(RunResult::ok) { "ok" } else { "failed" });
+                Outcome::Ran(results)
+            }
+            Step::Gate { job, ips, config } => {
+                let spec = &session
+                    .state()
+                    .catalog
+                    .jobs
+                    .get(&job)
+                    .ok_or_else(|| Error::op(format!("internal error: health gate of unknown job {job}")))?
+                    .spec;
+                let step = progress::step(format!("{job} health gate [{}]", ips.join(",")));
+                let r = super::health::check_with(env.workers, spec, &config, &ips, true);
+                step.finish(if r.is_ok() { "passed" } else { "failed" });
+                Outcome::Gate(r)
+            }
+        };
+        machine.complete(outcome);
+    }
+}
+
+/// One worker operation under the fan-out failure policy (a panic is
+/// that worker's failure).
+fn one<T: Send>(ip: &str, f: impl Fn(&str) -> Result<T> + Sync) -> Result<T> {
+    let ips = [ip.to_string()];
+    fan_out(&ips, worker, |ip| f(ip))
+        .pop()
+        .unwrap_or_else(|| Err(Error::op("internal error: no result")))
+        .and_then(|r| r)
+}
+
+fn worker(ip: &String) -> String {
+    format!("worker {ip}")
+}
+
+fn run_result(ip: &str, r: Remote, t: Instant) -> RunResult {
+    RunResult {
+        ip: ip.to_string(),
+        exit_code: r.code,
+        duration_ms: t.elapsed().as_millis() as u64,
+        detail: r.stderr.trim().lines().last().unwrap_or("").to_string(),
+    }
+}
+
+/// Stage `job` for each of `ips`; the staged tree of each.
+fn stage(
+    session: &Session<'_>,
+    env: &Env<'_>,
+    job: &str,
+    ips: &[String],
+    update_seq: u64,
+) -> Result<BTreeMap<String, crate::plan::rollout::Tree>> {
+    let paths = session.bucket().paths.clone();
+    let cx = StageContext {
+        paths: &paths,
+        state: Arc::new(if needs_whole_state(session.state(), job) {
+            session.state().clone()
+        } else {
+            staging_view(session.state(), job, ips)
+        }),
+        kv_key: env.kv_key,
+        bucket_id: env.bucket_id,
+        update_seq,
+    };
+    let mut staged = BTreeMap::new();
+    for ip in ips {
+        staged.insert(ip.clone(), stage_job(&cx, job, ip)?);
+    }
+    Ok(staged)
+}
+
+/// Whether staging `job` reads beyond [`staging_view`]: a Prometheus server
+/// job (rules and consoles of every job) or a template calling
+/// `scrapeConfigs`/`ruleFiles` (the whole catalog and its scrape KV).
+fn needs_whole_state(state: &State, job: &str) -> bool {
+    state.catalog.jobs.get(job).is_some_and(|j| {
+        crate::plan::prometheus::is_server(j.files.keys())
+            || j.files.iter().any(|(path, f)| {
+                path.ends_with(".tpl")
+                    && ["scrapeConfigs", "ruleFiles"]
+                        .iter()
+                        .any(|name| f.content.windows(name.len()).any(|w| w == name.as_bytes()))
+            })
+    })
+}
+
+/// The part of `state` staging `job` on `ips` can read: those workers, the
+/// allocations on them (`jobs.json`), the job, its promoted deployments,
+/// and the KV namespaces its templates may read (bucket-wide ones, its own,
+/// its workers', its upstream jobs'; the hook read rules still apply at
+/// render time). Staging reads nothing else, so this equals staging from
+/// the whole state — without copying the whole state for every job (the
+/// copy made a 10,000-worker deploy quadratic).
+pub fn staging_view(state: &State, job: &str, ips: &[String]) -> State {
+    let ipset: BTreeSet<&str> = ips.iter().map(String::as_str).collect();
+    let upstream: Vec<String> = state
+        .catalog
+        .jobs
+        .get(job)
+        .map(|j| j.spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect())
+        .unwrap_or_default();
+    let mut names: BTreeSet<String> = ["maand/bucket", "vars/bucket", "maand/worker"].map(String::from).into();
+    for j in std::iter::once(job).chain(upstream.iter().map(String::as_str)) {
+        for prefix in ["maand/job", "vars/job", "secrets/job", "vars/bucket/job"] {
+            names.insert(format!("{prefix}/{j}"));
+        }
+    }
+    let job_workers = format!("maand/job/{job}/worker/");
+    let readable = |ns: &str| {
+        names.contains(ns)
+            || ns.strip_prefix("maand/worker/").is_some_and(|r| ipset.contains(r.trim_end_matches("/tags")))
+            || ns.strip_prefix(job_workers.as_str()).is_some_and(|ip| ipset.contains(ip))
+    };
+    let mut view =
+        State { seq: state.seq, bucket: state.bucket.clone(), update_seq: state.update_seq, ..Default::default() };
+    let mut last: Option<(&str, bool)> = None;
+    for (ns, key, versions) in state.kv.iter() {
+        let keep = match last {
+            Some((n, k)) if n == ns => k,
+            _ => {
+                let k = readable(ns);
+                last = Some((ns, k));
+                k
+            }
+        };
+        if keep {
+            view.kv.restore(ns, key, versions.to_vec());
+        }
+    }
+    let cat = &state.catalog;
+    view.catalog.workers = ips.iter().filter_map(|ip| cat.workers.get(ip).map(|w| (ip.clone(), w.clone()))).collect();
+    view.catalog.allocations = cat
+        .allocations
+        .iter()
+        .filter(|((_, ip), _)| ipset.contains(ip.as_str()))
+        .map(|(k, a)| (k.clone(), a.clone()))
+        .collect();
+    if let Some(j) = cat.jobs.get(job) {
+        view.catalog.jobs.insert(job.to_string(), j.clone());
+    }
+    view.deployed = state
+        .deployed
+        .range((job.to_string(), String::new())..)
+        .take_while(|((j, _), _)| j == job)
+        .map(|(k, d)| (k.clone(), d.clone()))
+        .collect();
+    view
+}
+
+/// Run one lifecycle batch in parallel: one result per run, in order (a
+/// panicked run did not run).
+fn lifecycle(env: &Env<'_>, job: &str, phase: &str, runs: &[LifecycleRun]) -> Vec<RunResult> {
+    let results = fan_out(
+        runs,
+        |r| worker(&r.ip),
+        |r| {
+            let t = Instant::now();
+            let out = env.workers.lifecycle(&r.ip, job, &r.target, &r.current_version, &r.new_version);
+            (out, t.elapsed().as_millis() as u64)
+        },
+    );
+    runs.iter()
+        .zip(results)
+        .map(|(run, r)| {
+            let (out, ms) = match r {
+                Ok((out, ms)) => (out, ms),
+                Err(panicked) => (Err(panicked), 0),
+            };
+            let res = match out {
+                Ok(out) => RunResult {
+                    ip: run.ip.clone(),
+                    exit_code: out.code,
+                    duration_ms: ms,
+                    detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+                },
+                Err(e) => {
+                    RunResult { ip: run.ip.clone(), exit_code: None, duration_ms: ms, detail: e.message().to_string() }
+                }
+            };
+            let outcome = format!(
+                "make {}: {} ({ms} ms){}",
+                run.target,
+                res.exit_code.map_or("not run".into(), |c| format!("exit {c}")),
+                if res.detail.is_empty() { String::new() } else { format!(" — {}", res.detail) }
+            );
+            crate::logs::record(&[
+                ("event", "lifecycle"),
+                ("job", job),
+                ("worker", &run.ip),
+                ("phase", phase),
+                ("msg", &outcome),
+            ]);
+            res
+        })
+        .collect()
+}

@@ -1,0 +1,133 @@
+//! Worker access for deploy, behind a trait: [`SshWorkers`] (OpenSSH and
+//! rsync through [`Transport`]) is the real implementation; the deploy
+//! simulation of the tests implements it with a seeded, fault-injecting
+//! fleet. Operations are named by what they mean (ship, run a lifecycle
+//! target, probe), not by the shell text that does them, so a fake need
+//! not parse commands.
+
+use super::stage::worker_dir;
+use crate::bucket::BucketPaths;
+use crate::error::{Error, Result};
+use crate::plan::rollout::Tree;
+use crate::state::JobSpec;
+use crate::transport::{Remote, Transport, shell_quote};
+use crate::workspace::manifest::Probe;
+use std::time::{Duration, Instant};
+
+/// What deploy does on workers. Implementations must be usable from many
+/// threads at once (batches run in parallel).
+pub trait Workers: Sync {
+    /// The tools deploy needs (`python3 make rsync bash timeout`) that are
+    /// missing on `ip`; an error when it cannot be reached.
+    fn missing_tools(&self, ip: &str) -> Result<Vec<String>>;
+    /// Write `/opt/worker/<bucket>/worker.json`.
+    fn write_worker_json(&self, ip: &str, body: &str) -> Result<()>;
+    /// Ship the staged `job` (and the worker's top files) to `ip`; `tree`
+    /// is the staged tree being shipped.
+    fn ship(&self, ip: &str, job: &str, tree: &Tree) -> Result<()>;
+    /// Run a lifecycle target (`runner.py <target> --jobs <job>`) with the
+    /// version variables. `Ok` with the exit code; `Err` when it could not run.
+    fn lifecycle(&self, ip: &str, job: &str, target: &str, current: &str, new: &str) -> Result<Remote>;
+    /// Delete a removed allocation's files (keeping `data/`, `logs/`), or
+    /// with `worker_gone` the whole bucket directory.
+    fn remove(&self, ip: &str, job: &str, worker_gone: bool) -> Result<Remote>;
+    /// One health probe of `spec` on `ip`; `Err` names what failed.
+    fn probe(&self, spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration) -> std::result::Result<(), String>;
+    /// Time since an origin of the implementation's choice (health gate budgets).
+    fn now(&self) -> Duration;
+    /// Pause between health probe attempts.
+    fn sleep(&self, d: Duration);
+}
+
+/// The real workers: OpenSSH and rsync.
+pub struct SshWorkers<'a> {
+    /// The SSH transport.
+    pub transport: &'a Transport,
+    /// Bucket paths (the staging directory).
+    pub paths: &'a BucketPaths,
+    /// Bucket id (`/opt/worker/<bucket_id>`).
+    pub bucket_id: &'a str,
+    origin: Instant,
+}
+
+impl<'a> SshWorkers<'a> {
+    /// Workers reached through `transport`.
+    pub fn new(transport: &'a Transport, paths: &'a BucketPaths, bucket_id: &'a str) -> Self {
+        SshWorkers { transport, paths, bucket_id, origin: Instant::now() }
+    }
+}
+
+/// The remote command running a lifecycle target through `bin/runner.py`.
+pub fn runner_command(bucket_id: &str, job: &str, target: &str, current: &str, new: &str) -> String {
+    format!(
+        "cd /opt/worker/{b} && CURRENT_VERSION={c} NEW_VERSION={n} timeout 900 python3 bin/runner.py {b} {t} --jobs {j}",
+        b = bucket_id,
+        c = shell_quote(current),
+        n = shell_quote(new),
+        t = shell_quote(target),
+        j = shell_quote(job)
+    )
+}
+
+impl Workers for SshWorkers<'_> {
+    fn missing_tools(&self, ip: &str) -> Result<Vec<String>> {
+        let script =
+            "for t in python3 make rsync bash timeout; do command -v $t >/dev/null 2>&1 || echo \"missing $t\"; done";
+        let r = self.transport.run(ip, script)?;
+        Ok(r.stdout.lines().filter_map(|l| l.strip_prefix("missing ")).map(|t| t.trim().to_string()).collect())
+    }
+
+    fn write_worker_json(&self, ip: &str, body: &str) -> Result<()> {
+        let script = format!(
+            "mkdir -p /opt/worker/{b} && printf %s {body} > /opt/worker/{b}/worker.json",
+            b = shell_quote(self.bucket_id),
+            body = shell_quote(body)
+        );
+        let r = self.transport.run(ip, &script)?;
+        if !r.ok() {
+            return Err(Error::op(format!("worker {ip}: writing worker.json failed: {}", r.stderr.trim())));
+        }
+        Ok(())
+    }
+
+    fn ship(&self, ip: &str, job: &str, _tree: &Tree) -> Result<()> {
+        let root = worker_dir(self.paths, ip);
+        let dest = format!("/opt/worker/{}/", self.bucket_id);
+        let top =
+            ["--include=/worker.json", "--include=/jobs.json", "--include=/bin/***", "--exclude=*"].map(String::from);
+        self.transport.rsync(ip, &root, &dest, &top)?;
+        let keep = ["--delete", "--filter=protect /data/", "--filter=protect /logs/", "--filter=protect /bin/"]
+            .map(String::from);
+        self.transport.rsync(ip, &root.join("jobs").join(job), &format!("{dest}jobs/{job}/"), &keep)?;
+        Ok(())
+    }
+
+    fn lifecycle(&self, ip: &str, job: &str, target: &str, current: &str, new: &str) -> Result<Remote> {
+        self.transport.run(ip, &runner_command(self.bucket_id, job, target, current, new))
+    }
+
+    fn remove(&self, ip: &str, job: &str, worker_gone: bool) -> Result<Remote> {
+        let script = if worker_gone {
+            format!("rm -rf /opt/worker/{}", self.bucket_id)
+        } else {
+            format!(
+                "d=/opt/worker/{}/jobs/{}; [ -d \"$d\" ] && find \"$d\" -mindepth 1 -maxdepth 1 ! -name data ! -name logs -exec rm -rf {{}} + ; true",
+                self.bucket_id,
+                shell_quote(job)
+            )
+        };
+        self.transport.run(ip, &script)
+    }
+
+    fn probe(&self, spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration) -> std::result::Result<(), String> {
+        super::health::probe(spec, probe, ip, timeout, self.transport)
+    }
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
