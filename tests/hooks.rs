@@ -396,6 +396,24 @@ maand.release_semaphore("lock").raise_for_status()
     ok(&maand(dir.path(), &["hooks", "hook_lock", "api"]));
 }
 
+/// A hook that explains itself on stdout and exits 1 shows that
+/// explanation in the failure, not only `exit 1`.
+#[test]
+fn a_failing_hook_shows_the_end_of_its_output() {
+    let script = r#"
+import sys
+print("checking the schema")
+print("schema v7 is newer than this job understands")
+sys.exit(1)
+"#;
+    let dir = hook_bucket(&manifest(8, r#""hook_says": {"executed_on": ["cli"]}"#), &[("hook_says.py", script)]);
+    let o = maand(dir.path(), &["hooks", "hook_says", "api"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("exit 1 — schema v7 is newer than this job understands"), "{err}");
+    assert!(err.contains("      | checking the schema"), "the last lines follow: {err}");
+}
+
 #[test]
 fn failing_hooks_fail_the_run_listing_each_worker_and_commit_nothing() {
     let script = r#"

@@ -117,8 +117,7 @@ impl Runner<'_> {
                             (None, None, Some(sig)) => format!("killed by signal {sig}"),
                             _ => "failed".into(),
                         };
-                        let tail = o.tail.last().map(|l| format!(" — {l}")).unwrap_or_default();
-                        format!("  {}: {how}{tail}", o.invocation.ip)
+                        format!("  {}: {how}{}", o.invocation.ip, failure_tail(&o.tail))
                     })
                     .collect();
                 return Err(Error::op(format!(
@@ -253,12 +252,12 @@ impl Runner<'_> {
                             ("stream", if mark == '!' { "stderr" } else { "stdout" }),
                             ("msg", &line),
                         ]);
-                        if mark == '!' {
-                            let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-                            t.push(line);
-                            if t.len() > 20 {
-                                t.remove(0);
-                            }
+                        // Both streams: a hook that reports on stdout and
+                        // exits 1 must show why, not only the exit code.
+                        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                        t.push(format!("{mark} {line}"));
+                        if t.len() > TAIL_LINES {
+                            t.remove(0);
                         }
                     }
                 })
@@ -277,6 +276,28 @@ impl Runner<'_> {
     }
 }
 
+/// Lines of a hook's output kept for its failure message (`| ` stdout,
+/// `! ` stderr, in the order they arrived).
+const TAIL_LINES: usize = 20;
+
+/// How many of them a failure message shows.
+const SHOWN_LINES: usize = 5;
+
+/// The end of a failed hook's output for its message: the last stderr line
+/// after a dash (or the last stdout line when it wrote no stderr), then the
+/// last few lines of both streams, indented.
+fn failure_tail(tail: &[String]) -> String {
+    let text = |l: &String| l.get(2..).unwrap_or_default().to_string();
+    let headline = tail.iter().rev().find(|l| l.starts_with('!')).or_else(|| tail.last()).map(text);
+    let mut out = headline.map(|h| format!(" — {h}")).unwrap_or_default();
+    if tail.len() > 1 {
+        for l in &tail[tail.len().saturating_sub(SHOWN_LINES)..] {
+            out.push_str(&format!("\n      {l}"));
+        }
+    }
+    out
+}
+
 fn pythonpath(dir: &Path) -> String {
     let mut parts = vec![dir.join("_hooks").display().to_string(), dir.display().to_string()];
     if let Ok(existing) = std::env::var("PYTHONPATH")
@@ -285,4 +306,22 @@ fn pythonpath(dir: &Path) -> String {
         parts.push(existing);
     }
     parts.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_tail;
+
+    #[test]
+    fn a_failure_shows_stdout_when_there_is_no_stderr_and_the_last_lines() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            failure_tail(&t(&["| checking disk", "| disk full on /data"])),
+            " — disk full on /data\n      | checking disk\n      | disk full on /data"
+        );
+        assert_eq!(failure_tail(&t(&["! boom"])), " — boom");
+        let mixed = failure_tail(&t(&["| a", "! err", "| b", "| c", "| d", "| e", "| f"]));
+        assert!(mixed.starts_with(" — err\n") && mixed.ends_with("| f") && !mixed.contains("| a"), "{mixed}");
+        assert_eq!(failure_tail(&[]), "");
+    }
 }
