@@ -103,3 +103,31 @@ fn journal_format_newer_or_older_than_binary_is_refused() {
     assert!(last_init.contains("format_upgraded"), "{last_init}");
     ok(&journal(dir.path(), &["verify"]));
 }
+
+/// A control host without a tool deploy needs is told which one, before
+/// anything is recorded; a file of that name that cannot be executed does
+/// not count (PATH lookup through the `which` crate, not a bare `is_file`).
+#[test]
+fn deploy_names_a_missing_control_host_tool() {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    write(p, "workspace/workers.json", r#"[{"host": "127.0.0.1"}]"#);
+    ok(&maand(p, &["job", "create", "web"]));
+    ok(&maand(p, &["build"]));
+    write(p, "secrets/worker.key", "not a real key\n");
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["ssh", "rsync"] {
+        std::os::unix::fs::symlink(format!("/usr/bin/{tool}"), bin.path().join(tool)).unwrap();
+    }
+    std::fs::write(bin.path().join("python3"), "").unwrap(); // not executable
+    let before = event_count(p);
+    let o = std::process::Command::new(maand_bin())
+        .args(["deploy"])
+        .current_dir(p)
+        .env("PATH", bin.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("python3 is not installed on this control host"), "{}", stderr(&o));
+    assert_eq!(event_count(p), before, "nothing recorded");
+}

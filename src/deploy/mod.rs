@@ -59,7 +59,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_local()?;
     for tool in ["ssh", "rsync", "python3"] {
-        if which(tool).is_none() {
+        if which::which(tool).is_err() {
             return Err(Error::usage(format!("{tool} is not installed on this control host")));
         }
     }
@@ -69,7 +69,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
         .values()
         .filter(|j| opts.jobs.is_empty() || opts.jobs.contains(&j.spec.name))
         .any(|j| j.spec.hooks.values().any(|h| !h.script.ends_with(".py")));
-    if needs_bun && which("bun").is_none() {
+    if needs_bun && which::which("bun").is_err() {
         return Err(Error::usage(
             "bun is not installed on this control host, and a selected job has .ts/.js hooks (npm install -g bun)",
         ));
@@ -174,8 +174,4 @@ impl Drop for StagingCleanup {
             let _ = self.clear();
         }
     }
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| std::path::Path::new(d).join(tool)).find(|p| p.is_file())
 }
