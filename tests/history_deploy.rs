@@ -27,10 +27,8 @@ restart: stop start
 fn deployed_bucket(workers: &TestWorkers, width: usize) -> tempfile::TempDir {
     let dir = fresh_bucket();
     let p = dir.path();
+    // Test workers' buckets take any free hook API port (hook_api_port = 0).
     workers.configure_bucket(p);
-    let conf =
-        std::fs::read_to_string(p.join("maand.conf")).unwrap().replace("hook_api_port = 8080", "hook_api_port = 0");
-    std::fs::write(p.join("maand.conf"), conf).unwrap();
     let ws: Vec<String> = workers.ips.iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
     write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
     write(p, "workspace/bucket.conf", "port_min = \"38000\"\nport_max = \"38999\"\n");
