@@ -106,15 +106,8 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
         session: session.id(),
         stage_root: staging.root(),
     };
-    // CURRENT_VERSION: the promoted version of each allocation (0.0.0 for
-    // one never promoted, which plan_hook_run supplies).
     let state = session.state();
-    let versions: BTreeMap<String, String> = state
-        .deployed
-        .iter()
-        .filter(|((job, _), _)| req.jobs.contains(job))
-        .filter_map(|(key, d)| state.catalog.allocations.get(key).map(|a| (a.alloc_id.clone(), d.version.clone())))
-        .collect();
+    let versions = crate::plan::hooks::promoted_versions(state, &req.jobs);
     let root = paths.root().display().to_string();
     for (job, hook, script) in &todo {
         let run = HookRun {

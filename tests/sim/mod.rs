@@ -308,7 +308,7 @@ impl HookRunner for SimHooks<'_> {
             return Ok(0);
         }
         let state = session.state().clone();
-        let versions = BTreeMap::new();
+        let versions = maand::plan::hooks::promoted_versions(&state, &req.jobs);
         let p = self.fleet.faults.lock().unwrap().hook;
         for (job, hook) in &todo {
             let run = HookRun {

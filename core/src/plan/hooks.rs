@@ -3,7 +3,7 @@
 //! event runs on, in which order, in which batches, with which environment.
 //! The runner (shell) executes the plan; nothing here spawns or reads.
 
-use crate::state::{Allocation, Catalog, KvStore};
+use crate::state::{Allocation, Catalog, KvStore, State};
 use crate::workspace::manifest::HookEvent;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,6 +100,19 @@ pub struct Batch {
     pub index: usize,
     /// Invocations, in rollout order.
     pub invocations: Vec<Invocation>,
+}
+
+/// `CURRENT_VERSION` of every allocation of `jobs` that was ever promoted
+/// (allocation id → promoted version); [`plan_hook_run`] supplies `0.0.0`
+/// for the others. One function, so the real runner and the simulated one
+/// give hooks the same value.
+pub fn promoted_versions(state: &State, jobs: &[String]) -> BTreeMap<String, String> {
+    state
+        .deployed
+        .iter()
+        .filter(|((job, _), _)| jobs.contains(job))
+        .filter_map(|(key, d)| state.catalog.allocations.get(key).map(|a| (a.alloc_id.clone(), d.version.clone())))
+        .collect()
 }
 
 /// What a hook run needs to know besides the catalog.
