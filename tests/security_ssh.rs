@@ -104,8 +104,14 @@ fn control_socket_directory_prepared_by_another_user_is_avoided_or_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains(&secret));
     assert!(listing(&tmp).contains(&format!("{a}/tmp/maand-0 root 700 d")), "{:?}", listing(&tmp));
-    // Its master is gone with the command (the socket with it).
-    assert_eq!(std::fs::read_dir(tmp.join("maand-0")).unwrap().count(), 0);
+    // Its master stays up for the next command (ssh_control_persist), in
+    // there and private: the socket and its lock file, nothing else, none
+    // open to group or others.
+    let left: Vec<String> = listing(&tmp.join("maand-0")).into_iter().skip(1).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    for l in &left {
+        assert!(l.ends_with(" root 600 f") || l.ends_with(" root 600 s"), "{l}");
+    }
 }
 
 /// Processes whose command line mentions `needle`.
@@ -124,9 +130,21 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 #[test]
 fn a_killed_deploy_leaves_no_ssh_connection_running() {
+    killed_deploy_leaves(0, "no ssh at all");
+}
+
+#[test]
+fn a_killed_deploy_with_persistent_masters_leaves_only_idle_masters() {
+    killed_deploy_leaves(60, "only the idle masters");
+}
+
+/// Kill a deploy while `make start` runs on every worker; with
+/// `ssh_control_persist = persist` what may stay behind is `expected`.
+fn killed_deploy_leaves(persist: u32, expected: &str) {
     let Some(w) = start_or_skip(2) else { return };
     let dir = bucket_for(&w);
     let p = dir.path();
+    set_conf(p, "ssh_control_persist", &persist.to_string());
     write(p, "workspace/jobs/slow/manifest.json", r#"{"version": "1", "selectors": ["web"]}"#);
     write(
         p,
@@ -154,11 +172,20 @@ fn a_killed_deploy_leaves_no_ssh_connection_running() {
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = processes_mentioning(&key);
+        // A persistent master runs no session: it is `ssh -N -f` waiting
+        // for the next command, and ends after `persist` idle seconds.
+        let left: Vec<String> = processes_mentioning(&key)
+            .into_iter()
+            .filter(|c| persist == 0 || !c.contains(&format!("ControlPersist={persist}s")))
+            .collect();
         if left.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "ssh still running 5 s after maand was killed:\n{}", left.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "{expected} should be left 5 s after maand was killed, but:\n{}",
+            left.join("\n")
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

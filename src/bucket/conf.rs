@@ -42,6 +42,9 @@ pub struct MaandConf {
     pub hook_api_port: u16,
     /// Signs each session's commit (see [`SigningKey`]); unset = unsigned.
     pub signing_key: Option<String>,
+    /// Idle seconds an SSH master connection outlives the command that
+    /// opened it, for the next command to reuse; 0 = close with the command.
+    pub ssh_control_persist: u32,
 }
 
 /// Where the key that signs session commits comes from (`signing_key`).
@@ -67,6 +70,7 @@ impl Default for MaandConf {
             log_format: LogFormat::Kv,
             hook_api_port: 8080,
             signing_key: None,
+            ssh_control_persist: 60,
         }
     }
 }
@@ -76,6 +80,7 @@ pub const DEFAULT_CONF: &str = r#"# maand bucket settings. Unknown keys are reje
 ssh_user = "agent"            # SSH login on workers
 ssh_key = "worker.key"        # private key file under secrets/
 ssh_port = 22
+ssh_control_persist = 60      # idle seconds SSH connections stay up for the next command; 0 = close
 use_sudo = true               # run remote commands through sudo
 certs_ttl = 60                # leaf certificate lifetime, days
 certs_renewal_buffer = 0      # renew this many days before expiry
@@ -108,6 +113,12 @@ impl MaandConf {
         }
         if conf.ssh_port == 0 {
             return bad("ssh_port", "must be between 1 and 65535");
+        }
+        if conf.ssh_control_persist > 86_400 {
+            return bad(
+                "ssh_control_persist",
+                "must be at most 86400 seconds (one day); 0 closes connections with each command",
+            );
         }
         if conf.certs_ttl == 0 {
             return bad("certs_ttl", "must be at least 1 day");

@@ -116,7 +116,12 @@ impl Workers for SshWorkers<'_> {
                 shell_quote(job)
             )
         };
-        self.transport.run(ip, &script)
+        let r = self.transport.run(ip, &script);
+        if worker_gone {
+            // Its connection must not linger for the next command.
+            self.transport.retire(ip);
+        }
+        r
     }
 
     fn probe(&self, spec: &JobSpec, probe: &Probe, ip: &str, timeout: Duration) -> std::result::Result<(), String> {

@@ -25,10 +25,10 @@
 //! Paths stay short: a Unix socket path holds at most 107 bytes and ssh
 //! first binds `<ControlPath>.<16 random characters>`.
 //!
-//! Masters that outlive a command (`ssh_control_persist`, to come) belong in
-//! this same directory, named without the pid so the next command finds
-//! them: the directory's checks are what make a socket found there one of
-//! ours.
+//! Masters that outlive a command (`ssh_control_persist`, see
+//! [`super::persist`]) live in this same directory, named without the pid
+//! (with a hash of the key instead) so the next command finds them: the
+//! directory's checks are what make a socket found there one of ours.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -37,7 +37,8 @@ use std::path::{Path, PathBuf};
 
 /// Longest control directory accepted: 107 bytes of socket path, minus the
 /// 17 characters ssh appends while binding, minus `/<socket name>` (at
-/// most 34: two 12-hex hashes, two '-', a pid of up to 7 digits, the slash).
+/// most 34: two 12-hex hashes, two '-', a pid of up to 7 digits or a 6-hex
+/// key hash, the slash).
 pub const MAX_DIR_LEN: usize = 107 - 17 - 34;
 
 /// The user id maand runs as.
@@ -149,11 +150,17 @@ fn check_ancestors(dir: &Path) -> std::result::Result<(), String> {
 }
 
 /// Socket path, in `dir`, of this process's master to `user@ip:port` for
-/// the bucket at `bucket_root`.
+/// the bucket at `bucket_root` (masters that close with the command).
 pub fn socket_path(dir: &Path, bucket_root: &Path, user: &str, ip: &str, port: u16) -> PathBuf {
+    let (bucket, worker) = name_parts(bucket_root, user, ip, port);
+    dir.join(format!("{bucket}-{worker}-{}", std::process::id()))
+}
+
+/// The bucket and worker parts of a socket name: 12 hex digits each.
+pub fn name_parts(bucket_root: &Path, user: &str, ip: &str, port: u16) -> (String, String) {
     let bucket = hex::encode(&Sha256::digest(bucket_root.as_os_str().as_encoded_bytes())[..6]);
     let worker = hex::encode(&Sha256::digest(format!("{user}@{ip}:{port}").as_bytes())[..6]);
-    dir.join(format!("{bucket}-{worker}-{}", std::process::id()))
+    (bucket, worker)
 }
 
 #[cfg(test)]

@@ -4,19 +4,24 @@
 //! master connection per worker per command (ControlMaster), so a command
 //! pays the SSH handshake once per worker, not once per step.
 //!
-//! The masters are opened explicitly (`ssh -M -N`, `ControlPersist=no`) as
-//! children of maand, with their sockets in the bucket's private control
-//! directory ([`control`]); every other ssh runs with `ControlMaster=no`, so
-//! it only ever joins a master maand opened itself. A master is started from
-//! one long-lived thread with the parent-death signal set, so a killed maand
-//! takes its masters (and the sessions riding on them) down with it.
+//! With `ssh_control_persist = 0` the masters are opened explicitly
+//! (`ssh -M -N`, `ControlPersist=no`) as children of maand, with their
+//! sockets in the bucket's private control directory ([`control`]); a
+//! master is started from one long-lived thread with the parent-death
+//! signal set, so a killed maand takes its masters (and the sessions riding
+//! on them) down with it. With `ssh_control_persist = n > 0` (the default)
+//! masters stay up `n` idle seconds for the next command ([`persist`]).
+//! Every other ssh runs with `ControlMaster=no`, so it only ever joins a
+//! master maand opened itself.
 
 pub mod control;
+pub mod persist;
 
 use crate::bucket::{BucketPaths, MaandConf};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -35,14 +40,18 @@ pub struct Transport {
     bucket_root: PathBuf,
     control_dir: OnceLock<std::result::Result<PathBuf, Error>>,
     connect_timeout: u32,
+    /// `ssh_control_persist`: idle seconds a master outlives the command.
+    persist: u32,
     masters: Mutex<BTreeMap<String, Arc<Mutex<Option<Master>>>>>,
     spawner: Mutex<Option<Spawner>>,
 }
 
-/// A master connection this process opened.
+/// A master connection this process uses.
 #[derive(Debug)]
 struct Master {
-    child: Child,
+    /// The master process when it is ours to close (no persistence);
+    /// `None` for a persistent master, which ends on its own.
+    child: Option<Child>,
     socket: PathBuf,
 }
 
@@ -114,6 +123,7 @@ impl Transport {
             bucket_root: paths.root().to_path_buf(),
             control_dir: OnceLock::new(),
             connect_timeout: 10,
+            persist: conf.ssh_control_persist,
             masters: Default::default(),
             spawner: Mutex::new(None),
         }
@@ -180,8 +190,8 @@ impl Transport {
         let slot = self.masters.lock().unwrap_or_else(|p| p.into_inner()).entry(ip.to_string()).or_default().clone();
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(m) = slot.as_mut() {
-            return Ok(match m.child.try_wait() {
-                Ok(None) => Some(m.socket.clone()),
+            return Ok(match m.child.as_mut().map(|c| c.try_wait()) {
+                None | Some(Ok(None)) => Some(m.socket.clone()),
                 _ => None,
             });
         }
@@ -189,7 +199,15 @@ impl Transport {
         // Checked again at every use: a directory loosened or replaced since
         // is refused.
         control::check_private(&dir).map_err(|why| Error::op(format!("SSH control directory: {why}")))?;
-        let socket = control::socket_path(&dir, &self.bucket_root, &self.user, ip, self.port);
+        let master = if self.persist > 0 { self.persistent_master(&dir, ip)? } else { self.owned_master(&dir, ip)? };
+        let socket = master.socket.clone();
+        *slot = Some(master);
+        Ok(Some(socket))
+    }
+
+    /// A master that is a child of this process and closes with it.
+    fn owned_master(&self, dir: &Path, ip: &str) -> Result<Master> {
+        let socket = control::socket_path(dir, &self.bucket_root, &self.user, ip, self.port);
         // Only this process names sockets with its pid in a directory only
         // we can write: anything there is a leftover of a dead process.
         let _ = std::fs::remove_file(&socket);
@@ -223,8 +241,85 @@ impl Transport {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        *slot = Some(Master { child, socket: socket.clone() });
-        Ok(Some(socket))
+        Ok(Master { child: Some(child), socket })
+    }
+
+    /// A master that stays up `persist` idle seconds: joined when one for
+    /// this bucket, worker and key is alive and the worker still shows its
+    /// pinned host key; opened in the background otherwise.
+    fn persistent_master(&self, dir: &Path, ip: &str) -> Result<Master> {
+        let target = format!("{}@{ip}", self.user);
+        let socket =
+            persist::socket_path(dir, &self.bucket_root, &self.user, ip, self.port, &persist::key_hash(&self.key));
+        let lock = std::fs::OpenOptions::new()
+            .mode(0o600)
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(format!("{}.lock", socket.display()))
+            .map_err(|e| Error::op(format!("SSH control directory: {e}")))?;
+        lock.lock().map_err(|e| Error::op(format!("SSH control directory: {e}")))?;
+        for old in persist::stale_siblings(&socket) {
+            persist::exit(&old, &target);
+            let _ = std::fs::remove_file(format!("{}.lock", old.display()));
+        }
+        if socket.exists() {
+            if persist::alive(&socket, &target) && self.still_pinned(ip) {
+                return Ok(Master { child: None, socket });
+            }
+            persist::exit(&socket, &target);
+        }
+        let log = dir.join(format!("{}.err", socket.file_name().and_then(|n| n.to_str()).unwrap_or("master")));
+        let err = std::fs::OpenOptions::new()
+            .mode(0o600)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log)
+            .map_err(|e| Error::op(format!("SSH control directory: {e}")))?;
+        // `-f`: ssh forks into the background once authenticated; the
+        // foreground process's exit status says whether that happened.
+        let status = Command::new("ssh")
+            .args(self.base_options())
+            .args(["-o", "ControlMaster=yes", "-o"])
+            .arg(format!("ControlPersist={}s", self.persist))
+            .arg("-o")
+            .arg(format!("ControlPath={}", socket.display()))
+            .args(["-N", "-n", "-f"])
+            .arg(&target)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .status()
+            .map_err(|e| Error::op(format!("worker {ip}: cannot run ssh: {e}")))?;
+        let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        if !status.success() || !socket.exists() {
+            return Err(self.connection_error(ip, &stderr));
+        }
+        Ok(Master { child: None, socket })
+    }
+
+    /// Whether worker `ip` presents a host key pinned for it right now.
+    fn still_pinned(&self, ip: &str) -> bool {
+        let known = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
+        let pins = persist::pinned_keys(&known, ip, self.port);
+        !pins.is_empty() && persist::scan_matches(&persist::scan(ip, self.port, self.connect_timeout, &pins), &pins)
+    }
+
+    /// Close the master to a worker that left the bucket, persistent or not.
+    pub fn retire(&self, ip: &str) {
+        self.close(ip);
+        let Ok(dir) = self.control_dir() else { return };
+        let socket =
+            persist::socket_path(&dir, &self.bucket_root, &self.user, ip, self.port, &persist::key_hash(&self.key));
+        let target = format!("{}@{ip}", self.user);
+        for s in persist::stale_siblings(&socket).into_iter().chain([socket]) {
+            if s.exists() {
+                persist::exit(&s, &target);
+            }
+            let _ = std::fs::remove_file(format!("{}.lock", s.display()));
+        }
     }
 
     fn spawn_master(&self, cmd: Command) -> std::io::Result<Child> {
@@ -258,7 +353,9 @@ impl Transport {
             format!("bash -c {}", shell_quote(script))
         };
         let socket = self.master(ip)?;
-        let out = Command::new("ssh")
+        let mut cmd = Command::new("ssh");
+        die_with_parent(&mut cmd);
+        let out = cmd
             .args(self.client_options(socket.as_deref()))
             .arg(format!("{}@{ip}", self.user))
             .arg(wrapped)
@@ -300,6 +397,7 @@ impl Transport {
     pub fn rsync(&self, ip: &str, src: &Path, dest: &str, extra: &[String]) -> Result<Remote> {
         let socket = self.master(ip)?;
         let mut cmd = Command::new("rsync");
+        die_with_parent(&mut cmd);
         cmd.args(["-a", "--checksum", "--mkpath", "-e"]).arg(self.ssh_command_line(socket.as_deref())).args(extra);
         if self.use_sudo {
             cmd.arg("--rsync-path=sudo -n rsync");
@@ -325,31 +423,25 @@ impl Transport {
         Ok(r)
     }
 
-    /// Close the master connection to `ip`, if this process opened one.
+    /// Close the master connection to `ip` if this process owns it (a
+    /// persistent master stays up for the next command).
     pub fn close(&self, ip: &str) {
         let slot = self.masters.lock().unwrap_or_else(|p| p.into_inner()).remove(ip);
         let Some(slot) = slot else { return };
-        let Some(mut m) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
-        if let Ok(None) = m.child.try_wait() {
-            let _ = Command::new("ssh")
-                .args(["-o", "ControlMaster=no", "-o"])
-                .arg(format!("ControlPath={}", m.socket.display()))
-                .args(["-O", "exit"])
-                .arg(format!("{}@{ip}", self.user))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        let Some(m) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let Some(mut child) = m.child else { return };
+        if let Ok(None) = child.try_wait() {
+            persist::exit(&m.socket, &format!("{}@{ip}", self.user));
             let deadline = Instant::now() + Duration::from_secs(2);
-            while let Ok(None) = m.child.try_wait() {
+            while let Ok(None) = child.try_wait() {
                 if Instant::now() > deadline {
-                    let _ = m.child.kill();
+                    let _ = child.kill();
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        let _ = m.child.wait();
+        let _ = child.wait();
         let _ = std::fs::remove_file(&m.socket);
     }
 }
@@ -366,6 +458,27 @@ impl Drop for Transport {
             drop(sp.tx);
             let _ = sp.thread.join();
         }
+    }
+}
+
+/// A client ssh or rsync ends with the thread that waits for it (the
+/// parent-death signal), so a killed maand leaves no session running even
+/// when its master persists. The waiting thread blocks on the child, so the
+/// signal never fires early.
+fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (prctl, getppid).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("parent exited"));
+            }
+            Ok(())
+        });
     }
 }
 

@@ -205,3 +205,17 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
 pub mod hostile;
 pub mod prom;
 pub mod workers;
+
+/// Set `key = value` (TOML) in a bucket's `maand.conf`, replacing the line
+/// that sets it, if any.
+pub fn set_conf(bucket: &Path, key: &str, value: &str) {
+    let f = bucket.join("maand.conf");
+    let conf = std::fs::read_to_string(&f).unwrap_or_default();
+    let mut out: String = conf
+        .lines()
+        .filter(|l| l.trim_start().split([' ', '=']).next() != Some(key))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("{key} = {value}\n"));
+    std::fs::write(f, out).unwrap();
+}
