@@ -101,6 +101,7 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
         Event::CertMetricsPushed { .. } => return None,
+        Event::PeerSetRecorded { .. } => return None,
     })
 }
 
@@ -370,7 +371,7 @@ fn v0_1_0_fixture_folds_to_the_state_0_1_0_printed() {
         let rows =
             kv_rows.get(&(ns.to_string(), key.to_string())).unwrap_or_else(|| panic!("{ns} {key}: not in 0.1.0"));
         assert_eq!(history.len(), rows.len(), "{ns} {key}: history length");
-        for v in history {
+        for v in history.iter() {
             let r = rows
                 .iter()
                 .find(|r| r["version"] == Sql::Integer(v.version as i64))

@@ -210,10 +210,11 @@ fn corpus_renders_byte_for_byte_like_go() {
         .collect();
 
     // Go: the same KV (plaintext), context and read rules.
-    let mut kv: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+    let mut kv: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (ns, k, versions) in state.kv.iter() {
         if let Some(v) = versions.last().and_then(|v| v.value.as_ref()) {
-            kv.entry(ns).or_default().insert(k, key.open(ns, k, v).unwrap());
+            let plain = key.open(&ns, &k, v).unwrap();
+            kv.entry(ns.into_owned()).or_default().insert(k.into_owned(), plain);
         }
     }
     let worker = &state.catalog.workers[IP];

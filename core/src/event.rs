@@ -403,6 +403,31 @@ pub enum Event {
         /// The last failure, when it failed.
         detail: String,
     },
+    /// A fleet-wide peer list changed: the members of a job (its live
+    /// allocations' workers) or of a worker label, in order. Recorded once
+    /// per change instead of one copy per member, so the journal grows with
+    /// the change, not with the square of the fleet; each member's
+    /// `peer_workers` / `<label>_peers` KV value is derived from it on read
+    /// (see [`crate::state::kv`]). Empty `members` ends the set.
+    PeerSetRecorded {
+        /// Whose set.
+        scope: PeerScope,
+        /// Member worker addresses, in catalog order.
+        members: Vec<String>,
+        /// When the build recorded it (the derived values' creation time).
+        at: Millis,
+    },
+}
+
+/// Whose peer set a [`Event::PeerSetRecorded`] records.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerScope {
+    /// A job: its live (not removed) allocations, disabled included; each
+    /// member's `maand/job/<job>/worker/<ip>` `peer_workers` lists the others.
+    Job(String),
+    /// A worker label: the workers carrying it; each member's
+    /// `maand/worker/<ip>` `<label>_peers` lists the others.
+    Label(String),
 }
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
@@ -503,6 +528,7 @@ impl Event {
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
             Event::SessionSigned { .. } => "session_signed",
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
+            Event::PeerSetRecorded { .. } => "peer_set_recorded",
         }
     }
 
@@ -690,6 +716,13 @@ impl Event {
                 if *ok { "accepted" } else { "failed" },
                 if detail.is_empty() { String::new() } else { format!(" ({detail})") }
             ),
+            Event::PeerSetRecorded { scope, members, .. } => {
+                let whose = match scope {
+                    PeerScope::Job(j) => format!("job {j}"),
+                    PeerScope::Label(l) => format!("label {l}"),
+                };
+                format!("peers of {whose}: {} worker(s)", members.len())
+            }
         }
     }
 }

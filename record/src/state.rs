@@ -5,16 +5,17 @@
 //! the bytes of an exemplar state, so a change of shape cannot go unnoticed.
 //!
 //! History: 1 = bucket + KV; 2 = + catalog; 3 = + promoted deployments
-//! (maand 0.1.0, encoded from its live `State`); 4 = this record type
-//! (sealed values name their algorithm).
+//! (maand 0.1.0, encoded from its live `State`); 4 = [`StateV4`] (sealed
+//! values name their algorithm); 5 = [`StateV5`] (+ peer sets, from which
+//! `peer_workers` and `<label>_peers` are derived instead of stored).
 
 use crate::v1::{AllocationV1, CertRecordV1, JobFileV1, JobSpecV1, Millis, WorkerV1};
-use crate::v2::KvValueV2;
+use crate::v2::{KvValueV2, PeerScopeV2};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The state version this crate encodes.
-pub const STATE_VERSION: u16 = 4;
+pub const STATE_VERSION: u16 = 5;
 
 /// A job with its files.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -80,4 +81,25 @@ pub struct StateV4 {
     pub deployed: BTreeMap<(String, String), DeployedV4>,
     /// Ready allocations: (job, worker) → (hash, version).
     pub ready: BTreeMap<(String, String), (String, String)>,
+}
+
+/// A recorded peer set.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerSetV5 {
+    /// Member addresses, in catalog order.
+    pub members: Vec<String>,
+    /// Version (one per recorded change).
+    pub version: u64,
+    /// Recorded at.
+    pub at: Millis,
+}
+
+/// The whole folded state, as a version-5 snapshot stores it: version 4's
+/// fields and the peer sets.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateV5 {
+    /// Everything version 4 held.
+    pub v4: StateV4,
+    /// Peer sets by scope.
+    pub peers: BTreeMap<PeerScopeV2, PeerSetV5>,
 }

@@ -68,7 +68,8 @@ pub enum KvValueV2 {
 }
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
-/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`).
+/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
+/// 37: `PeerSetRecorded`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -234,6 +235,22 @@ pub enum EventV2 {
         ok: bool,
         detail: String,
     },
+    /// A job's or a label's peer list, once per change (members derive
+    /// `peer_workers` / `<label>_peers` from it).
+    PeerSetRecorded {
+        scope: PeerScopeV2,
+        members: Vec<String>,
+        at: Millis,
+    },
+}
+
+/// Whose peer set a `PeerSetRecorded` records.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PeerScopeV2 {
+    /// A job's live allocations.
+    Job(String),
+    /// A worker label's workers.
+    Label(String),
 }
 
 /// The stored body of a format-2 record (the hash follows it).

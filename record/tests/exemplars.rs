@@ -281,6 +281,12 @@ pub fn events_v2() -> Vec<EventV2> {
         ok: false,
         detail: s("remote write status 503 Service Unavailable"),
     });
+    v.push(EventV2::PeerSetRecorded {
+        scope: PeerScopeV2::Job(s("api")),
+        members: vec![s("10.0.0.1"), s("10.0.0.2")],
+        at: 1_763_780_645_300,
+    });
+    v.push(EventV2::PeerSetRecorded { scope: PeerScopeV2::Label(s("db")), members: vec![], at: 1_763_780_645_301 });
     v
 }
 
@@ -297,6 +303,17 @@ pub fn names<T>(events: &[T], kind: impl Fn(&T) -> &'static str) -> Vec<String> 
             if *n == 1 { k.to_string() } else { format!("{k}_{n}") }
         })
         .collect()
+}
+
+pub fn state_v5() -> StateV5 {
+    StateV5 {
+        v4: state_v4(),
+        peers: [
+            (PeerScopeV2::Job(s("api")), PeerSetV5 { members: vec![s("10.0.0.1")], version: 3, at: 5 }),
+            (PeerScopeV2::Label(s("db")), PeerSetV5 { members: vec![], version: 1, at: 4 }),
+        ]
+        .into(),
+    }
 }
 
 pub fn state_v4() -> StateV4 {
@@ -389,6 +406,7 @@ pub fn all_goldens() -> Vec<(String, Vec<u8>)> {
         out.push((format!("v2/{name}"), enc(e)));
     }
     out.push(("state/v4".into(), enc(&state_v4())));
+    out.push(("state/v5".into(), enc(&state_v5())));
     out.push(("index/session_record".into(), enc(&session_record())));
     out.push(("index/snapshot_meta".into(), enc(&snapshot_meta())));
     out.push(("index/journal_meta".into(), enc(&journal_meta())));

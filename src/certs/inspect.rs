@@ -75,7 +75,7 @@ pub fn all(state: &State, ca_pem: Option<&str>, now: Millis, buffer_days: u32) -
         status: status_ca,
     });
     for (job, name, ip) in state.catalog.certs.keys() {
-        let pem = match state.kv.get(&format!("maand/job/{job}/worker/{ip}"), &format!("certs/{name}.crt")) {
+        let pem = match state.kv.stored_get(&format!("maand/job/{job}/worker/{ip}"), &format!("certs/{name}.crt")) {
             Some(KvValue::Plain(p)) => Some(p.as_str()),
             _ => None,
         };

@@ -7,6 +7,7 @@ use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
 use crate::error::{Error, Result};
+use crate::event::PeerScope;
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
@@ -228,7 +229,7 @@ pub fn staging_view(state: &State, job: &str, ips: &[String]) -> State {
     let mut view =
         State { seq: state.seq, bucket: state.bucket.clone(), update_seq: state.update_seq, ..Default::default() };
     let mut last: Option<(&str, bool)> = None;
-    for (ns, key, versions) in state.kv.iter() {
+    for (ns, key, versions) in state.kv.stored_iter() {
         let keep = match last {
             Some((n, k)) if n == ns => k,
             _ => {
@@ -239,6 +240,13 @@ pub fn staging_view(state: &State, job: &str, ips: &[String]) -> State {
         };
         if keep {
             view.kv.restore(ns, key, versions.to_vec());
+        }
+    }
+    // The peer sets behind the derived keys of what it can read: its own
+    // job's and every label's (a worker namespace shows its labels' peers).
+    for (scope, set) in state.kv.peer_sets() {
+        if matches!(scope, PeerScope::Label(_)) || *scope == PeerScope::Job(job.to_string()) {
+            view.kv.restore_peers(scope.clone(), set.members.clone(), set.version, set.at);
         }
     }
     let cat = &state.catalog;

@@ -142,13 +142,13 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     for name in spec.certs.keys() {
         for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
             let key = format!("certs/{name}.{ext}");
-            if let Some(v) = state.kv.get(&ns, &key) {
+            if let Some(v) = state.kv.stored_get(&ns, &key) {
                 add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), mode)?;
             }
         }
     }
     if !spec.certs.is_empty()
-        && let Some(KvValue::Plain(ca)) = state.kv.get("maand/worker", "certs/ca.crt")
+        && let Some(KvValue::Plain(ca)) = state.kv.stored_get("maand/worker", "certs/ca.crt")
     {
         add("certs/ca.crt", ca.as_bytes(), 0o644)?;
     }

@@ -261,7 +261,7 @@ pub fn diff_states(a: &State, b: &State, opts: &DiffOptions<'_>) -> Result<State
             .iter()
             .map(|((job, name, ip), r)| {
                 let ns = format!("maand/job/{job}/worker/{ip}");
-                let fp = match s.kv.get(&ns, &format!("certs/{name}.crt")) {
+                let fp = match s.kv.stored_get(&ns, &format!("certs/{name}.crt")) {
                     Some(KvValue::Plain(pem)) => cert_fingerprint(pem),
                     _ => String::new(),
                 };

@@ -55,14 +55,14 @@ pub fn stage(root: &Path, state: &State, kv_key: &KvKey, job: &str, ip: &str) ->
         for name in j.spec.certs.keys() {
             for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
                 let key = format!("certs/{name}.{ext}");
-                if let Some(v) = state.kv.get(&ns, &key) {
+                if let Some(v) = state.kv.stored_get(&ns, &key) {
                     let pem = kv_key.open(&ns, &key, v)?;
                     write(&dir.join(&key), pem.as_bytes(), mode)?;
                 }
             }
         }
         if !j.spec.certs.is_empty()
-            && let Some(KvValue::Plain(ca)) = state.kv.get("maand/worker", "certs/ca.crt")
+            && let Some(KvValue::Plain(ca)) = state.kv.stored_get("maand/worker", "certs/ca.crt")
         {
             write(&dir.join("certs/ca.crt"), ca.as_bytes(), 0o644)?;
         }

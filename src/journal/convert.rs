@@ -7,14 +7,14 @@
 //! compile error here until someone decides how it is recorded (a new
 //! record version) or that it is not.
 
-use crate::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, SealAlg, SessionInfo};
+use crate::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, PeerScope, SealAlg, SessionInfo};
 use crate::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags};
 use crate::state::{
     Allocation, BucketInfo, CertConfig, CertRecord, Deployed, Hook, HookDemand, Job, JobFile, JobSpec, KvVersion, Port,
     State, Worker,
 };
 use maand_record::index::SessionRecordV1;
-use maand_record::state::{DeployedV4, JobV4, KvVersionV4, StateV4};
+use maand_record::state::{DeployedV4, JobV4, KvVersionV4, PeerSetV5, StateV4, StateV5};
 use maand_record::v1::*;
 use maand_record::v2::*;
 use maand_record::{AnyBody, FORMAT_VERSION};
@@ -301,6 +301,7 @@ events! {
     v2_only: [
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
+        PeerSetRecorded { scope, members, at },
     ],
 }
 
@@ -334,12 +335,12 @@ pub fn envelope(body: AnyBody, hash: [u8; 32]) -> Envelope {
 }
 
 /// The snapshot record of a folded state.
-pub fn state_record(state: &State) -> StateV4 {
+pub fn state_record(state: &State) -> StateV5 {
     let mut kv: BTreeMap<String, BTreeMap<String, Vec<KvVersionV4>>> = BTreeMap::new();
-    for (ns, key, versions) in state.kv.iter() {
+    for (ns, key, versions) in state.kv.stored_iter() {
         kv.entry(ns.to_string()).or_default().insert(key.to_string(), versions.to_vec().conv());
     }
-    StateV4 {
+    let v4 = StateV4 {
         seq: state.seq,
         bucket_id: state.bucket.as_ref().map(|b| b.bucket_id.clone()),
         update_seq: state.update_seq,
@@ -350,11 +351,21 @@ pub fn state_record(state: &State) -> StateV4 {
         kv,
         deployed: state.deployed.conv(),
         ready: state.ready.clone(),
-    }
+    };
+    let peers = state
+        .kv
+        .peer_sets()
+        .iter()
+        .map(|(scope, set)| {
+            (scope.conv(), PeerSetV5 { members: set.members.clone(), version: set.version, at: set.at })
+        })
+        .collect();
+    StateV5 { v4, peers }
 }
 
 /// The folded state a snapshot record holds.
-pub fn state_from_record(r: &StateV4) -> State {
+pub fn state_from_record(r5: &StateV5) -> State {
+    let r = &r5.v4;
     let mut state = State {
         seq: r.seq,
         bucket: r.bucket_id.as_ref().map(|id| BucketInfo { bucket_id: id.clone() }),
@@ -372,7 +383,28 @@ pub fn state_from_record(r: &StateV4) -> State {
             state.kv.restore(ns, key, versions.conv());
         }
     }
+    for (scope, set) in &r5.peers {
+        state.kv.restore_peers(scope.conv(), set.members.clone(), set.version, set.at);
+    }
     state
+}
+
+impl Conv<PeerScopeV2> for PeerScope {
+    fn conv(&self) -> PeerScopeV2 {
+        match self {
+            PeerScope::Job(j) => PeerScopeV2::Job(j.clone()),
+            PeerScope::Label(l) => PeerScopeV2::Label(l.clone()),
+        }
+    }
+}
+
+impl Conv<PeerScope> for PeerScopeV2 {
+    fn conv(&self) -> PeerScope {
+        match self {
+            PeerScopeV2::Job(j) => PeerScope::Job(j.clone()),
+            PeerScopeV2::Label(l) => PeerScope::Label(l.clone()),
+        }
+    }
 }
 
 /// The session index row form of session information.
@@ -473,11 +505,12 @@ mod tests {
 
     #[test]
     fn snapshot_state_survives_the_domain_unchanged() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("record/tests/golden/state/v4.hex");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("record/tests/golden/state/v5.hex");
         let bytes = hex::decode(std::fs::read_to_string(root).unwrap().trim()).unwrap();
-        let record: StateV4 = maand_record::decode_exact(&bytes).unwrap();
+        let record: StateV5 = maand_record::decode_exact(&bytes).unwrap();
         let state = state_from_record(&record);
         assert!(!state.kv.is_empty() && !state.deployed.is_empty() && !state.ready.is_empty());
+        assert_eq!(state.kv.peer_sets().len(), 2);
         assert_eq!(maand_record::encode(&state_record(&state)).unwrap(), bytes);
     }
 }

@@ -53,7 +53,7 @@ pub fn run(
             Err(e) => return Err(e),
         }
         let ns = format!("maand/job/{job}/worker/{ip}");
-        for (n, k, _) in state.kv.iter().filter(|(n, _, _)| *n == ns) {
+        for (n, k, _) in state.kv.stored_iter().filter(|(n, _, _)| *n == ns) {
             events.push(Event::KvPurged { namespace: n.to_string(), key: k.to_string() });
         }
         for (j, name, cip) in cat.certs.keys() {
@@ -67,7 +67,7 @@ pub fn run(
     let active = |job: &str| cat.allocations.values().any(|a| a.job == job && a.active());
     let cutoff = now - (retain_days as i64).saturating_mul(86_400_000);
     let mut purged = std::collections::BTreeSet::new();
-    for (ns, key, history) in state.kv.iter() {
+    for (ns, key, history) in state.kv.stored_iter() {
         let job_of = ns
             .strip_prefix("maand/job/")
             .map(|r| r.split('/').next().unwrap_or(r))

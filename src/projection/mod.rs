@@ -41,6 +41,13 @@ pub fn mark(path: &Path) -> Option<ProjectionMark> {
 
 /// The mark of the projection open on `conn`, if it is a maand projection.
 pub fn mark_of(conn: &Connection) -> Option<ProjectionMark> {
+    // A projection of another schema version is not ours to update: it is
+    // rebuilt (the tables it lacks are created then).
+    let version: Option<i64> =
+        conn.query_row("SELECT version FROM schema_version WHERE id = 1", [], |r| r.get(0)).optional().ok().flatten();
+    if version != Some(SCHEMA_VERSION) {
+        return None;
+    }
     conn.query_row("SELECT journal_id, seq FROM maand_projection WHERE id = 1", [], |r| {
         Ok(ProjectionMark { journal_id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64 })
     })
@@ -130,6 +137,7 @@ pub fn write_all(conn: &mut Connection, state: &State, journal_id: &str) -> Resu
     tx.execute("INSERT INTO schema_version (id, version) VALUES (1, ?1)", params![SCHEMA_VERSION])?;
     rows::write_bucket(&tx, state)?;
     rows::write_all_kv(&tx, state)?;
+    rows::write_all_peers(&tx, state)?;
     rows::write_all_catalog(&tx, state)?;
     set_mark(&tx, state, journal_id)?;
     tx.commit()?;
@@ -146,6 +154,7 @@ pub fn update(path: &Path, state: &State, journal_id: &str, touched: &BTreeSet<T
         match t {
             Touched::Bucket => rows::write_bucket(&tx, state)?,
             Touched::Kv { namespace, key } => rows::write_kv_key(&tx, state, namespace, key)?,
+            Touched::PeerSet(scope) => rows::write_peer_set(&tx, state, scope)?,
             Touched::Worker(ip) => rows::write_worker(&tx, state, ip)?,
             Touched::Job(name) => rows::write_job(&tx, state, name)?,
             Touched::JobFile(job, path) => rows::write_job_file(&tx, state, job, path)?,

@@ -2,7 +2,8 @@
 
 use crate::clock::format_ms;
 use crate::error::Result;
-use crate::state::{KvVersion, State};
+use crate::event::PeerScope;
+use crate::state::{KvVersion, PeerSet, State};
 use rusqlite::{Transaction, params};
 
 pub(super) fn write_bucket(tx: &Transaction, state: &State) -> Result<()> {
@@ -30,9 +31,15 @@ fn insert_kv(stmt: &mut rusqlite::CachedStatement, ns: &str, key: &str, v: &KvVe
     Ok(())
 }
 
+/// `key_value` holds stored keys; a stored copy of a key a peer set now
+/// derives (written by builds before peer sets) is left out, the
+/// `kv_derived` view shows the key instead.
 pub(super) fn write_all_kv(tx: &Transaction, state: &State) -> Result<()> {
     let mut stmt = tx.prepare_cached(INSERT_KV)?;
-    for (ns, key, history) in state.kv.iter() {
+    for (ns, key, history) in state.kv.stored_iter() {
+        if state.kv.is_derived(ns, key) {
+            continue;
+        }
         for v in history {
             insert_kv(&mut stmt, ns, key, v)?;
         }
@@ -42,9 +49,65 @@ pub(super) fn write_all_kv(tx: &Transaction, state: &State) -> Result<()> {
 
 pub(super) fn write_kv_key(tx: &Transaction, state: &State, ns: &str, key: &str) -> Result<()> {
     tx.execute("DELETE FROM key_value WHERE namespace = ?1 AND key = ?2", params![ns, key])?;
+    if state.kv.is_derived(ns, key) {
+        return Ok(());
+    }
     let mut stmt = tx.prepare_cached(INSERT_KV)?;
-    for v in state.kv.history(ns, key) {
+    for v in state.kv.stored_history(ns, key) {
         insert_kv(&mut stmt, ns, key, v)?;
+    }
+    Ok(())
+}
+
+fn scope_columns(scope: &PeerScope) -> (&'static str, &str) {
+    match scope {
+        PeerScope::Job(j) => ("job", j.as_str()),
+        PeerScope::Label(l) => ("label", l.as_str()),
+    }
+}
+
+fn insert_peer_set(tx: &Transaction, scope: &PeerScope, set: &PeerSet) -> Result<()> {
+    let (kind, name) = scope_columns(scope);
+    tx.execute(
+        "INSERT INTO peer_set (scope_kind, scope_name, version, created_date) VALUES (?1, ?2, ?3, ?4)",
+        params![kind, name, set.version as i64, format_ms(set.at)],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO peer_member (scope_kind, scope_name, position, worker_ip) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (i, ip) in set.members.iter().enumerate() {
+        stmt.execute(params![kind, name, i as i64, ip])?;
+    }
+    Ok(())
+}
+
+pub(super) fn write_all_peers(tx: &Transaction, state: &State) -> Result<()> {
+    for (scope, set) in state.kv.peer_sets() {
+        insert_peer_set(tx, scope, set)?;
+    }
+    Ok(())
+}
+
+/// Rewrite one peer set, and the stored copies of the key it derives (a
+/// member that joined hides its old copy; one that left shows it again).
+pub(super) fn write_peer_set(tx: &Transaction, state: &State, scope: &PeerScope) -> Result<()> {
+    let (kind, name) = scope_columns(scope);
+    tx.execute("DELETE FROM peer_set WHERE scope_kind = ?1 AND scope_name = ?2", params![kind, name])?;
+    tx.execute("DELETE FROM peer_member WHERE scope_kind = ?1 AND scope_name = ?2", params![kind, name])?;
+    if let Some(set) = state.kv.peer_sets().get(scope) {
+        insert_peer_set(tx, scope, set)?;
+    }
+    let (prefix, key) = match scope {
+        PeerScope::Job(j) => (format!("maand/job/{j}/worker/"), "peer_workers".to_string()),
+        PeerScope::Label(l) => ("maand/worker/".to_string(), format!("{l}_peers")),
+    };
+    let copies: Vec<&str> = state
+        .kv
+        .stored_namespaces_with_prefix(&prefix)
+        .filter(|ns| ns[prefix.len()..].find('/').is_none() && !state.kv.stored_history(ns, &key).is_empty())
+        .collect();
+    for ns in copies {
+        write_kv_key(tx, state, ns, &key)?;
     }
     Ok(())
 }

@@ -5,7 +5,9 @@
 //! fresh rebuild dump identically.
 
 /// Schema version recorded in `schema_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// 2: peer sets (`peer_set`, `peer_member`, the `kv_derived` view) and
+/// `cat_kv` showing derived keys.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// DDL for every table and view, in creation order.
 pub const DDL: &[&str] = &[
@@ -49,12 +51,28 @@ pub const DDL: &[&str] = &[
      FROM allocations a ORDER BY a.job, a.worker_ip",
     "CREATE VIEW cat_job_commands (job, command_name, executed_on, demand_job, demand_command, demand_config) AS \
      SELECT job, name, executed_on, demand_job, demand_command, demand_config FROM job_commands ORDER BY job, name",
+    // Peer sets (see maand_core::state::kv): each member's `peer_workers`
+    // (job scope) or `<label>_peers` (label scope) is derived at query time
+    // from these two tables by the `kv_derived` view, never stored per member.
+    "CREATE TABLE peer_set (scope_kind TEXT, scope_name TEXT, version INT, created_date TEXT, \
+     PRIMARY KEY (scope_kind, scope_name)) WITHOUT ROWID",
+    "CREATE TABLE peer_member (scope_kind TEXT, scope_name TEXT, position INT, worker_ip TEXT, \
+     PRIMARY KEY (scope_kind, scope_name, position)) WITHOUT ROWID",
+    "CREATE VIEW kv_derived (namespace, key, value, version, ttl, created_date, deleted) AS \
+     SELECT (CASE m.scope_kind WHEN 'job' THEN 'maand/job/' || m.scope_name || '/worker/' || m.worker_ip ELSE 'maand/worker/' || m.worker_ip END), \
+     (CASE m.scope_kind WHEN 'job' THEN 'peer_workers' ELSE m.scope_name || '_peers' END), \
+     ifnull((SELECT group_concat(o.worker_ip, ',') FROM (SELECT worker_ip FROM peer_member p \
+       WHERE p.scope_kind = m.scope_kind AND p.scope_name = m.scope_name AND p.worker_ip != m.worker_ip ORDER BY p.position) o), ''), \
+     s.version, '0', s.created_date, 0 \
+     FROM peer_member m JOIN peer_set s ON s.scope_kind = m.scope_kind AND s.scope_name = m.scope_name",
     "CREATE VIEW cat_kv (namespace, key, value, version, ttl, created_date, deleted) AS \
-     SELECT kv.namespace, kv.key, \
-     (CASE WHEN kv.value LIKE 'enc:v1:%' THEN '[encrypted]' WHEN length(kv.value) > 50 THEN substr(kv.value, 1, 50) || '...' ELSE kv.value END), \
-     kv.version, kv.ttl, kv.created_date, kv.deleted \
+     SELECT namespace, key, \
+     (CASE WHEN value LIKE 'enc:v1:%' THEN '[encrypted]' WHEN length(value) > 50 THEN substr(value, 1, 50) || '...' ELSE value END), \
+     version, ttl, created_date, deleted FROM ( \
+     SELECT kv.namespace, kv.key, kv.value, kv.version, kv.ttl, kv.created_date, kv.deleted \
      FROM key_value kv WHERE kv.version = (SELECT max(version) FROM key_value l WHERE l.namespace = kv.namespace AND l.key = kv.key) \
-     ORDER BY kv.namespace, kv.key",
+     UNION ALL SELECT * FROM kv_derived) \
+     ORDER BY namespace, key",
     "CREATE VIEW cat_deployments (alloc_id, worker_ip, job, disabled, removed, current_hash, previous_hash, current_version, new_version) AS \
      SELECT a.alloc_id, a.worker_ip, a.job, a.disabled, a.removed, ifnull(h.current_hash, ''), ifnull(h.previous_hash, ''), \
      ifnull(h.current_version, ''), ifnull(a.new_version, '') \

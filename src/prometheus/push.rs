@@ -106,7 +106,7 @@ fn credentials(state: &State, kv_key: &KvKey, job: &str) -> std::result::Result<
     let read = |k: &str| -> std::result::Result<Option<String>, String> {
         match state.kv.get(&ns, k) {
             None => Ok(None),
-            Some(v) => kv_key.open(&ns, k, v).map(Some).map_err(|e| format!("{ns} {k}: {e}")),
+            Some(v) => kv_key.open(&ns, k, &v).map(Some).map_err(|e| format!("{ns} {k}: {e}")),
         }
     };
     match (read("admin_username")?, read("admin_password")?) {

@@ -309,7 +309,7 @@ fn read(view: &KvView, ns: &str, key: &str) -> Result<Option<String>, CallError>
             if v.is_sealed() {
                 view.mark_sealed_read();
             }
-            view.kv_key.open(ns, key, v).map(Some).map_err(|_| fail("cannot decrypt"))
+            view.kv_key.open(ns, key, &v).map(Some).map_err(|_| fail("cannot decrypt"))
         }
     }
 }

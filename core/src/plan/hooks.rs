@@ -56,7 +56,7 @@ pub fn allocations_for<'a>(
 /// Order `workers` by the job's `rollout_order` KV when it names exactly
 /// that set (no more, no fewer, no repeats), else keep catalog order.
 pub fn rollout_order(kv: &KvStore, job: &str, workers: &[String]) -> (Vec<String>, OrderSource) {
-    if let Some(crate::event::KvValue::Plain(order)) = kv.get(&format!("maand/job/{job}"), "rollout_order") {
+    if let Some(crate::event::KvValue::Plain(order)) = kv.get(&format!("maand/job/{job}"), "rollout_order").as_deref() {
         let listed: Vec<String> = order.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
         let set: BTreeSet<&String> = listed.iter().collect();
         let want: BTreeSet<&String> = workers.iter().collect();

@@ -15,7 +15,7 @@ mod touched;
 pub use catalog::{Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port, Worker};
 pub use deploy::Deployed;
 pub use fold::Fold;
-pub use kv::{KvStore, KvVersion};
+pub use kv::{KvStore, KvVersion, PeerSet};
 pub use touched::{Touched, touched_by};
 
 use crate::event::Event;
@@ -92,6 +92,7 @@ impl State {
             Event::AllocationUpserted(a) => {
                 self.catalog.allocations.insert((a.job.clone(), a.worker_ip.clone()), a.clone());
             }
+            Event::PeerSetRecorded { scope, members, at } => self.kv.set_peers(scope, members, *at),
             Event::CertIssued { job, name, ip, record } => {
                 self.catalog.certs.insert((job.clone(), name.clone(), ip.clone()), record.clone());
             }

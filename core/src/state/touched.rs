@@ -1,7 +1,7 @@
 //! Which parts of state an event touches: lets the projection rewrite only
 //! those rows at a checkpoint instead of the whole database.
 
-use crate::event::Event;
+use crate::event::{Event, PeerScope};
 
 /// A unit of state the projection can rewrite on its own.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,6 +26,8 @@ pub enum Touched {
     Allocation(String, String),
     /// One `hash` row (job, worker address).
     Deployed(String, String),
+    /// One peer set: its `peer_set` and `peer_member` rows.
+    PeerSet(PeerScope),
 }
 
 /// The state units `event` changes when folded (empty for records).
@@ -58,6 +60,7 @@ fn touched_one(event: &Event) -> Option<Touched> {
         Event::JobFilePut { job, path, .. } | Event::JobFileRemoved { job, path } => {
             Some(Touched::JobFile(job.clone(), path.clone()))
         }
+        Event::PeerSetRecorded { scope, .. } => Some(Touched::PeerSet(scope.clone())),
         Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
         Event::AllocationPromoted { job, ip, .. }
         | Event::AllocationUndeployed { job, ip }

@@ -60,10 +60,10 @@ pub(super) fn run(view: &BucketView, args: &KvArgs) -> Result<()> {
         if (f.active && deleted) || (f.deleted && !deleted) {
             continue;
         }
-        if !f.jobs.is_empty() && !f.jobs.iter().any(|j| matches_job(ns, j)) {
+        if !f.jobs.is_empty() && !f.jobs.iter().any(|j| matches_job(&ns, j)) {
             continue;
         }
-        if !f.workers.is_empty() && !f.workers.iter().any(|w| matches_worker(ns, w)) {
+        if !f.workers.is_empty() && !f.workers.iter().any(|w| matches_worker(&ns, w)) {
             continue;
         }
         let value = match &v.value {

@@ -4,7 +4,7 @@
 //! vars and secrets of jobs without active allocations.
 
 use super::BuildContext;
-use crate::event::{Event, KvValue};
+use crate::event::{Event, KvValue, PeerScope};
 use crate::state::{Catalog, State, Worker, ids};
 use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,8 +87,6 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
         put(&mut kv, &ns, "jobs", jobs.join(","));
         for l in &w.labels {
             let peers = &by_label[l.as_str()];
-            let others: Vec<&str> = peers.iter().filter(|p| p.ip != w.ip).map(|p| p.ip.as_str()).collect();
-            put(&mut kv, &ns, format!("{l}_peers"), others.join(","));
             let index = peers.iter().position(|p| p.ip == w.ip).unwrap_or(0);
             put(&mut kv, &ns, format!("{l}_allocation_index"), index);
         }
@@ -130,8 +128,6 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
         for (i, ip) in live.iter().enumerate() {
             let ns = format!("maand/job/{name}/worker/{ip}");
             put(&mut kv, &ns, format!("{name}_allocation_index"), i);
-            let peers: Vec<&str> = live.iter().filter(|p| *p != ip).copied().collect();
-            put(&mut kv, &ns, "peer_workers", peers.join(","));
             put(&mut kv, &ns, "version", &s.version);
         }
     }
@@ -154,7 +150,7 @@ pub(super) fn kv_events(
     let mut ev = Vec::new();
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
     let mut namespaces: BTreeSet<String> = desired.keys().cloned().collect();
-    for (ns, _, history) in state.kv.iter() {
+    for (ns, _, history) in state.kv.stored_iter() {
         if is_build_owned(ns) && history.last().is_some_and(|v| v.value.is_some()) && !namespaces.contains(ns) {
             namespaces.insert(ns.to_string());
         }
@@ -168,13 +164,13 @@ pub(super) fn kv_events(
             .is_some_and(|(j, ip)| next.allocations.get(&(j.to_string(), ip.to_string())).is_some_and(|a| !a.removed));
         let mut keep: BTreeSet<String> = BTreeSet::new();
         for (k, v) in want {
-            let same = matches!(state.kv.get(ns, &k), Some(KvValue::Plain(cur)) if *cur == v);
+            let same = matches!(state.kv.stored_get(ns, &k), Some(KvValue::Plain(cur)) if *cur == v);
             keep.insert(k.clone());
             if !same {
                 ev.push(Event::KvPut { namespace: ns.to_string(), key: k, value: KvValue::Plain(v), ttl: 0, at });
             }
         }
-        for k in state.kv.live_keys(ns) {
+        for k in state.kv.stored_live_keys(ns) {
             if keep.contains(k) || (cert_managed && k.starts_with("certs/")) {
                 continue;
             }
@@ -187,8 +183,8 @@ pub(super) fn kv_events(
     for (job, input) in &ws.jobs {
         let ns = format!("vars/job/{job}");
         for (k, v) in &input.vars {
-            if !matches!(state.kv.get(&ns, k), Some(KvValue::Plain(cur)) if cur == v)
-                || state.kv.latest(&ns, k).is_some_and(|l| l.expired_at(at))
+            if !matches!(state.kv.stored_get(&ns, k), Some(KvValue::Plain(cur)) if cur == v)
+                || state.kv.stored_latest(&ns, k).is_some_and(|l| l.expired_at(at))
             {
                 ev.push(Event::KvPut {
                     namespace: ns.clone(),
@@ -210,14 +206,14 @@ pub(super) fn kv_events(
         // earlier build whose vars or secrets are still in KV.
         let mut jobs: BTreeSet<&str> = state.catalog.jobs.keys().map(String::as_str).collect();
         jobs.extend(next.jobs.keys().map(String::as_str));
-        for (ns, _, _) in state.kv.iter() {
+        for (ns, _, _) in state.kv.stored_iter() {
             if let Some(j) = ns.strip_prefix("vars/job/").or_else(|| ns.strip_prefix("secrets/job/")) {
                 jobs.insert(j);
             }
         }
         for job in jobs.into_iter().filter(|j| !active.contains(j)) {
             for ns in [format!("vars/job/{job}"), format!("secrets/job/{job}")] {
-                for k in state.kv.live_keys(&ns) {
+                for k in state.kv.stored_live_keys(&ns) {
                     if deleted.insert((ns.clone(), k.to_string())) {
                         ev.push(Event::KvDeleted { namespace: ns.clone(), key: k.to_string(), at });
                     }
@@ -228,10 +224,46 @@ pub(super) fn kv_events(
 
     // Expired keys become tombstones (compared with the session's time);
     // `deleted` also holds keys this build just wrote or deleted.
-    for (ns, key, history) in state.kv.iter() {
+    for (ns, key, history) in state.kv.stored_iter() {
         let Some(last) = history.last() else { continue };
         if last.value.is_some() && last.expired_at(at) && !deleted.contains(&(ns.to_string(), key.to_string())) {
             ev.push(Event::KvDeleted { namespace: ns.to_string(), key: key.to_string(), at });
+        }
+    }
+    ev.extend(peer_set_events(state, next, at));
+    ev
+}
+
+/// The peer sets of the catalog (see [`crate::state::kv`]): each job's live
+/// allocations (disabled included) and each label's workers, in catalog
+/// order; an event for each set that differs from the recorded one (an
+/// empty set ends one that was recorded).
+pub fn desired_peer_sets(cat: &Catalog) -> BTreeMap<PeerScope, Vec<String>> {
+    let mut sets: BTreeMap<PeerScope, Vec<String>> = BTreeMap::new();
+    for w in cat.workers_in_order() {
+        for l in &w.labels {
+            sets.entry(PeerScope::Label(l.clone())).or_default().push(w.ip.clone());
+        }
+    }
+    for name in cat.jobs.keys() {
+        let live: Vec<String> =
+            cat.allocations_of(name).iter().filter(|a| !a.removed).map(|a| a.worker_ip.clone()).collect();
+        if !live.is_empty() {
+            sets.insert(PeerScope::Job(name.clone()), live);
+        }
+    }
+    sets
+}
+
+fn peer_set_events(state: &State, next: &Catalog, at: crate::event::Millis) -> Vec<Event> {
+    let mut want = desired_peer_sets(next);
+    let mut ev = Vec::new();
+    for scope in state.kv.peer_sets().keys() {
+        want.entry(scope.clone()).or_default();
+    }
+    for (scope, members) in want {
+        if state.kv.peer_members(&scope) != members.as_slice() {
+            ev.push(Event::PeerSetRecorded { scope, members, at });
         }
     }
     ev

@@ -274,7 +274,7 @@ pub fn expanded_scrape_configs(state: &State, only: &[String]) -> Result<Vec<Val
 }
 
 fn plain<'a>(state: &'a State, ns: &str, key: &str) -> Option<&'a str> {
-    match state.kv.get(ns, key) {
+    match state.kv.stored_get(ns, key) {
         Some(crate::event::KvValue::Plain(s)) => Some(s),
         _ => None,
     }
