@@ -58,7 +58,7 @@ fn built(w: &Workspace) -> State {
 }
 
 fn kv(state: &State, ns: &str, key: &str) -> Option<String> {
-    match state.kv.get(ns, key) {
+    match state.kv.get(ns, key).as_deref() {
         Some(crate::event::KvValue::Plain(s)) => Some(s.clone()),
         _ => None,
     }
