@@ -1,7 +1,8 @@
 //! `maand build` at scale, through the real release binary (as operators
-//! run it): 1,000 workers x 100 jobs = 100,000 allocations, 2 ports and 5
-//! vars per job, no certs. Cold build, no-op rebuild, peak RSS; then 100
-//! allocations with per-worker RSA certificates. Figures go to
+//! run it): 300 and 1,000 workers x 100 jobs (up to 100,000 allocations),
+//! 2 ports and 5 vars per job, no certs. Cold builds, no-op rebuild, peak
+//! RSS, adding one worker (time and journal growth); then 100 allocations
+//! with per-worker RSA certificates. Figures go to
 //! docs/performance.md. Run: `cargo bench --bench build`.
 
 use std::path::Path;
@@ -30,21 +31,31 @@ fn maand(dir: &Path, args: &[&str]) -> (Duration, f64) {
     (took, usage.ru_maxrss as f64 / 1024.0)
 }
 
-fn scale() {
+fn worker_line(i: usize) -> String {
+    format!(
+        r#"{{"host": "10.{}.{}.{}", "labels": ["worker"], "memory": "64 gb", "cpu": "32 ghz"}}"#,
+        i / 65536,
+        (i / 256) % 256,
+        i % 256
+    )
+}
+
+fn write_workers(p: &Path, n: usize) {
+    let workers: Vec<String> = (0..n).map(worker_line).collect();
+    write(p, "workspace/workers.json", &format!("[\n{}\n]\n", workers.join(",\n")));
+}
+
+fn journal_mb(p: &Path) -> f64 {
+    std::fs::metadata(p.join("data/journal.redb")).unwrap().len() as f64 / 1_048_576.0
+}
+
+/// `n` workers x 100 jobs (2 pool ports and 5 vars each): cold build; with
+/// `full`, also no-op rebuilds, peak memory and adding one worker.
+fn scale(n: usize, full: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     maand(p, &["init"]);
-    let workers: Vec<String> = (0..1000)
-        .map(|i| {
-            format!(
-                r#"{{"host": "10.{}.{}.{}", "labels": ["worker"], "memory": "64 gb", "cpu": "32 ghz"}}"#,
-                i / 65536,
-                (i / 256) % 256,
-                i % 256
-            )
-        })
-        .collect();
-    write(p, "workspace/workers.json", &format!("[\n{}\n]\n", workers.join(",\n")));
+    write_workers(p, n);
     for j in 0..100 {
         write(
             p,
@@ -61,28 +72,42 @@ fn scale() {
         );
     }
     let (cold, cold_rss) = maand(p, &["build"]);
-    let (noop, noop_rss) = maand(p, &["build"]);
-    let mut noops = vec![noop];
-    for _ in 0..2 {
-        noops.push(maand(p, &["build"]).0);
-    }
-    noops.sort();
     println!(
-        "build, 1,000 workers x 100 jobs (100,000 allocations): cold {:.2} s (peak RSS {:.0} MB)",
+        "| cold build, {n} workers ({} allocations) | {:.2} s | peak {:.0} MiB |",
+        n * 100,
         cold.as_secs_f64(),
         cold_rss
     );
-    println!("no-op rebuild: {:.2} s median of 3 (peak RSS {:.0} MB)", noops[1].as_secs_f64(), noop_rss);
+    if !full {
+        return cold.as_secs_f64();
+    }
+    let mut noops: Vec<(Duration, f64)> = (0..3).map(|_| maand(p, &["build"])).collect();
+    noops.sort_by_key(|x| x.0);
+    println!(
+        "| unchanged rebuild, {n} workers (median of 3) | {:.2} s | peak {:.0} MiB |",
+        noops[1].0.as_secs_f64(),
+        noops[1].1
+    );
+    let before = journal_mb(p);
+    write_workers(p, n + 1);
+    let (add, add_rss) = maand(p, &["build"]);
+    println!(
+        "| add one worker, rebuild | {:.2} s | peak {:.0} MiB, journal +{:.1} MiB |",
+        add.as_secs_f64(),
+        add_rss,
+        journal_mb(p) - before
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_maand")).args(["info", "--json"]).current_dir(p).output().unwrap();
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     println!(
-        "  state: {} allocations, {} KV keys, {} journal events; journal {} MB, maand.db {} MB",
+        "state: {} allocations, {} KV keys, {} journal events; journal {:.0} MiB, maand.db {} MB",
         info["allocations"],
         info["kv_keys"],
         info["journal_events"],
-        std::fs::metadata(p.join("data/journal.redb")).unwrap().len() / 1_000_000,
+        journal_mb(p),
         std::fs::metadata(p.join("data/maand.db")).unwrap().len() / 1_000_000
     );
+    cold.as_secs_f64()
 }
 
 fn certs() {
@@ -112,6 +137,10 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    scale();
+    println!("| workload: 100 jobs on every worker, 2 pool ports + 5 vars each | time | memory, journal |");
+    println!("|---|---:|---|");
+    let small = scale(300, false);
+    let big = scale(1000, true);
+    println!("1,000-worker cold build / 300-worker cold build = {:.1}x (3.3x the work)", big / small);
     certs();
 }

@@ -57,6 +57,10 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
             by_label.entry(l).or_default().push(w);
         }
     }
+    let label_index: BTreeMap<(&str, &str), usize> = by_label
+        .iter()
+        .flat_map(|(l, ws_)| ws_.iter().enumerate().map(move |(i, w)| ((*l, w.ip.as_str()), i)))
+        .collect();
     for (label, ws_) in &by_label {
         let ips: Vec<&str> = ws_.iter().map(|w| w.ip.as_str()).collect();
         put(&mut kv, "maand/worker", format!("{label}_workers"), ips.join(","));
@@ -67,6 +71,11 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
         put(&mut kv, "maand/worker", format!("{label}_label_id"), ids::label_id(label));
     }
     put(&mut kv, "maand/worker", "certs/ca.crt", &ctx.ca_pem);
+    // Active jobs per worker, in job order (one pass, not one per worker).
+    let mut jobs_on: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for a in cat.allocations.values().filter(|a| a.active()) {
+        jobs_on.entry(a.worker_ip.as_str()).or_default().push(a.job.as_str());
+    }
     for w in &workers {
         let ns = format!("maand/worker/{}", w.ip);
         put(&mut kv, &ns, "worker_ip", &w.ip);
@@ -82,12 +91,9 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
         if let Some(c) = w.cpu_mhz {
             put(&mut kv, &ns, "worker_cpu_mhz", c);
         }
-        let jobs: Vec<&str> =
-            cat.allocations.values().filter(|a| a.worker_ip == w.ip && a.active()).map(|a| a.job.as_str()).collect();
-        put(&mut kv, &ns, "jobs", jobs.join(","));
+        put(&mut kv, &ns, "jobs", jobs_on.get(w.ip.as_str()).map_or(String::new(), |j| j.join(",")));
         for l in &w.labels {
-            let peers = &by_label[l.as_str()];
-            let index = peers.iter().position(|p| p.ip == w.ip).unwrap_or(0);
+            let index = label_index.get(&(l.as_str(), w.ip.as_str())).copied().unwrap_or(0);
             put(&mut kv, &ns, format!("{l}_allocation_index"), index);
         }
         for (k, v) in &w.tags {
