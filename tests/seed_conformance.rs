@@ -675,7 +675,8 @@ json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "matrix.json"), "w")
 
 /// Seed 001 PUT /kv "optional ttl in seconds, 0 = no expiry" and the
 /// semaphore defaults (capacity 1): a key with a TTL stops being readable,
-/// one with 0 does not.
+/// one with 0 does not; deleting a missing or expired key is the seed's
+/// `404 KV get operation failed`.
 #[test]
 fn kv_ttl_expires_and_zero_never_does_and_semaphore_capacity_defaults_to_one() {
     let script = r#"
@@ -691,7 +692,8 @@ for _ in range(100):
         break
     time.sleep(0.1)
 out = {"first": first, "later": maand.get_store_value(ns, "short").json(), "forever": maand.get_store_value(ns, "forever").status_code,
-       "keys": maand.list_job_keys(ns).json(), "sem": maand._call("POST", "/semaphore/acquire", {"name": "d"}).json()}
+       "keys": maand.list_job_keys(ns).json(), "sem": maand._call("POST", "/semaphore/acquire", {"name": "d"}).json(),
+       "delete_missing": maand.delete_job_variable("never-set").json(), "delete_expired": maand.delete_job_variable("short").json()}
 json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "ttl.json"), "w"))
 "#;
     let dir = cli_bucket(8, r#""hook_ttl": {"executed_on": ["cli"]}"#, &[("hook_ttl.py", script)]);
@@ -703,6 +705,10 @@ json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "ttl.json"), "w"))
     assert_eq!(r["later"], serde_json::json!({"error": "KV get operation failed"}));
     assert_eq!(r["forever"], 200);
     assert_eq!(r["keys"], serde_json::json!({"vars/job/api": ["forever"]}), "an expired key is not listed");
+    // The seed's table has no delete message: a missing key answers the get one.
+    for k in ["delete_missing", "delete_expired"] {
+        assert_eq!(r[k], serde_json::json!({"error": "KV get operation failed"}), "{k}");
+    }
     assert_eq!((r["sem"]["capacity"].clone(), r["sem"]["acquired"].clone()), (1.into(), true.into()));
 }
 
