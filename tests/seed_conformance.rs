@@ -516,9 +516,10 @@ json.dump([os.environ.get("WHICH_PYTHON", "path"), found, staged, os.path.basena
     assert_eq!(run()[0], "path");
 }
 
-/// Seed 001 "Bun … `bun install`" in `_hooks/`: a Bun hook imports the
-/// package installed there; a package not installed fails at once, never
-/// fetched from a registry.
+/// Seed 001 "Bun … `bun install`" in `_hooks/`: a Bun hook imports a
+/// package that exists only in the workspace's `_hooks/node_modules` (its
+/// source is gone after the install, as with a registry package); a package
+/// not installed fails at once, and no hook run contacts a registry.
 #[test]
 fn bun_hook_imports_a_package_installed_with_bun_install_in_hooks() {
     let ok_script = r#"
@@ -527,36 +528,49 @@ import { allocationIp } from "./maand";
 await Bun.write(`${process.env.BUCKET_ROOT}/bun-${allocationIp()}`, leftpad(7, 3));
 "#;
     let missing = "import nope from \"not-installed-anywhere\";\nconsole.log(nope);\n";
-    let dir = cli_bucket(
-        8,
-        r#""hook_pad": {"executed_on": ["cli"]}, "hook_missing": {"executed_on": ["cli"]}"#,
-        &[("hook_pad.ts", ok_script), ("hook_missing.ts", missing)],
-    );
+    let dir = cli_bucket(8, r#""hook_pad": {"executed_on": ["cli"]}"#, &[("hook_pad.ts", ok_script)]);
     let p = dir.path();
+    // A job with no node_modules at all (where Bun would auto-install).
+    write(
+        p,
+        "workspace/jobs/plain/manifest.json",
+        r#"{"selectors": ["worker"], "hooks": {"hook_missing": {"executed_on": ["cli"]}}}"#,
+    );
+    write(p, "workspace/jobs/plain/Makefile", "start:\n\ttrue\n");
+    write(p, "workspace/jobs/plain/_hooks/hook_missing.ts", missing);
     let hooks = p.join("workspace/jobs/api/_hooks");
-    write(&hooks, "vendor/leftpad/package.json", r#"{"name": "leftpad", "version": "1.0.0", "main": "index.js"}"#);
-    write(&hooks, "vendor/leftpad/index.js", "module.exports = (s, n) => String(s).padStart(n, \"0\");\n");
-    write(&hooks, "package.json", r#"{"name": "hooks", "dependencies": {"leftpad": "file:./vendor/leftpad"}}"#);
+    let source = tempfile::tempdir().unwrap();
+    let src = source.path();
+    write(src, "leftpad/package.json", r#"{"name": "leftpad", "version": "1.0.0", "main": "index.js"}"#);
+    write(src, "leftpad/index.js", "module.exports = (s, n) => String(s).padStart(n, \"0\");\n");
+    let dep =
+        format!(r#"{{"name": "hooks", "dependencies": {{"leftpad": "file:{}"}}}}"#, src.join("leftpad").display());
+    write(&hooks, "package.json", &dep);
     let o = std::process::Command::new("bun").arg("install").current_dir(&hooks).output().expect("bun");
     assert!(o.status.success(), "bun install: {}", String::from_utf8_lossy(&o.stderr));
+    drop(source);
     ok(&maand(p, &["build"]));
-    // A registry that cannot answer: any download attempt would fail.
-    let run = |hook: &str| {
+    // A "registry" that records whether anyone connects.
+    let registry = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    registry.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/", registry.local_addr().unwrap());
+    let run = |hook: &str, job: &str| {
         std::process::Command::new(maand_bin())
-            .args(["hooks", hook, "api"])
+            .args(["hooks", hook, job])
             .current_dir(p)
-            .env("BUN_CONFIG_REGISTRY", "http://127.0.0.1:9/")
-            .env("NPM_CONFIG_REGISTRY", "http://127.0.0.1:9/")
+            .env("BUN_CONFIG_REGISTRY", &url)
+            .env("NPM_CONFIG_REGISTRY", &url)
             .output()
             .unwrap()
     };
-    ok(&run("hook_pad"));
+    ok(&run("hook_pad", "api"));
     for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
         assert_eq!(std::fs::read_to_string(p.join(format!("bun-{ip}"))).unwrap(), "007");
     }
-    let o = run("hook_missing");
+    let o = run("hook_missing", "plain");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("Cannot find package 'not-installed-anywhere'"), "{}", stderr(&o));
+    assert!(registry.accept().is_err(), "a hook run contacted the package registry");
 }
 
 /// Seed 001: `X-ALLOCATION-ID` must be the running hook's (404 `Invalid
