@@ -765,3 +765,21 @@ await Bun.write(`${process.env.BUCKET_ROOT}/bunctx-${m.allocationIp()}.json`, JS
         );
     }
 }
+
+/// Seed 001 "Batch width": `max_concurrent_upgrades` (minimum 1) — 0 in a
+/// manifest is bad input (exit 2, naming file and field, nothing recorded),
+/// so no hook run can be one batch of everything by accident.
+#[test]
+fn max_concurrent_upgrades_below_one_is_refused_at_build() {
+    let dir = cli_bucket(0, r#""hook_dump": {"executed_on": ["cli"]}"#, &[("hook_dump.py", DUMP)]);
+    let p = dir.path();
+    let before = event_count(p);
+    let o = maand(p, &["build"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("workspace/jobs/api/manifest.json: field `max_concurrent_upgrades`: must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(event_count(p), before);
+}
