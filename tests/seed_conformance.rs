@@ -227,14 +227,22 @@ fn after_allocation_started_runs_once_per_lifecycle_batch_with_that_batchs_conte
 
 /// Seed 001: "health_check commands use non-removed allocations (includes
 /// disabled) with the same order and batch width" — every gate of a deploy,
-/// not only the workers just restarted; pre/post_deploy include disabled.
+/// not only the workers just restarted; pre/post_deploy include disabled;
+/// `max_concurrent_starts` 0 is one start batch of all new allocations.
 #[test]
 fn deploy_health_check_hooks_run_on_all_non_removed_allocations_including_disabled() {
     let Some(w) = start_or_skip(3) else { return };
     let dir = bucket(&w, 0, 1);
     let p = dir.path();
-    ok(&maand(p, &["build"]));
     deploy(p);
+    // max_concurrent_starts 0: one start batch of every new allocation.
+    let started = records(p, "after_allocation_started");
+    assert_eq!(started.len(), 3, "{started:?}");
+    for r in &started {
+        assert_eq!((field(r, "BATCH_INDEX"), field(r, "BATCH_COUNT")), ("0", "1"));
+        assert_eq!(field(r, "BATCH_ALLOCATIONS"), w.ips.join(","));
+        assert_eq!(field(r, "DEPLOY_PHASE"), "new");
+    }
     // Disable one allocation, then a version bump restarts the other two one by one.
     clear(p);
     write(p, "workspace/disabled.json", &format!(r#"{{"jobs": {{"web": {{"allocations": ["{}"]}}}}}}"#, w.ips[1]));
