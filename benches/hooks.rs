@@ -9,7 +9,7 @@
 //!    `maand hooks`, next to 100 bare `python3 -c pass` started in parallel.
 
 use maand::event::{Event, KvValue};
-use maand::hooks::api::{ApiServer, Shared};
+use maand::hooks::api::{ApiServer, Running, Shared};
 use maand::hooks::kv_session::KvSession;
 use maand::kv::seal::KvKey;
 use maand::state::{Allocation, JobSpec, State, Worker};
@@ -55,11 +55,18 @@ fn api() {
         ttl: 0,
         at: 0,
     });
+    // One "running" process holding the token the client sends.
+    let running = Running {
+        alloc_id: "alloc-1".into(),
+        job: "api".into(),
+        ip: "10.0.0.1".into(),
+        event: maand::workspace::manifest::HookEvent::Cli,
+        hook: "hook_x".into(),
+    };
     let shared = Arc::new(Shared {
-        token: "t".repeat(64),
         kv_key: KvKey::from_bytes(&[7; 32]).unwrap(),
         kv: Mutex::new(KvSession::new(Arc::new(state))),
-        running: Mutex::new(Default::default()),
+        running: Mutex::new([("t".repeat(64), running)].into_iter().collect()),
         semaphores: Default::default(),
     });
     let server = ApiServer::start(0, shared).unwrap();

@@ -158,6 +158,7 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         phase: "post_build",
         verbose: opts.verbose,
         extra: Default::default(),
+        lifecycle: None,
     };
     if let Err(e) = run_hooks(&mut session, &req) {
         return session.finish(Err(e));

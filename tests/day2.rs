@@ -92,13 +92,13 @@ fn stale_worker_json_is_refused_and_job_control_gets_target() {
     write(
         p,
         "workspace/jobs/web/_hooks/hook_ctl.py",
-        "import maand, os\nip = maand.allocation_ip()\ntarget = os.environ.get('TARGET') or ('start' if ip in os.environ.get('NEW_ALLOCATIONS', '').split(',') else 'restart')\nmaand.run_runner_target(target)\nwith open(os.path.join(os.environ['BUCKET_ROOT'], 'ctl-' + ip), 'a') as f:\n    f.write('%s %s %s\\n' % (target, os.environ['BATCH_COUNT'], os.environ['BATCH_ALLOCATIONS']))\n",
+        "import maand, os\nip = maand.allocation_ip()\ntarget = os.environ.get('TARGET') or ('start' if ip in os.environ.get('NEW_ALLOCATIONS', '').split(',') else 'restart')\nmaand.run_runner_target(target)\nwith open(os.path.join(os.environ['BUCKET_ROOT'], 'ctl-' + ip), 'a') as f:\n    f.write('%s %s %s %s\\n' % (target, os.environ['BATCH_COUNT'], os.environ['BATCH_ALLOCATIONS'], os.environ['DEPLOY_PHASE']))\n",
     );
     deployed_into(&w, p, hook);
     let target_ip = w.ips[1].clone();
     ok(&maand(p, &["job", "run", "web", "--target", "migrate", "--allocations", &target_ip]));
     let ctl = std::fs::read_to_string(p.join(format!("ctl-{target_ip}"))).unwrap();
-    assert!(ctl.ends_with(&format!("migrate 1 {target_ip}\n")), "{ctl}");
+    assert!(ctl.ends_with(&format!("migrate 1 {target_ip} job_control\n")), "{ctl}");
     assert!(
         !std::fs::read_to_string(p.join(format!("ctl-{}", w.ips[0]))).unwrap().contains("migrate"),
         "only the selected worker"

@@ -140,7 +140,9 @@ with open(os.path.join(os.environ["BUCKET_ROOT"], "order-%s" % maand.allocation_
 }
 
 const PROBE: &str = r#"
-import json, os, urllib.request, urllib.error, maand
+import json, os, sys, urllib.request, urllib.error, maand
+if maand.allocation_ip() != "10.0.0.1":
+    sys.exit(0)
 root = os.environ["BUCKET_ROOT"]
 ids = json.load(open(os.path.join(root, "ids.json")))
 base = "http://127.0.0.1:%s" % os.environ["HOOK_API_PORT"]
@@ -211,7 +213,8 @@ out["demands"] = req("GET", "/demands")
 out["release_unheld"] = req("POST", "/semaphore/release", {"name": "lock"})
 out["acquire"] = req("POST", "/semaphore/acquire", {"name": "lock", "capacity": 1, "timeout_seconds": 5})
 other = dict(std, **{"X-ALLOCATION-ID": ids["10.0.0.2"]})
-out["acquire_timeout"] = req("POST", "/semaphore/acquire", {"name": "lock", "capacity": 1, "timeout_seconds": 1}, headers=other)
+out["acquire_as_other"] = req("POST", "/semaphore/acquire", {"name": "lock", "capacity": 1, "timeout_seconds": 1}, headers=other)
+out["put_as_other"] = req("PUT", "/kv", {"namespace": vars_ns, "key": "k", "value": "v"}, headers=other)
 out["status"] = req("GET", "/semaphore/status?name=lock")
 out["bad_capacity"] = req("POST", "/semaphore/acquire", {"name": "x", "capacity": 65})
 out["bad_timeout"] = req("POST", "/semaphore/acquire", {"name": "x", "timeout_seconds": 3601})
@@ -237,7 +240,7 @@ fn every_endpoint_and_every_error_row_of_the_seed() {
     write(p, "ids.json", &serde_json::Value::Object(ids).to_string());
     let secret = format!("s3cret-{}", uuid::Uuid::new_v4().simple());
     let o = std::process::Command::new(maand_bin())
-        .args(["hooks", "hook_probe", "api", "--allocations", "10.0.0.1"])
+        .args(["hooks", "hook_probe", "api"])
         .current_dir(p)
         .env("PROBE_SECRET", &secret)
         .output()
@@ -279,7 +282,8 @@ fn every_endpoint_and_every_error_row_of_the_seed() {
     assert_eq!(r["keys_vars"][1]["vars/job/api"], serde_json::json!(["db_url", "long"]));
     assert_eq!(r["delete"][1]["deleted"], true);
     is("get_deleted", 404, "KV get operation failed");
-    assert_eq!(r["delete_secret"][0], 404);
+    // Deleting a missing key answers the seed's get message (the original's).
+    is("delete_secret", 404, "KV get operation failed");
     assert_eq!(
         r["demands"][1],
         serde_json::json!([{"job": "web", "hook": "hook_use", "demand_config": {"min_version": "1", "feature": "x"}}])
@@ -287,7 +291,9 @@ fn every_endpoint_and_every_error_row_of_the_seed() {
     is("release_unheld", 409, "Semaphore acquire or release failed");
     assert_eq!(r["acquire"][1]["acquired"], true);
     assert_eq!(r["acquire"][1]["capacity"], 1);
-    is("acquire_timeout", 408, "Timed out waiting for semaphore");
+    // A process speaks only for its own allocation (its token binds it).
+    is("acquire_as_other", 404, "Invalid allocation ID");
+    is("put_as_other", 404, "Invalid allocation ID");
     assert_eq!(r["status"][1]["holders"], serde_json::json!([kv_alloc_id(p, "10.0.0.1")]));
     assert_eq!((r["status"][1]["available"].clone(), r["status"][1]["waiting"].clone()), (0.into(), 0.into()));
     assert_eq!(r["bad_capacity"][0], 400);
@@ -502,6 +508,7 @@ json.dump([r.status_code, r.json()["error"], g.status_code], open(os.path.join(o
         phase: "health_check",
         verbose: false,
         extra: Default::default(),
+        lifecycle: None,
     };
     assert_eq!(maand::hooks::run_hooks(&mut s, &req).unwrap(), 1);
     s.commit().unwrap();
@@ -522,9 +529,10 @@ fn maand_hooks_bad_usage_exits_2_before_running_anything() {
         (vec!["hooks", "hook_x", "nope"], "unknown job \"nope\""),
         (vec!["hooks", "hook_y", "api"], "job api has no hook hook_y registered for \"cli\""),
         (vec!["hooks", "hook_zz"], "no job registers hook hook_zz"),
+        (vec!["hooks", "hook_x", "api", "--allocations", "10.0.0.1"], "maand hooks has no worker filter"),
         (
-            vec!["hooks", "hook_x", "api", "--allocations", "10.9.9.9"],
-            "--allocations: 10.9.9.9 is not an allocation of api",
+            vec!["hooks", "hook_x", "api", "--allocations", "10.0.0.1"],
+            "maand job run <job> --target <target> --allocations",
         ),
     ] {
         let o = maand(p, &args);
@@ -586,7 +594,9 @@ fn python_helpers_cover_the_seed_tables() {
     // Every function of seed 001's Python table and seed 000 exists with the
     // documented behaviour where it can run without a worker.
     let script = r#"
-import maand, os, json
+import maand, os, json, sys
+if maand.allocation_ip() != "10.0.0.2":
+    sys.exit(0)
 names = ["allocation_id", "allocation_ip", "allocation_index", "job_name", "hook_event", "hook_name",
          "is_allocation_disabled", "is_one_shot", "is_single_batch", "is_first_batch", "get_store_value", "get_kv_value",
          "put_rollout_order", "get_rollout_order", "put_job_variable", "put_job_secret", "delete_job_variable",
@@ -613,7 +623,7 @@ json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "py.json"), "w"))
 "#;
     let dir = hook_bucket(&manifest(8, r#""hook_py": {"executed_on": ["cli"]}"#), &[("hook_py.py", script)]);
     let p = dir.path();
-    ok(&maand(p, &["hooks", "hook_py", "api", "--allocations", "10.0.0.2"]));
+    ok(&maand(p, &["hooks", "hook_py", "api"]));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("py.json")).unwrap()).unwrap();
     assert_eq!(r["missing"], serde_json::json!([]));
     assert_eq!(r["keys"], serde_json::json!({"vars/job/api": ["a"], "secrets/job/api": ["s"]}));

@@ -1,6 +1,7 @@
-//! `maand hooks <hook_name> [job] [--allocations ips] [--verbose]`: run a
-//! hook registered for the `cli` event; its KV writes commit when it
-//! succeeds.
+//! `maand hooks <hook_name> [job] [--verbose]`: run a hook registered for
+//! the `cli` event on every non-removed allocation (disabled included, seed
+//! 001's worker table); its KV writes commit when it succeeds. There is no
+//! worker filter: one worker is `maand job run <job> --allocations <ip>`.
 
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
@@ -16,15 +17,23 @@ pub struct HooksArgs {
     pub hook: String,
     /// Only this job (default: every job registering the hook for `cli`).
     pub job: Option<String>,
-    /// Only these workers (comma-separated addresses).
-    #[arg(long, value_delimiter = ',')]
-    pub allocations: Vec<String>,
+    /// Refused with a pointer to `maand job run --allocations` (the flag
+    /// an earlier release had; kept hidden so its use gets that message).
+    #[arg(long, hide = true)]
+    pub allocations: Option<String>,
     /// Stream each hook's output as `job@worker | line`.
     #[arg(long)]
     pub verbose: bool,
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> Result<()> {
+    if args.allocations.is_some() {
+        return Err(Error::usage(
+            "maand hooks has no worker filter: cli hooks run on every non-removed allocation of the job \
+             (disabled included); to run on some workers, register the hook for job_control and use \
+             `maand job run <job> --target <target> --allocations <ips>`",
+        ));
+    }
     check_hook_name(&args.hook).map_err(Error::usage)?;
     let mut bucket = super::open_writer(paths, open)?;
     let cat = &bucket.state.catalog;
@@ -51,19 +60,15 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> 
         return Err(Error::usage(format!("no job registers hook {} for \"cli\" (see `maand cat hooks`)", args.hook)));
     }
     jobs.sort_by_key(|j| (cat.jobs[j].spec.deployment_seq, j.clone()));
-    for ip in &args.allocations {
-        if !jobs.iter().any(|j| cat.allocations.get(&(j.clone(), ip.clone())).is_some_and(|a| !a.removed)) {
-            return Err(Error::usage(format!("--allocations: {ip} is not an allocation of {}", jobs.join(", "))));
-        }
-    }
     let req = HookRequest {
         event: HookEvent::Cli,
         hook: Some(&args.hook),
         jobs: jobs.clone(),
-        filter: (!args.allocations.is_empty()).then(|| args.allocations.clone()),
+        filter: None,
         phase: "cli",
         verbose: args.verbose,
         extra: BTreeMap::new(),
+        lifecycle: None,
     };
     let id = super::in_session(&mut bucket, "hooks", |session| {
         run_hooks(session, &req)?;

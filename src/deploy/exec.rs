@@ -89,9 +89,10 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                     hook: None,
                     jobs: vec![call.job.clone()],
                     filter: call.filter.clone(),
-                    phase: call.event.as_str(),
+                    phase: &call.phase,
                     verbose: env.verbose,
                     extra: call.extra.clone(),
+                    lifecycle: call.lifecycle.clone(),
                 };
                 Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
             }

@@ -1,8 +1,9 @@
 //! The hook runtime API (seed 001 "Runtime HTTP API"): served on
 //! 127.0.0.1 for the life of a build/deploy/health_check/hooks session.
-//! Every request needs the session's bearer token (beyond the seed, so other
-//! local users cannot touch KV); then the seed's headers, bodies, status
-//! codes and messages apply exactly.
+//! Every request needs the bearer token maand gave the calling hook process
+//! (beyond the seed: other local users cannot touch KV, and one hook cannot
+//! speak for another's allocation or event); then the seed's headers,
+//! bodies, status codes and messages apply exactly.
 
 use super::kv_session::KvSession;
 use super::semaphores::Semaphores;
@@ -30,9 +31,13 @@ const BODY_LIMIT: usize = 1 << 20;
 /// are refused (they used to overflow and expire at once).
 pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
-/// A hook process currently running for an allocation.
+/// A hook process currently running for an allocation. The API knows a
+/// caller only through the token maand gave this one process, so a hook
+/// can speak for its own allocation and event and no other.
 #[derive(Debug, Clone)]
 pub struct Running {
+    /// Allocation it runs for (may be a removed one: `after_allocation_stopped`).
+    pub alloc_id: String,
     /// Job.
     pub job: String,
     /// Worker address.
@@ -45,13 +50,11 @@ pub struct Running {
 
 /// State shared by the API handlers and the runner.
 pub struct Shared {
-    /// Bearer token of this session.
-    pub token: String,
     /// Key sealing secrets.
     pub kv_key: KvKey,
     /// KV view and pending writes.
     pub kv: Mutex<KvSession>,
-    /// Hooks running now, by allocation id.
+    /// Hook processes running now, by their own bearer token.
     pub running: Mutex<BTreeMap<String, Running>>,
     /// Semaphores.
     pub semaphores: Semaphores,
@@ -153,54 +156,57 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Whether `given` is the session token, compared in constant time (how
-/// long a wrong guess takes says nothing about how much of it was right).
-fn token_ok(token: &str, given: Option<&str>) -> bool {
+/// The running process whose token `given` is. Every token is compared in
+/// constant time (how long a wrong guess takes says nothing about how much
+/// of it was right, nor which process it was close to).
+fn token_owner(running: &BTreeMap<String, Running>, given: Option<&str>) -> Option<Running> {
     use subtle::ConstantTimeEq;
-    given.is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+    let given = given?;
+    let mut found = None;
+    for (token, r) in running {
+        if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            found = Some(r.clone());
+        }
+    }
+    found
 }
 
+/// Who is calling: the process the bearer token belongs to. The seed's
+/// headers must name that process's allocation and event; anything else is
+/// the seed's 404 `Invalid allocation ID` / 400 `EVENT…`.
 fn caller(shared: &Shared, h: &HeaderMap) -> std::result::Result<Caller, ApiError> {
     let token = header(h, "authorization").and_then(|v| v.strip_prefix("Bearer "));
-    if !token_ok(&shared.token, token) {
+    let owner = token_owner(&shared.running.lock().unwrap_or_else(|p| p.into_inner()), token);
+    let Some(owner) = owner else {
         return Err(err(StatusCode::UNAUTHORIZED, "Missing or invalid Authorization: Bearer <HOOK_API_TOKEN>"));
-    }
+    };
     let Some(alloc_id) = header(h, "x-allocation-id") else {
         return Err(err(StatusCode::BAD_REQUEST, "X-ALLOCATION-ID header is missing"));
     };
-    let kv = shared.kv.lock().unwrap_or_else(|p| p.into_inner());
-    let cat = &kv.base().catalog;
-    let Some(alloc) = cat.allocations.values().find(|a| a.alloc_id == alloc_id && !a.removed) else {
+    if alloc_id != owner.alloc_id {
         return Err(err(StatusCode::NOT_FOUND, "Invalid allocation ID"));
-    };
+    }
     let Some(event) = header(h, "event") else {
         return Err(err(StatusCode::BAD_REQUEST, "EVENT header is missing"));
     };
     let Ok(event) = serde_json::from_value::<HookEvent>(Value::String(event.to_string())) else {
         return Err(err(StatusCode::BAD_REQUEST, "EVENT header names no hook event"));
     };
+    if event != owner.event {
+        return Err(err(StatusCode::BAD_REQUEST, "EVENT header does not match the running hook"));
+    }
     let Some(command) = header(h, "command") else {
         return Err(err(StatusCode::BAD_REQUEST, "COMMAND header is missing"));
     };
-    let running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(r) = running.get(alloc_id)
-        && r.event != event
-    {
-        return Err(err(StatusCode::BAD_REQUEST, "EVENT header does not match the running hook"));
-    }
-    let upstream = cat
+    let kv = shared.kv.lock().unwrap_or_else(|p| p.into_inner());
+    let upstream = kv
+        .base()
+        .catalog
         .jobs
-        .get(&alloc.job)
+        .get(&owner.job)
         .map(|j| j.spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect())
         .unwrap_or_default();
-    Ok(Caller {
-        alloc_id: alloc_id.to_string(),
-        job: alloc.job.clone(),
-        ip: alloc.worker_ip.clone(),
-        event,
-        command: command.to_string(),
-        upstream,
-    })
+    Ok(Caller { alloc_id: owner.alloc_id, job: owner.job, ip: owner.ip, event, command: command.to_string(), upstream })
 }
 
 /// The JSON body, with the seed's 415/400 answers.
@@ -314,7 +320,9 @@ fn write(s: &Shared, h: &HeaderMap, q: &BTreeMap<String, String>, body: &Bytes, 
         }
         _ => {
             if !kv.delete(&t.namespace, &t.key, now) {
-                return fail(StatusCode::NOT_FOUND, "KV delete operation failed");
+                // The seed's table has no delete message: a missing key is
+                // the get answer, as in the original.
+                return fail(StatusCode::NOT_FOUND, "KV get operation failed");
             }
             axum::Json(json!({ "namespace": t.namespace, "key": t.key, "deleted": true })).into_response()
         }
@@ -440,12 +448,27 @@ async fn sem_status(State(s): State<Arc<Shared>>, Query(q): Q, h: HeaderMap) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::{Running, token_owner};
+    use crate::workspace::manifest::HookEvent;
+    use std::collections::BTreeMap;
+
     #[test]
-    fn token_comparison() {
-        let t = "ab".repeat(32);
-        assert!(super::token_ok(&t, Some(&t)));
-        assert!(!super::token_ok(&t, Some(&"ab".repeat(31))));
-        assert!(!super::token_ok(&t, Some(&format!("{}ac", "ab".repeat(31)))));
-        assert!(!super::token_ok(&t, None));
+    fn a_token_names_exactly_one_running_process() {
+        let mut running = BTreeMap::new();
+        for (t, id) in [("ab".repeat(32), "a1"), ("cd".repeat(32), "a2")] {
+            let r = Running {
+                alloc_id: id.into(),
+                job: "api".into(),
+                ip: "10.0.0.1".into(),
+                event: HookEvent::Cli,
+                hook: "h".into(),
+            };
+            running.insert(t, r);
+        }
+        assert_eq!(token_owner(&running, Some(&"ab".repeat(32))).unwrap().alloc_id, "a1");
+        assert_eq!(token_owner(&running, Some(&"cd".repeat(32))).unwrap().alloc_id, "a2");
+        assert!(token_owner(&running, Some(&"ab".repeat(31))).is_none());
+        assert!(token_owner(&running, Some(&format!("{}ac", "ab".repeat(31)))).is_none());
+        assert!(token_owner(&running, None).is_none());
     }
 }

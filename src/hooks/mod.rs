@@ -44,6 +44,8 @@ pub struct HookRequest<'a> {
     pub verbose: bool,
     /// Event-specific variables (`TARGET`, ...).
     pub extra: BTreeMap<String, String>,
+    /// The lifecycle batch this run is (`after_allocation_started` in deploy).
+    pub lifecycle: Option<crate::plan::hooks::LifecycleBatch>,
 }
 
 /// Runs hook requests inside a session. [`ProcessHooks`] spawns the hook
@@ -64,7 +66,7 @@ impl HookRunner for ProcessHooks {
     }
 }
 
-/// A random session token for the runtime API.
+/// A random token for one hook process's calls to the runtime API.
 pub fn new_token() -> Result<String> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| Error::op(format!("random token: {e}")))?;
@@ -90,7 +92,6 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
     let port = session.bucket().conf.hook_api_port;
     let base = Arc::new(session.state().clone());
     let shared = Arc::new(Shared {
-        token: new_token()?,
         kv_key: KvKey::load(&paths.kv_key())?,
         kv: Mutex::new(KvSession::new(base.clone())),
         running: Mutex::new(BTreeMap::new()),
@@ -120,6 +121,7 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
             bucket_root: &root,
             current_versions: &versions,
             extra: req.extra.clone(),
+            lifecycle: req.lifecycle.as_ref(),
         };
         let batches = plan_hook_run(&session.state().catalog, &session.state().kv, &run);
         if batches.is_empty() {

@@ -72,8 +72,8 @@ impl Runner<'_> {
         batches: &[Batch],
         record: &mut dyn FnMut(Vec<Event>) -> Result<()>,
     ) -> Result<()> {
-        let count = batches.len() as u64;
         for batch in batches {
+            let count = batch.count as u64;
             let ips: Vec<String> = batch.invocations.iter().map(|i| i.ip.clone()).collect();
             let outcomes: Vec<Outcome> = crate::ops::fanout::fan_out(
                 &batch.invocations,
@@ -169,26 +169,45 @@ impl Runner<'_> {
             Err(e) => return fail(invocation, format!("staging failed: {e}")),
         };
         let interp = interpreter(self.paths, job, script);
+        // One token per process binds its API calls to its own allocation and event.
+        let token = match super::new_token() {
+            Ok(t) => t,
+            Err(e) => return fail(invocation, e.message().to_string()),
+        };
         let mut cmd = Command::new(&interp);
         if script.ends_with(".py") {
             cmd.arg("-u");
+        } else {
+            if let Err(e) = link_node_modules(self.paths, job, &dir) {
+                return fail(invocation, format!("staging failed: {e}"));
+            }
+            // Never a registry download from a hook: packages come from
+            // the workspace's `_hooks/node_modules` (`bun install` there).
+            cmd.arg("--no-install");
         }
         cmd.arg(dir.join(script))
             .current_dir(self.paths.root())
             .envs(&inv.env)
             .env("HOOK_API_PORT", self.port.to_string())
-            .env("HOOK_API_TOKEN", &self.shared.token)
+            .env("HOOK_API_TOKEN", &token)
             .env("PYTHONPATH", pythonpath(&dir))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            inv.alloc_id.clone(),
-            Running { job: job.to_string(), ip: inv.ip.clone(), event, hook: hook.to_string() },
+            token.clone(),
+            Running {
+                alloc_id: inv.alloc_id.clone(),
+                job: job.to_string(),
+                ip: inv.ip.clone(),
+                event,
+                hook: hook.to_string(),
+            },
         );
         let result = self.spawn_and_wait(cmd, job, hook, &inv.ip, event.as_str());
-        self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&inv.alloc_id);
+        // The token dies with the process: a leftover child cannot use it.
+        self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&token);
         // A hook that exits (or crashes) holding a semaphore releases it.
         self.shared.semaphores.release_all(job, event.as_str(), &inv.alloc_id);
         match result {
@@ -296,6 +315,19 @@ fn failure_tail(tail: &[String]) -> String {
         }
     }
     out
+}
+
+/// Make the workspace's `jobs/<job>/_hooks/node_modules` (what `bun
+/// install` wrote there; build skips it) resolvable from the staged copy,
+/// as Python hooks use the workspace's venv: a link, not a copy.
+fn link_node_modules(paths: &BucketPaths, job: &str, staged: &Path) -> std::io::Result<()> {
+    let installed = paths.jobs_dir().join(job).join("_hooks").join("node_modules");
+    if !installed.is_dir() {
+        return Ok(());
+    }
+    let hooks = staged.join("_hooks");
+    std::fs::create_dir_all(&hooks)?;
+    std::os::unix::fs::symlink(&installed, hooks.join("node_modules"))
 }
 
 fn pythonpath(dir: &Path) -> String {

@@ -106,6 +106,7 @@ pub fn finish(session: &mut Session<'_>, probed: Probed, verbose: bool) -> Resul
             phase: "health_check",
             verbose,
             extra: Default::default(),
+            lifecycle: None,
         };
         run_hooks(session, &req).map_err(|e| e.context(format!("health check failed: {job}")))?;
     }

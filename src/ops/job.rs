@@ -115,6 +115,7 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                 phase: "job_control",
                 verbose: req.verbose,
                 extra,
+                lifecycle: None,
             },
         )?;
     } else {

@@ -60,9 +60,23 @@ impl TestWorkers {
         std::fs::copy(d.join("client.key.pub"), d.join("authorized_keys")).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         std::fs::create_dir_all("/opt/worker").unwrap();
-        // Unique addresses per test process and per start.
+        // Unique addresses per test process and per start; skip a block where
+        // an sshd already listens (another test process whose pid shares
+        // ours modulo 100 would otherwise answer with its own keys).
         let a = 100 + (std::process::id() % 100);
-        let b = NEXT.fetch_add(1, Ordering::SeqCst) % 250;
+        let taken = |b: u32| {
+            (0..n).any(|i| {
+                let addr = format!("127.{a}.{b}.{}:{PORT}", i + 2).parse().unwrap();
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+            })
+        };
+        let mut b = NEXT.fetch_add(1, Ordering::SeqCst) % 250;
+        for _ in 0..250 {
+            if !taken(b) {
+                break;
+            }
+            b = NEXT.fetch_add(1, Ordering::SeqCst) % 250;
+        }
         let mut w = TestWorkers { ips: Vec::new(), dir, children: Vec::new() };
         for i in 0..n {
             let ip = format!("127.{a}.{b}.{}", i + 2);

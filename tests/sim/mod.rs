@@ -321,10 +321,11 @@ impl HookRunner for SimHooks<'_> {
                 bucket_root: "/sim",
                 current_versions: &versions,
                 extra: req.extra.clone(),
+                lifecycle: req.lifecycle.as_ref(),
             };
             let batches = plan_hook_run(&state.catalog, &state.kv, &run);
-            let count = batches.len() as u64;
             for batch in &batches {
+                let count = batch.count as u64;
                 let ips: Vec<String> = batch.invocations.iter().map(|i| i.ip.clone()).collect();
                 let mut events = Vec::new();
                 if req.event.as_str() == "pre_deploy"

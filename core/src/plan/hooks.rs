@@ -96,8 +96,10 @@ pub struct Invocation {
 /// A batch of invocations run in parallel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
-    /// Zero-based index.
+    /// Zero-based index (`BATCH_INDEX`).
     pub index: usize,
+    /// Batches in the run (`BATCH_COUNT`).
+    pub count: usize,
     /// Invocations, in rollout order.
     pub invocations: Vec<Invocation>,
 }
@@ -113,6 +115,24 @@ pub fn promoted_versions(state: &State, jobs: &[String]) -> BTreeMap<String, Str
         .filter(|((job, _), _)| jobs.contains(job))
         .filter_map(|(key, d)| state.catalog.allocations.get(key).map(|a| (a.alloc_id.clone(), d.version.clone())))
         .collect()
+}
+
+/// The lifecycle batch an `after_allocation_started` run belongs to (seed
+/// 001: "Workers in the current Makefile rollout batch"): the run is that
+/// one batch, on exactly its workers, numbered as the lifecycle rollout
+/// numbers it, with the rollout's full order. It is never split again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleBatch {
+    /// Zero-based index of the batch in its rollout (`BATCH_INDEX`).
+    pub index: u64,
+    /// Batches in that rollout (`BATCH_COUNT`).
+    pub count: u64,
+    /// The batch's workers, in rollout order (`BATCH_ALLOCATIONS`).
+    pub allocations: Vec<String>,
+    /// The rollout's full order (`ROLLOUT_ORDER`).
+    pub order: Vec<String>,
+    /// Where that order came from (`ROLLOUT_ORDER_SOURCE`: `kv` or `default`).
+    pub order_source: String,
 }
 
 /// What a hook run needs to know besides the catalog.
@@ -136,6 +156,39 @@ pub struct HookRun<'a> {
     pub current_versions: &'a BTreeMap<String, String>,
     /// Event-specific variables (`TARGET`, `NEW_ALLOCATIONS`, ...).
     pub extra: BTreeMap<String, String>,
+    /// The lifecycle batch this run is (`after_allocation_started`); `None`
+    /// plans the event's own batches.
+    pub lifecycle: Option<&'a LifecycleBatch>,
+}
+
+/// Order, source and batches of a run: the lifecycle batch as given, or
+/// the event's worker set in rollout order split by the event's width.
+fn shape(
+    spec: &crate::state::JobSpec,
+    kv: &KvStore,
+    run: &HookRun,
+    ips: &[String],
+) -> (Vec<String>, String, Vec<Vec<String>>, usize) {
+    if let Some(l) = run.lifecycle {
+        let group: Vec<String> = l.allocations.iter().filter(|ip| ips.contains(ip)).cloned().collect();
+        let groups = if group.is_empty() { Vec::new() } else { vec![group] };
+        return (l.order.clone(), l.order_source.clone(), groups, l.index as usize);
+    }
+    let (order, source) = rollout_order(kv, run.job, ips);
+    let width = batch_width(spec.max_concurrent_upgrades, spec.max_concurrent_starts, run.first_start);
+    let groups = batches(&order, width);
+    (order, source.as_str().to_string(), groups, 0)
+}
+
+/// `ALLOCATION_INDEX` of every allocation of `job`: its position among the
+/// non-removed allocations (seed 001); removed ones (`after_allocation_stopped`)
+/// are numbered after them, so a removed allocation never carries a live
+/// peer's index (nor `is_one_shot()`'s 0 while live peers exist).
+fn allocation_indexes(catalog: &Catalog, job: &str) -> BTreeMap<String, usize> {
+    let all = catalog.allocations_of(job);
+    let live = all.iter().filter(|a| !a.removed);
+    let removed = all.iter().filter(|a| a.removed);
+    live.chain(removed).enumerate().map(|(i, a)| (a.alloc_id.clone(), i)).collect()
 }
 
 /// Plan the batches of one hook run on one job.
@@ -146,17 +199,17 @@ pub fn plan_hook_run(catalog: &Catalog, kv: &KvStore, run: &HookRun) -> Vec<Batc
     let spec = &job.spec;
     let allocs = allocations_for(catalog, run.job, run.event, run.filter);
     let ips: Vec<String> = allocs.iter().map(|a| a.worker_ip.clone()).collect();
-    let (order, source) = rollout_order(kv, run.job, &ips);
-    let width = batch_width(spec.max_concurrent_upgrades, spec.max_concurrent_starts, run.first_start);
-    let groups = batches(&order, width);
-    // ALLOCATION_INDEX: index among the job's non-removed allocations.
-    let peers: Vec<&str> =
-        catalog.allocations_of(run.job).into_iter().filter(|a| !a.removed).map(|a| a.worker_ip.as_str()).collect();
-    let count = groups.len();
+    let (order, source, groups, first_index) = shape(spec, kv, run, &ips);
+    let indexes = allocation_indexes(catalog, run.job);
+    let count = match run.lifecycle {
+        Some(l) => l.count as usize,
+        None => groups.len(),
+    };
     groups
         .iter()
         .enumerate()
-        .map(|(index, group)| {
+        .map(|(i, group)| {
+            let index = first_index + i;
             let invocations = group
                 .iter()
                 .filter_map(|ip| allocs.iter().find(|a| a.worker_ip == *ip))
@@ -167,8 +220,7 @@ pub fn plan_hook_run(catalog: &Catalog, kv: &KvStore, run: &HookRun) -> Vec<Batc
                     };
                     set("ALLOCATION_ID", a.alloc_id.clone());
                     set("ALLOCATION_IP", a.worker_ip.clone());
-                    let idx = peers.iter().position(|p| *p == a.worker_ip).unwrap_or(0);
-                    set("ALLOCATION_INDEX", idx.to_string());
+                    set("ALLOCATION_INDEX", indexes.get(&a.alloc_id).copied().unwrap_or_default().to_string());
                     set("JOB", run.job.to_string());
                     set("EVENT", run.event.as_str().to_string());
                     set("COMMAND", run.hook.to_string());
@@ -184,14 +236,14 @@ pub fn plan_hook_run(catalog: &Catalog, kv: &KvStore, run: &HookRun) -> Vec<Batc
                     set("BATCH_COUNT", count.to_string());
                     set("DEPLOY_PHASE", run.phase.to_string());
                     set("ROLLOUT_ORDER", order.join(","));
-                    set("ROLLOUT_ORDER_SOURCE", source.as_str().to_string());
+                    set("ROLLOUT_ORDER_SOURCE", source.clone());
                     for (k, v) in &run.extra {
                         set(k, v.clone());
                     }
                     Invocation { alloc_id: a.alloc_id.clone(), ip: a.worker_ip.clone(), env }
                 })
                 .collect();
-            Batch { index, invocations }
+            Batch { index, count, invocations }
         })
         .collect()
 }
@@ -239,6 +291,7 @@ mod tests {
             bucket_root: "/b",
             current_versions: versions,
             extra: BTreeMap::new(),
+            lifecycle: None,
         }
     }
 
@@ -357,5 +410,50 @@ mod tests {
             vec![vec!["a".to_string(), "b".into()], vec!["c".into()]]
         );
         assert!(batches(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn a_lifecycle_batch_is_one_run_with_the_rollouts_numbering_and_order() {
+        let v = BTreeMap::new();
+        let c = catalog(1, &[], &[]);
+        let l = LifecycleBatch {
+            index: 1,
+            count: 2,
+            allocations: vec!["10.0.0.2".into(), "10.0.0.1".into()],
+            order: vec!["10.0.0.3".into(), "10.0.0.2".into(), "10.0.0.1".into()],
+            order_source: "kv".into(),
+        };
+        let two = vec!["10.0.0.2".to_string(), "10.0.0.1".to_string()];
+        let mut r = run(HookEvent::AfterAllocationStarted, Some(&two), &v);
+        r.phase = "new";
+        r.lifecycle = Some(&l);
+        // Width 1 would split it; a lifecycle batch is never split again.
+        let b = plan_hook_run(&c, &KvStore::default(), &r);
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].index, b[0].count), (1, 2));
+        let ips: Vec<&str> = b[0].invocations.iter().map(|i| i.ip.as_str()).collect();
+        assert_eq!(ips, ["10.0.0.2", "10.0.0.1"], "rollout order");
+        for (k, want) in [
+            ("BATCH_INDEX", "1"),
+            ("BATCH_COUNT", "2"),
+            ("BATCH_ALLOCATIONS", "10.0.0.2,10.0.0.1"),
+            ("ROLLOUT_ORDER", "10.0.0.3,10.0.0.2,10.0.0.1"),
+            ("ROLLOUT_ORDER_SOURCE", "kv"),
+            ("DEPLOY_PHASE", "new"),
+        ] {
+            assert_eq!(env(&b, 0, 0, k), want, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_removed_allocation_never_carries_a_live_peers_index() {
+        let v = BTreeMap::new();
+        let c = catalog(8, &[], &["10.0.0.1"]);
+        let gone = vec!["10.0.0.1".to_string()];
+        let b = plan_hook_run(&c, &KvStore::default(), &run(HookEvent::AfterAllocationStopped, Some(&gone), &v));
+        assert_eq!(env(&b, 0, 0, "ALLOCATION_INDEX"), "2", "after the two live peers");
+        let b = plan_hook_run(&c, &KvStore::default(), &run(HookEvent::Cli, None, &v));
+        assert_eq!(env(&b, 0, 0, "ALLOCATION_INDEX"), "0");
+        assert_eq!(env(&b, 0, 1, "ALLOCATION_INDEX"), "1");
     }
 }

@@ -6,6 +6,7 @@ use super::{DeployMachine, Op, health_config, hook};
 use crate::error::Error;
 use crate::event::{Event, JobRollout};
 use crate::model::rollout::{Action, JobPlan};
+use crate::plan::hooks::LifecycleBatch;
 use crate::plan::rollout::plan_job;
 use crate::state::State;
 use crate::workspace::manifest::HookEvent;
@@ -62,7 +63,9 @@ impl DeployMachine {
             if let Some(config) = &config {
                 v.push(Op::Step(Step::Gate { job: job.clone(), ips: ips.to_vec(), config: config.clone() }));
             }
-            v.push(Op::Step(Step::Hooks(hook(&job, HookEvent::HealthCheck, Some(ips.to_vec())))));
+            // Seed 001: health_check commands run on every non-removed
+            // allocation (disabled included), not only the batch just gated.
+            v.push(Op::Step(Step::Hooks(hook(&job, HookEvent::HealthCheck, None))));
             v
         };
         let job_control = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "job_control"));
@@ -78,12 +81,7 @@ impl DeployMachine {
             let mut extra = BTreeMap::new();
             extra.insert("NEW_ALLOCATIONS".to_string(), list(&[Action::Start]));
             extra.insert("UPDATED_ALLOCATIONS".to_string(), list(&[Action::Restart, Action::Reload, Action::Sync]));
-            ops.push(Op::Step(Step::Hooks(HookCall {
-                job: job.clone(),
-                event: HookEvent::JobControl,
-                filter: None,
-                extra,
-            })));
+            ops.push(Op::Step(Step::Hooks(HookCall { extra, ..hook(&job, HookEvent::JobControl, None) })));
             ops.extend(gate(&plan.order));
             ops.push(Op::Gated(plan.order.clone()));
         } else {
@@ -171,6 +169,13 @@ impl DeployMachine {
             return self.abort(Error::op("internal error: lifecycle outside a job"));
         };
         let job = run.job.clone();
+        let lifecycle = run.plan.as_ref().map(|p| LifecycleBatch {
+            index,
+            count,
+            allocations: batch.to_vec(),
+            order: p.order.clone(),
+            order_source: p.order_source.clone(),
+        });
         // One result per run, in any order; a missing one is a failure
         // (fail closed), an unexpected one is ignored.
         let mut events = Vec::new();
@@ -206,7 +211,12 @@ impl DeployMachine {
         let ended = |ok: bool| Event::BatchEnded { job: job.clone(), phase: phase.to_string(), index, ok };
         let mut front = vec![Op::Step(Step::Record(events))];
         if failed.is_empty() {
-            front.push(Op::Step(Step::Hooks(hook(&job, HookEvent::AfterAllocationStarted, Some(batch.to_vec())))));
+            // One run per lifecycle batch, with that batch's context.
+            front.push(Op::Step(Step::Hooks(HookCall {
+                phase: phase.to_string(),
+                lifecycle,
+                ..hook(&job, HookEvent::AfterAllocationStarted, Some(batch.to_vec()))
+            })));
             front.push(Op::Step(Step::Record(vec![ended(true)])));
             front.push(Op::Step(Step::Flush));
         } else {

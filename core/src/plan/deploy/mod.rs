@@ -368,7 +368,14 @@ impl DeployMachine {
             }
         }
         self.failures.push(format!("job {}: {e}", run.job));
-        self.ops.push_front(Op::Step(Step::Say(format!("wave {}: {}: FAILED", run.wave, run.job))));
+        // The failed job's own post-job checkpoint (seed 001: KV persists
+        // after each job): what its hooks wrote is kept whether or not
+        // another job follows in this deploy.
+        let checkpoint = self.checkpoint(format!("{} failed", run.job));
+        self.push_front(vec![
+            Op::Step(checkpoint),
+            Op::Step(Step::Say(format!("wave {}: {}: FAILED", run.wave, run.job))),
+        ]);
     }
 
     /// Queue the worker check, worker.json, and reconcile.
@@ -478,7 +485,11 @@ impl DeployMachine {
 
 /// A hook call with no extra variables.
 fn hook(job: &str, event: HookEvent, filter: Option<Vec<String>>) -> HookCall {
-    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new() }
+    let phase = match event {
+        HookEvent::AfterAllocationStopped => "stop".to_string(),
+        e => e.as_str().to_string(),
+    };
+    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new(), phase, lifecycle: None }
 }
 
 #[cfg(test)]

@@ -37,6 +37,11 @@ pub struct HookCall {
     pub filter: Option<Vec<String>>,
     /// Event-specific variables (`NEW_ALLOCATIONS`, …).
     pub extra: BTreeMap<String, String>,
+    /// `DEPLOY_PHASE`: the event's name, or the lifecycle's `new` / `update`
+    /// (`after_allocation_started`) and `stop` (`after_allocation_stopped`).
+    pub phase: String,
+    /// The lifecycle batch an `after_allocation_started` run is.
+    pub lifecycle: Option<crate::plan::hooks::LifecycleBatch>,
 }
 
 /// One lifecycle target to run on one worker.
