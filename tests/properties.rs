@@ -318,6 +318,25 @@ fn event() -> BoxedStrategy<Event> {
                 detail,
             })
             .boxed(),
+        (s(), u(), (u(), u(), u(), u()))
+            .prop_map(|(backup, schema_version, (workers, jobs, allocations, kv_versions))| Event::LegacyImported {
+                backup,
+                schema_version,
+                workers,
+                jobs,
+                allocations,
+                kv_versions,
+            })
+            .boxed(),
+        (s(), s(), s(), s(), s())
+            .prop_map(|(job, ip, alloc_id, hash, version)| Event::LegacyDeploymentImported {
+                job,
+                ip,
+                alloc_id,
+                hash,
+                version,
+            })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }

@@ -403,7 +403,44 @@ pub enum Event {
         /// The last failure, when it failed.
         detail: String,
     },
+    /// `maand init` imported a bucket of the original (Go) maand: the
+    /// events after this one in the session carry its catalog, KV and
+    /// `update_seq`; its `maand.db` was kept as `backup`.
+    LegacyImported {
+        /// Bucket-relative path of the original `maand.db`, kept untouched.
+        backup: String,
+        /// The original's `schema_version` (0 when it had none).
+        schema_version: u64,
+        /// Workers imported.
+        workers: u64,
+        /// Jobs imported.
+        jobs: u64,
+        /// Allocations imported.
+        allocations: u64,
+        /// KV versions imported (values and tombstones).
+        kv_versions: u64,
+    },
+    /// The original maand had deployed `version` of `job` on `ip` (its own
+    /// tree hash `hash`, which is not ours). Folded as a running deployment
+    /// whose hash never equals a staged one, so it is an update until a
+    /// deploy proves the worker's files equal the staged tree and adopts it.
+    LegacyDeploymentImported {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Allocation id (the original's).
+        alloc_id: String,
+        /// The original's hash of the deployed tree.
+        hash: String,
+        /// Deployed version ("" when the original did not record one).
+        version: String,
+    },
 }
+
+/// The prefix of the hash a [`Event::LegacyDeploymentImported`] folds to:
+/// no tree hash of ours starts with it, so it never matches a staged tree.
+pub const LEGACY_HASH_PREFIX: &str = "legacy:";
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
 pub const SIGNATURE_NAMESPACE: &str = "maand-journal";
@@ -503,6 +540,8 @@ impl Event {
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
             Event::SessionSigned { .. } => "session_signed",
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
+            Event::LegacyImported { .. } => "legacy_imported",
+            Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
         }
     }
 
@@ -536,6 +575,7 @@ impl Event {
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
+                    | Event::LegacyImported { .. }
             )
     }
 }
@@ -689,6 +729,13 @@ impl Event {
                 "cert metrics: {series} series to {url}: {} after {attempts} attempt(s){}",
                 if *ok { "accepted" } else { "failed" },
                 if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
+            Event::LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions } => format!(
+                "imported the original maand's bucket (schema {schema_version}, kept as {backup}): {workers} worker(s), {jobs} job(s), {allocations} allocation(s), {kv_versions} KV version(s)"
+            ),
+            Event::LegacyDeploymentImported { job, ip, hash, version, .. } => format!(
+                "{job} on {ip}: the original maand deployed {} version {version} (to be proven)",
+                &hash[..hash.len().min(12)]
             ),
         }
     }

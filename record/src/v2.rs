@@ -234,6 +234,23 @@ pub enum EventV2 {
         ok: bool,
         detail: String,
     },
+    /// `maand init` imported a bucket of the original (Go) maand.
+    LegacyImported {
+        backup: String,
+        schema_version: u64,
+        workers: u64,
+        jobs: u64,
+        allocations: u64,
+        kv_versions: u64,
+    },
+    /// A deployment the original maand recorded (its hash, not ours).
+    LegacyDeploymentImported {
+        job: String,
+        ip: String,
+        alloc_id: String,
+        hash: String,
+        version: String,
+    },
 }
 
 /// The stored body of a format-2 record (the hash follows it).

@@ -281,6 +281,21 @@ pub fn events_v2() -> Vec<EventV2> {
         ok: false,
         detail: s("remote write status 503 Service Unavailable"),
     });
+    v.push(EventV2::LegacyImported {
+        backup: s("data/maand.db.original"),
+        schema_version: 1,
+        workers: 2,
+        jobs: 1,
+        allocations: 2,
+        kv_versions: 7,
+    });
+    v.push(EventV2::LegacyDeploymentImported {
+        job: s("api"),
+        ip: s("10.0.0.1"),
+        alloc_id: s("0c5e4b8a-61f2-3d4e-8a1b-9f00d1c2b3a4"),
+        hash: s("9f86d081884c7d65"),
+        version: s("1.2.3"),
+    });
     v
 }
 

@@ -80,8 +80,13 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     if new_journal {
         created.push("data/journal.redb".into());
     }
-    // Read before the projection is (re)written below.
-    let legacy_id = legacy_bucket_id(&paths.db());
+    // Read before the projection is (re)written below; a database of the
+    // original maand is copied aside first and read from the copy.
+    let legacy = match super::import::locate(&paths.db())? {
+        Some(p) => Some(super::import::read(&p, &paths.rel(&p))?),
+        None => None,
+    };
+    let legacy_id = legacy_bucket_id(&paths.db()).or_else(|| legacy.as_ref().and_then(|l| l.bucket_id.clone()));
     // Older journals are upgraded here. Format 1 is the first real format;
     // records of older formats stay readable through the codec, so only the
     // journal's own format mark moves (and the upgrade is recorded).
@@ -90,7 +95,10 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         journal.set_format_version(FORMAT_VERSION)?;
     }
     let mut bucket = Bucket::finish_open(paths.clone(), conf, lock, journal)?;
-    let mut session = bucket.begin(session_info("init"))?;
+    // Only a bucket without an id yet imports: once imported (or created by
+    // this maand) the journal is the truth and the old file a backup.
+    let legacy = legacy.filter(|_| bucket.state.bucket_id().is_none());
+    let mut session = bucket.begin(session_info(if legacy.is_some() { "import" } else { "init" }))?;
     if upgraded_from < FORMAT_VERSION {
         session.record(Event::FormatUpgraded { from: upgraded_from, to: FORMAT_VERSION })?;
     }
@@ -127,14 +135,26 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     if !created.is_empty() {
         session.record(Event::BucketFilesCreated { paths: created.clone() })?;
     }
+    let mut notes = Vec::new();
+    if let Some(legacy) = &legacy {
+        let key = fs::read(paths.kv_key()).context("reading secrets/kv.key")?;
+        for event in legacy.events(&key)? {
+            session.record(event)?;
+        }
+        notes.push(format!(
+            "imported the original maand's bucket; its database is kept as data/{}",
+            super::import::BACKUP_NAME
+        ));
+    }
     let session_id = session.id();
     session.commit()?;
+    drop(legacy);
     Ok(InitReport {
         bucket_id,
         created: id_source.is_some(),
         files_created: created,
         session: session_id,
-        notes: bucket.notes,
+        notes: bucket.notes.into_iter().chain(notes).collect(),
     })
 }
 

@@ -301,6 +301,8 @@ events! {
     v2_only: [
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
+        LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions },
+        LegacyDeploymentImported { job, ip, alloc_id, hash, version },
     ],
 }
 

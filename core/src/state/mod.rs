@@ -114,7 +114,8 @@ impl State {
             | Event::LifecycleRan { .. }
             | Event::HealthChecked { .. }
             | Event::RemoteCommandRan { .. }
-            | Event::CertMetricsPushed { .. } => {}
+            | Event::CertMetricsPushed { .. }
+            | Event::LegacyImported { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);
@@ -144,6 +145,18 @@ impl State {
             Event::KvHistoryPruned { namespace, key, older_than } => self.kv.prune(namespace, key, *older_than),
             Event::AllocationReady { job, ip, hash, version } => {
                 self.ready.insert((job.clone(), ip.clone()), (hash.clone(), version.clone()));
+            }
+            Event::LegacyDeploymentImported { job, ip, alloc_id, hash, version } => {
+                self.deployed.insert(
+                    (job.clone(), ip.clone()),
+                    Deployed {
+                        alloc_id: alloc_id.clone(),
+                        hash: format!("{}{hash}", crate::event::LEGACY_HASH_PREFIX),
+                        version: version.clone(),
+                        running: true,
+                        ..Deployed::default()
+                    },
+                );
             }
             Event::AllocationStopped { job, ip } => {
                 if let Some(d) = self.deployed.get_mut(&(job.clone(), ip.clone())) {

@@ -1,0 +1,104 @@
+"""Write a bucket as the original (Go) maand leaves it: data/maand.db with the
+original's DDL (data/schema.go, baseTableDDL + schema_version 1), secrets/kv.key
+and a secret sealed the original's way (kv/encrypt.go: "enc:v1:" +
+base64(nonce || AES-256-GCM ciphertext), raw 32-byte key, no associated data).
+
+usage: original_bucket.py <bucket dir> <json spec>
+spec: {"workers": [ip, ...], "job": name, "port": n, "update_seq": n,
+       "hashes": {ip: hash}, "version": v, "secret": plaintext, "now": unix seconds}
+"""
+import base64, hashlib, json, os, sqlite3, sys, uuid
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+DDL = [
+    "CREATE TABLE IF NOT EXISTS bucket (bucket_id TEXT, update_seq INT)",
+    """CREATE TABLE IF NOT EXISTS worker (worker_id TEXT, worker_ip TEXT, available_memory_mb TEXT,
+        available_cpu_mhz TEXT, position INT, PRIMARY KEY(worker_ip))""",
+    "CREATE TABLE IF NOT EXISTS worker_labels (worker_id TEXT, label TEXT)",
+    "CREATE TABLE IF NOT EXISTS worker_tags (worker_id TEXT, key TEXT, value TEXT)",
+    """CREATE TABLE IF NOT EXISTS allocations (alloc_id TEXT, worker_ip TEXT, job TEXT, disabled INT,
+        removed INT, deployment_seq INT, new_version TEXT, PRIMARY KEY(worker_ip, job))""",
+    """CREATE TABLE IF NOT EXISTS job (job_id TEXT, name TEXT, version TEXT, min_memory_mb TEXT,
+        max_memory_mb TEXT, current_memory_mb TEXT, current_memory_source TEXT NOT NULL DEFAULT 'manifest',
+        min_cpu_mhz TEXT, max_cpu_mhz TEXT, current_cpu_mhz TEXT, current_cpu_source TEXT NOT NULL DEFAULT 'manifest',
+        max_concurrent_upgrades INT NOT NULL DEFAULT 1, max_concurrent_starts INT NOT NULL DEFAULT 0,
+        restart_policy TEXT NOT NULL DEFAULT 'always', restart_globs TEXT NOT NULL DEFAULT '[]',
+        health_check TEXT, PRIMARY KEY(name))""",
+    "CREATE TABLE IF NOT EXISTS job_selectors (job_id TEXT, selector TEXT)",
+    "CREATE TABLE IF NOT EXISTS job_ports (job_id TEXT, name TEXT, port INT)",
+    "CREATE TABLE IF NOT EXISTS job_certs (job_id TEXT, name TEXT, pkcs8 INT, one INT, subject TEXT)",
+    "CREATE TABLE IF NOT EXISTS job_files (job_id TEXT, path TEXT, content BLOB, isdir BOOL)",
+    """CREATE TABLE IF NOT EXISTS job_commands (job_id TEXT, job TEXT, name TEXT, executed_on TEXT,
+        demand_job TEXT, demand_command TEXT, demand_config TEXT)""",
+    """CREATE TABLE IF NOT EXISTS key_value (key TEXT, value TEXT, namespace TEXT, version INT, ttl TEXT,
+        created_date TEXT, deleted INT)""",
+    """CREATE TABLE IF NOT EXISTS hash (namespace TEXT, key TEXT, current_hash TEXT, previous_hash TEXT,
+        current_files TEXT, previous_files TEXT, current_version TEXT, PRIMARY KEY(namespace, key))""",
+    "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+]
+
+
+def stable_id(value):
+    """workspace/ids.go StableJobID: MD5, version 3 bits."""
+    h = bytearray(hashlib.md5(value.encode()).digest())
+    h[6] = (h[6] & 0x0F) | 0x30
+    h[8] = (h[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(h)))
+
+
+def seal(key, plaintext):
+    nonce = os.urandom(12)
+    return "enc:v1:" + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), None)).decode()
+
+
+def main():
+    root, spec = sys.argv[1], json.loads(sys.argv[2])
+    for d in ["data", "secrets", "workspace/jobs", "logs", "tmp"]:
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    key = os.urandom(32)
+    with open(os.path.join(root, "secrets", "kv.key"), "wb") as f:
+        f.write(key)
+    db = sqlite3.connect(os.path.join(root, "data", "maand.db"))
+    for s in DDL:
+        db.execute(s)
+    db.execute("INSERT INTO schema_version VALUES (1, 1)")
+    db.execute("INSERT INTO bucket VALUES (?, ?)", (spec["bucket_id"], spec["update_seq"]))
+    job, version, now = spec["job"], spec["version"], spec["now"]
+    job_id = stable_id(job)
+    for pos, ip in enumerate(spec["workers"]):
+        wid = str(uuid.uuid4())  # the original's worker ids are random
+        db.execute("INSERT INTO worker VALUES (?, ?, '0', '0', ?)", (wid, ip, pos))
+        db.execute("INSERT INTO worker_labels VALUES (?, 'worker')", (wid,))
+        alloc = stable_id(f"{job}|{ip}")
+        db.execute("INSERT INTO allocations VALUES (?, ?, ?, 0, 0, 0, ?)", (alloc, ip, job, version))
+        if ip in spec["hashes"]:
+            db.execute(
+                "INSERT INTO hash VALUES (?, ?, ?, '', '{}', '{}', ?)",
+                (f"{job}_allocation", alloc, spec["hashes"][ip], version),
+            )
+    db.execute(
+        "INSERT INTO job (job_id, name, version, min_memory_mb, max_memory_mb, current_memory_mb, "
+        "min_cpu_mhz, max_cpu_mhz, current_cpu_mhz) VALUES (?, ?, ?, '0', '0', '0', '0', '0', '0')",
+        (job_id, job, version),
+    )
+    db.execute("INSERT INTO job_ports VALUES (?, ?, ?)", (job_id, f"{job}_port", spec["port"]))
+    kv = [
+        # (namespace, key, value, version, ttl, created, deleted)
+        (f"vars/job/{job}", "mode", "blue", 1, "0", now - 300, 0),
+        (f"vars/job/{job}", "mode", "green", 2, "0", now - 200, 0),
+        (f"vars/job/{job}", "lease", "held", 1, "86400", now - 100, 0),
+        (f"vars/job/{job}", "gone", "x", 1, "0", now - 300, 0),
+        (f"vars/job/{job}", "gone", "x", 2, "0", now - 50, 1),
+        (f"secrets/job/{job}", "token", seal(key, spec["secret"]), 1, "0", now - 10, 0),
+        ("maand/bucket", f"{job}_port", str(spec["port"]), 1, "0", now - 400, 0),
+    ]
+    for ns, k, v, ver, ttl, created, deleted in kv:
+        db.execute("INSERT INTO key_value VALUES (?, ?, ?, ?, ?, ?, ?)", (k, v, ns, ver, ttl, str(created), deleted))
+    db.commit()
+    db.close()
+    # What the original's `maand init` writes (go-toml): ssh_port = 0.
+    with open(os.path.join(root, "maand.conf"), "w") as f:
+        f.write("use_sudo = true\nssh_user = 'agent'\nssh_key = 'worker.key'\nssh_port = 0\ncerts_ttl = 0\ncerts_renewal_buffer = 0\n")
+
+
+main()
