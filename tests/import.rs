@@ -4,11 +4,16 @@
 
 mod common;
 
+use common::workers::start_or_skip;
 use common::*;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 const BUCKET_ID: &str = "3f2c9a7e-1b4d-4e8a-9c6f-2a1b3c4d5e6f";
 const SECRET: &str = "s3cr3t-root-token";
+
+/// Every lifecycle target leaves a line in `data/history` on the worker.
+const MAKEFILE: &str = "start:\n\t@mkdir -p data\n\t@echo \"start $(NEW_VERSION)\" >> data/history\nstop:\n\t@echo stop >> data/history\nrestart: stop start\n";
 
 /// Write an original-format bucket with `tests/import/original_bucket.py`.
 fn original_bucket(dir: &Path, workers: &[&str], hashes: &[(&str, &str)]) {
@@ -33,7 +38,8 @@ fn workspace(dir: &Path, workers: &[&str]) {
         "workspace/jobs/api/manifest.json",
         r#"{"version": "1.0.0", "selectors": ["worker"], "resources": {"ports": {"api_port": {}}}}"#,
     );
-    write(dir, "workspace/jobs/api/Makefile", "start:\n\t@echo start\nstop:\n\t@echo stop\nrestart: stop start\n");
+    write(dir, "workspace/jobs/api/Makefile", MAKEFILE);
+    write(dir, "workspace/jobs/api/index.html", "<h1>v1</h1>\n");
     write(dir, "workspace/bucket.conf", "port_min = \"30000\"\nport_max = \"30100\"\n");
 }
 
@@ -134,4 +140,71 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     assert_eq!(kv_get(d, "vars/job/api", "mode"), "green");
     assert_eq!(kv_get(d, "vars/job/api", "lease"), "held");
     assert_eq!(db(d, "SELECT update_seq FROM bucket"), [["17"]]);
+}
+
+/// Put the job on a worker as the original maand left it there: the job
+/// directory's files (same bytes, rsync's modes), started once.
+fn deployed_by_the_original(ws_job: &Path, worker_job: &Path) {
+    std::fs::create_dir_all(worker_job.join("data")).unwrap();
+    for e in std::fs::read_dir(ws_job).unwrap() {
+        let e = e.unwrap();
+        let to = worker_job.join(e.file_name());
+        std::fs::copy(e.path(), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    std::fs::write(worker_job.join("data/history"), "start 1.0.0\n").unwrap();
+}
+
+#[test]
+fn first_deploy_after_import_adopts_equal_workers_without_restart_and_updates_the_others() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ips: Vec<&str> = w.ips.iter().map(String::as_str).collect();
+    original_bucket(d, &ips, &[(ips[0], "0a1b2c"), (ips[1], "3d4e5f")]);
+    workspace(d, &ips);
+    for f in ["Makefile", "index.html", "manifest.json"] {
+        let p = d.join("workspace/jobs/api").join(f);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    w.configure_bucket(d);
+    ok(&maand(d, &["init"]));
+    ok(&maand(d, &["build"]));
+    let job = |ip: &str| w.opt(ip).join(BUCKET_ID).join("jobs/api");
+    for ip in &ips {
+        deployed_by_the_original(&d.join("workspace/jobs/api"), &job(ip));
+    }
+    // The second worker runs other content than the workspace's.
+    std::fs::write(job(ips[1]).join("index.html"), "<h1>v0</h1>\n").unwrap();
+    let history = |ip: &str| std::fs::read_to_string(job(ip).join("data/history")).unwrap();
+
+    // The dry run compares and says why, and changes nothing.
+    let out = ok(&maand(d, &["deploy", "--dry-run"]));
+    assert!(out.contains(&format!("adopt: api on {}: the worker's files equal the staged tree", ips[0])), "{out}");
+    assert!(
+        out.contains(&format!("adopt: api on {}: deployed by the original maand, but its files differ", ips[1]))
+            && out.contains("(index.html)")
+            && out.contains("planned as an update"),
+        "{out}"
+    );
+    assert_eq!(history(ips[0]), "start 1.0.0\n");
+    assert_eq!(history(ips[1]), "start 1.0.0\n");
+
+    let out = ok(&maand(d, &["deploy"]));
+    assert_eq!(history(ips[0]), "start 1.0.0\n", "the equal worker is adopted, not restarted: {out}");
+    assert_eq!(history(ips[1]), "start 1.0.0\nstop\nstart 1.0.0\n", "the differing one is updated: {out}");
+    assert_eq!(std::fs::read_to_string(job(ips[1]).join("index.html")).unwrap(), "<h1>v1</h1>\n");
+    let info: serde_json::Value = serde_json::from_str(&ok(&maand(d, &["info", "--json"]))).unwrap();
+    assert_eq!(info["update_seq"], 18, "update_seq continues the original's");
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(d, &["cat", "deployments", "--json"]))).unwrap();
+    assert_eq!(deps.len(), 2);
+    assert!(deps.iter().all(|x| x["current_hash"] == deps[0]["current_hash"] && x["current_version"] == "1.0.0"));
+    assert!(!deps[0]["current_hash"].as_str().unwrap().starts_with("legacy:"), "{deps:?}");
+
+    // Converged: the next deploy runs nothing; replay re-derives every plan.
+    ok(&maand(d, &["deploy"]));
+    assert_eq!(history(ips[0]), "start 1.0.0\n");
+    assert_eq!(history(ips[1]), "start 1.0.0\nstop\nstart 1.0.0\n");
+    let out = ok(&journal(d, &["replay", "--check"]));
+    assert!(out.contains("replanned identically"), "{out}");
 }
