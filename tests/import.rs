@@ -16,11 +16,11 @@ const SECRET: &str = "s3cr3t-root-token";
 const MAKEFILE: &str = "start:\n\t@mkdir -p data\n\t@echo \"start $(NEW_VERSION)\" >> data/history\nstop:\n\t@echo stop >> data/history\nrestart: stop start\n";
 
 /// Write an original-format bucket with `tests/import/original_bucket.py`.
-fn original_bucket(dir: &Path, workers: &[&str], hashes: &[(&str, &str)]) {
+fn original_bucket(dir: &Path, workers: &[&str], hashes: &[(&str, &str)], certs: bool) {
     let spec = serde_json::json!({
         "bucket_id": BUCKET_ID, "workers": workers, "job": "api", "port": 30007, "update_seq": 17,
         "hashes": hashes.iter().map(|(ip, h)| (ip.to_string(), serde_json::json!(h))).collect::<serde_json::Map<_, _>>(),
-        "version": "1.0.0", "secret": SECRET,
+        "version": "1.0.0", "secret": SECRET, "certs": certs,
         "now": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/original_bucket.py");
@@ -68,8 +68,19 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ips = ["10.0.0.1", "10.0.0.2"];
-    original_bucket(d, &ips, &[("10.0.0.1", "a1b2c3")]);
+    original_bucket(d, &ips, &[("10.0.0.1", "a1b2c3")], true);
     workspace(d, &ips);
+    write(
+        d,
+        "workspace/jobs/api/manifest.json",
+        r#"{"version": "1.0.0", "selectors": ["worker"], "resources": {"ports": {"api_port": {}}},
+            "certs": {"tls": {"subject": {"common_name": "api.internal"}}}}"#,
+    );
+    let cert_ns = "maand/job/api/worker/10.0.0.2";
+    let orig_cert =
+        db(d, &format!("SELECT value FROM key_value WHERE namespace = '{cert_ns}' AND key = 'certs/tls.crt'"));
+    let orig_key =
+        db(d, &format!("SELECT value FROM key_value WHERE namespace = '{cert_ns}' AND key = 'certs/tls.key'"));
     let original = std::fs::read(d.join("data/maand.db")).unwrap();
     let ids = |file: &str| db(d, &format!("{file}|SELECT worker_ip, worker_id FROM worker ORDER BY worker_ip"));
     let orig_workers = ids("data/maand.db");
@@ -120,6 +131,7 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     for f in ["data/journal.redb", "data/maand.db"] {
         let bytes = std::fs::read(d.join(f)).unwrap();
         assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "{f} holds the plaintext");
+        assert!(!bytes.windows(11).any(|w| w == b"PRIVATE KEY"), "{f} holds a certificate key in plaintext");
     }
     // Sealed anew (our sealing binds namespace and key), not copied over.
     let sealed = |file: &str| db(d, &format!("{file}|SELECT value FROM key_value WHERE key = 'token'"));
@@ -140,6 +152,12 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     assert_eq!(kv_get(d, "vars/job/api", "mode"), "green");
     assert_eq!(kv_get(d, "vars/job/api", "lease"), "held");
     assert_eq!(db(d, "SELECT update_seq FROM bucket"), [["17"]]);
+    // Certificates as they are: not reissued, the key still the original's.
+    assert_eq!(kv_get(d, cert_ns, "certs/tls.crt"), orig_cert[0][0].trim_end());
+    assert_eq!(
+        ok(&maand(d, &["cat", "kv", "get", "--reveal", cert_ns, "certs/tls.key"])).trim(),
+        orig_key[0][0].trim()
+    );
 }
 
 /// Put the job on a worker as the original maand left it there: the job
@@ -161,7 +179,7 @@ fn first_deploy_after_import_adopts_equal_workers_without_restart_and_updates_th
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ips: Vec<&str> = w.ips.iter().map(String::as_str).collect();
-    original_bucket(d, &ips, &[(ips[0], "0a1b2c"), (ips[1], "3d4e5f")]);
+    original_bucket(d, &ips, &[(ips[0], "0a1b2c"), (ips[1], "3d4e5f")], false);
     workspace(d, &ips);
     for f in ["Makefile", "index.html", "manifest.json"] {
         let p = d.join("workspace/jobs/api").join(f);
@@ -207,4 +225,33 @@ fn first_deploy_after_import_adopts_equal_workers_without_restart_and_updates_th
     assert_eq!(history(ips[1]), "start 1.0.0\nstop\nstart 1.0.0\n");
     let out = ok(&journal(d, &["replay", "--check"]));
     assert!(out.contains("replanned identically"), "{out}");
+}
+
+#[test]
+fn an_import_that_cannot_be_read_exits_2_and_writes_nothing() {
+    // The secret was sealed under another kv.key than the bucket's.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    original_bucket(d, &["10.0.0.1"], &[], false);
+    std::fs::write(d.join("secrets/kv.key"), [7u8; 32]).unwrap();
+    let before = std::fs::read(d.join("data/maand.db")).unwrap();
+    let o = maand(d, &["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("secrets/job/api token") && stderr(&o).contains("kv.key"), "{}", stderr(&o));
+    assert!(!d.join("data/journal.redb").exists(), "nothing recorded");
+    assert_eq!(std::fs::read(d.join("data/maand.db")).unwrap(), before, "the original file is untouched");
+
+    // A database of the original missing a table it always has.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    original_bucket(d, &["10.0.0.1"], &[], false);
+    rusqlite::Connection::open(d.join("data/maand.db")).unwrap().execute("DROP TABLE job", []).unwrap();
+    let o = maand(d, &["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("data/maand.db.original (the original maand's database): no such table: job"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("data/journal.redb").exists(), "nothing recorded");
 }

@@ -5,9 +5,9 @@
 //! written.
 
 use crate::error::{Context, Error, Result};
-use crate::event::{Event, KvValue};
+use crate::event::{Event, KvValue, SealAlg};
 use crate::kv::seal::KvKey;
-use crate::state::{Allocation, JobSpec, Port, Worker};
+use crate::state::{Allocation, CertConfig, CertRecord, JobSpec, Port, Worker};
 use base64::Engine;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;
@@ -61,7 +61,10 @@ pub(super) fn locate(db: &Path) -> Result<Option<PathBuf>> {
         }
         return Ok(Some(backup));
     }
-    Ok(backup.exists().then_some(backup))
+    // Our own projection naming a bucket: imported (or ours) already.
+    let ours_with_id = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .is_ok_and(|c| c.query_row("SELECT bucket_id FROM bucket", [], |r| r.get::<_, String>(0)).is_ok());
+    Ok((backup.exists() && !ours_with_id).then_some(backup))
 }
 
 fn copy_durably(from: &Path, to: &Path) -> Result<()> {
@@ -218,6 +221,23 @@ fn read_jobs(conn: &Connection) -> rusqlite::Result<Vec<JobSpec>> {
             ports.entry(id).or_default().insert(name, Port { port, fixed: false });
         }
     }
+    let mut certs: BTreeMap<String, BTreeMap<String, CertConfig>> = BTreeMap::new();
+    let mut st = conn.prepare("SELECT job_id, name, pkcs8, one, subject FROM job_certs")?;
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<i64>>(2)?.unwrap_or(0) != 0,
+            r.get::<_, Option<i64>>(3)?.unwrap_or(0) != 0,
+            r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+        ))
+    })? {
+        let (id, name, pkcs8, one, subject) = row?;
+        // The original stores the manifest's subject as JSON.
+        let subject: serde_json::Value = serde_json::from_str(&subject).unwrap_or_default();
+        let common_name = subject["common_name"].as_str().unwrap_or_default().to_string();
+        certs.entry(id).or_default().insert(name, CertConfig { common_name, pkcs8, one });
+    }
     let mut selectors: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut st = conn.prepare("SELECT job_id, selector FROM job_selectors ORDER BY job_id, selector")?;
     for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
@@ -233,6 +253,7 @@ fn read_jobs(conn: &Connection) -> rusqlite::Result<Vec<JobSpec>> {
         let id: String = r.get(0)?;
         let version: Option<String> = r.get(2)?;
         Ok(JobSpec {
+            certs: certs.remove(&id).unwrap_or_default(),
             ports: ports.remove(&id).unwrap_or_default(),
             selectors: selectors.remove(&id).unwrap_or_default(),
             job_id: id,
@@ -279,10 +300,76 @@ fn open_original(kv_key: &[u8], ns: &str, key: &str, stored: &str) -> Result<Str
     String::from_utf8(plain).map_err(|_| fail("not UTF-8"))
 }
 
+/// Whether `ns`/`key` holds a certificate's private key.
+fn is_cert_key(ns: &str, key: &str) -> bool {
+    ns.starts_with("maand/job/") && key.starts_with("certs/") && key.ends_with(".key")
+}
+
+/// Serial (hex) and IP SANs of a certificate PEM; `None` when it does not parse.
+fn serial_and_sans(pem: &str) -> Option<(String, Vec<String>, crate::event::Millis)> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let c = p.parse_x509().ok()?;
+    let mut sans = Vec::new();
+    if let Ok(Some(ext)) = c.subject_alternative_name() {
+        for name in &ext.value.general_names {
+            if let x509_parser::extensions::GeneralName::IPAddress(b) = name {
+                let ip = match b.len() {
+                    4 => std::net::IpAddr::from(<[u8; 4]>::try_from(*b).ok()?),
+                    16 => std::net::IpAddr::from(<[u8; 16]>::try_from(*b).ok()?),
+                    _ => continue,
+                };
+                sans.push(ip.to_string());
+            }
+        }
+    }
+    Some((hex::encode(c.raw_serial()), sans, c.validity().not_after.timestamp() * 1000))
+}
+
 impl Legacy {
+    /// The latest live value of a key among the imported rows.
+    fn latest(&self, ns: &str, key: &str) -> Option<&str> {
+        let row = self.kv.iter().rfind(|r| r.0 == ns && r.1 == key)?;
+        (!row.5).then_some(row.2.as_str())
+    }
+
+    /// A record for every certificate the original issued and its KV still
+    /// holds (certificate and key), so build keeps it until it expires or
+    /// its config changes, as the original would.
+    fn cert_events(&self, ca_fingerprint: &str) -> Vec<Event> {
+        let mut ev = Vec::new();
+        for spec in &self.jobs {
+            for (name, c) in &spec.certs {
+                for a in self.allocations.iter().filter(|a| a.job == spec.name && !a.removed) {
+                    let ns = format!("maand/job/{}/worker/{}", a.job, a.worker_ip);
+                    let crt = self.latest(&ns, &format!("certs/{name}.crt"));
+                    if crt.is_none() || self.latest(&ns, &format!("certs/{name}.key")).is_none() {
+                        continue;
+                    }
+                    let Some((serial, sans, not_after)) = crt.and_then(serial_and_sans) else { continue };
+                    let record = CertRecord {
+                        ca_fingerprint: ca_fingerprint.to_string(),
+                        config_hash: crate::plan::build::config_hash(&c.common_name, c.pkcs8, c.one),
+                        not_after,
+                        serial,
+                        sans,
+                    };
+                    ev.push(Event::CertIssued {
+                        job: a.job.clone(),
+                        name: name.clone(),
+                        ip: a.worker_ip.clone(),
+                        record,
+                    });
+                }
+            }
+        }
+        ev
+    }
+
     /// The import as events: the audit marker first, then catalog, KV,
-    /// `update_seq` and the deployments the original recorded.
-    pub(super) fn events(&self, kv_key_bytes: &[u8]) -> Result<Vec<Event>> {
+    /// `update_seq`, the certificates as they are (signed by the CA whose
+    /// fingerprint is `ca_fingerprint`) and the deployments the original
+    /// recorded.
+    pub(super) fn events(&self, kv_key_bytes: &[u8], ca_fingerprint: Option<&str>) -> Result<Vec<Event>> {
         let key = KvKey::from_bytes(kv_key_bytes)?;
         let mut ev = vec![Event::LegacyImported {
             backup: self.backup.clone(),
@@ -301,16 +388,24 @@ impl Legacy {
                 ev.push(Event::KvDeleted { namespace: ns.clone(), key: k.clone(), at });
                 continue;
             }
-            let value = if value.starts_with(ORIGINAL_SEAL_PREFIX) {
-                key.seal(ns, k, &open_original(kv_key_bytes, ns, k, value)?)?
-            } else if ns.starts_with("secrets/") {
-                // A secret the original kept in plaintext is sealed now.
-                key.seal(ns, k, value)?
+            let plain = if value.starts_with(ORIGINAL_SEAL_PREFIX) {
+                open_original(kv_key_bytes, ns, k, value)?
             } else {
-                KvValue::Plain(value.clone())
+                value.clone()
+            };
+            let value = if is_cert_key(ns, k) {
+                // The original kept certificate keys in plaintext; ours are
+                // sealed like the ones build issues.
+                key.seal_with(SealAlg::XChaCha20Poly1305, ns, k, &plain)?
+            } else if value.starts_with(ORIGINAL_SEAL_PREFIX) || ns.starts_with("secrets/") {
+                key.seal(ns, k, &plain)?
+            } else {
+                KvValue::Plain(plain)
             };
             ev.push(Event::KvPut { namespace: ns.clone(), key: k.clone(), value, ttl: *ttl, at });
         }
+        // Without the CA that signed them, build issues new certificates.
+        ev.extend(ca_fingerprint.map(|fp| self.cert_events(fp)).unwrap_or_default());
         if self.update_seq > 0 {
             ev.push(Event::UpdateSeqSet { update_seq: self.update_seq });
         }

@@ -64,6 +64,19 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     }
     let existing_ca = if has_crt { Some(certs::inspect_ca(&fs::read_to_string(paths.ca_crt())?)?) } else { None };
 
+    // Read (and fully translated: a secret that does not open stops here,
+    // before anything is written) ahead of the journal and the projection;
+    // a database of the original maand is copied aside first.
+    let legacy = match super::import::locate(&paths.db())? {
+        Some(p) => {
+            let legacy = super::import::read(&p, &paths.rel(&p))?;
+            let key = fs::read(paths.kv_key()).context("reading secrets/kv.key")?;
+            let events = legacy.events(&key, existing_ca.as_ref().map(|(_, fp)| fp.as_str()))?;
+            Some((legacy.bucket_id, events))
+        }
+        None => None,
+    };
+
     let now = clock::now_ms();
     let new_journal = !paths.journal().exists();
     let mut journal = if new_journal {
@@ -80,13 +93,8 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     if new_journal {
         created.push("data/journal.redb".into());
     }
-    // Read before the projection is (re)written below; a database of the
-    // original maand is copied aside first and read from the copy.
-    let legacy = match super::import::locate(&paths.db())? {
-        Some(p) => Some(super::import::read(&p, &paths.rel(&p))?),
-        None => None,
-    };
-    let legacy_id = legacy_bucket_id(&paths.db()).or_else(|| legacy.as_ref().and_then(|l| l.bucket_id.clone()));
+    // Read before the projection is (re)written below.
+    let legacy_id = legacy_bucket_id(&paths.db()).or_else(|| legacy.as_ref().and_then(|l| l.0.clone()));
     // Older journals are upgraded here. Format 1 is the first real format;
     // records of older formats stay readable through the codec, so only the
     // journal's own format mark moves (and the upgrade is recorded).
@@ -136,9 +144,8 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         session.record(Event::BucketFilesCreated { paths: created.clone() })?;
     }
     let mut notes = Vec::new();
-    if let Some(legacy) = &legacy {
-        let key = fs::read(paths.kv_key()).context("reading secrets/kv.key")?;
-        for event in legacy.events(&key)? {
+    if let Some((_, events)) = legacy {
+        for event in events {
             session.record(event)?;
         }
         notes.push(format!(
@@ -148,7 +155,6 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     }
     let session_id = session.id();
     session.commit()?;
-    drop(legacy);
     Ok(InitReport {
         bucket_id,
         created: id_source.is_some(),

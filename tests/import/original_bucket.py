@@ -7,8 +7,12 @@ usage: original_bucket.py <bucket dir> <json spec>
 spec: {"workers": [ip, ...], "job": name, "port": n, "update_seq": n,
        "hashes": {ip: hash}, "version": v, "secret": plaintext, "now": unix seconds}
 """
-import base64, hashlib, json, os, sqlite3, sys, uuid
+import base64, datetime, hashlib, ipaddress, json, os, sqlite3, sys, uuid
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
 
 DDL = [
     "CREATE TABLE IF NOT EXISTS bucket (bucket_id TEXT, update_seq INT)",
@@ -49,6 +53,50 @@ def stable_id(value):
 def seal(key, plaintext):
     nonce = os.urandom(12)
     return "enc:v1:" + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), None)).decode()
+
+
+def pem_key(key):
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+
+
+def certificate(subject_cn, issuer_cn, public_key, signer, ca, sans):
+    """Like the original's generateCA / leaf issuing (build/build_certs.go)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)]))
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=3650 if ca else 60))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(i)) for i in sans]), False)
+    return b.sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+
+def certs(root, spec, db, job_id):
+    """The bucket CA (secrets/ca.crt, ca.key) and one `tls` leaf per worker in
+    KV maand/job/<job>/worker/<ip> certs/tls.crt, certs/tls.key (plaintext,
+    as the original keeps them)."""
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    bid = spec["bucket_id"]
+    with open(os.path.join(root, "secrets", "ca.crt"), "w") as f:
+        f.write(certificate(bid, bid, ca_key.public_key(), ca_key, True, []))
+    with open(os.path.join(root, "secrets", "ca.key"), "w") as f:
+        f.write(pem_key(ca_key))
+    db.execute("INSERT INTO job_certs VALUES (?, 'tls', 0, 0, ?)", (job_id, json.dumps({"common_name": "api.internal"})))
+    rows = []
+    for ip in spec["workers"]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        crt = certificate("api.internal", bid, key.public_key(), ca_key, False, ["127.0.0.1", ip])
+        ns = f"maand/job/{spec['job']}/worker/{ip}"
+        rows += [(ns, "certs/tls.crt", crt), (ns, "certs/tls.key", pem_key(key))]
+    return rows
 
 
 def main():
@@ -92,6 +140,8 @@ def main():
         (f"secrets/job/{job}", "token", seal(key, spec["secret"]), 1, "0", now - 10, 0),
         ("maand/bucket", f"{job}_port", str(spec["port"]), 1, "0", now - 400, 0),
     ]
+    if spec.get("certs"):
+        kv += [(ns, k, v, 1, "0", now - 400, 0) for ns, k, v in certs(root, spec, db, job_id)]
     for ns, k, v, ver, ttl, created, deleted in kv:
         db.execute("INSERT INTO key_value VALUES (?, ?, ?, ?, ?, ?, ?)", (k, v, ns, ver, ttl, str(created), deleted))
     db.commit()

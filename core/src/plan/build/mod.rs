@@ -8,7 +8,7 @@ mod jobs;
 mod kv;
 mod placement;
 
-pub use certs::CertRequest;
+pub use certs::{CertRequest, config_hash};
 
 use crate::error::Result;
 use crate::event::{Event, Millis};
