@@ -137,6 +137,7 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     let sealed = |file: &str| db(d, &format!("{file}|SELECT value FROM key_value WHERE key = 'token'"));
     assert_ne!(sealed("data/maand.db"), sealed("data/maand.db.original"));
 
+    ok(&journal(d, &["verify"]));
     // A second init imports nothing again.
     ok(&maand(d, &["init"]));
     assert_eq!(changes_in(d, last_session(d)), Vec::<String>::new());
