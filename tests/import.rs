@@ -150,6 +150,11 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     assert_eq!(db(d, "SELECT port FROM job_ports WHERE name = 'api_port'"), [["30007"]]);
     assert_eq!(kv_get(d, "maand/bucket", "api_port"), "30007");
     assert_eq!(kv_get(d, "maand/job/api", "job_id"), orig_job[0][0]);
+    for (ip, id) in orig_workers.iter().map(|r| (&r[0], &r[1])) {
+        assert_eq!(&kv_get(d, &format!("maand/worker/{ip}"), "worker_id"), id);
+    }
+    let label_id = db(d, "data/maand.db.original|SELECT value FROM key_value WHERE key = 'worker_label_id'");
+    assert_eq!(kv_get(d, "maand/worker", "worker_label_id"), label_id[0][0], "the original's label id stays");
     assert_eq!(kv_get(d, "vars/job/api", "mode"), "green");
     assert_eq!(kv_get(d, "vars/job/api", "lease"), "held");
     assert_eq!(db(d, "SELECT update_seq FROM bucket"), [["17"]]);

@@ -421,9 +421,10 @@ pub enum Event {
         kv_versions: u64,
     },
     /// The original maand had deployed `version` of `job` on `ip` (its own
-    /// tree hash `hash`, which is not ours). Folded as a running deployment
-    /// whose hash never equals a staged one, so it is an update until a
-    /// deploy proves the worker's files equal the staged tree and adopts it.
+    /// tree hash `hash`, which is not ours). Folded as a deployment (running
+    /// unless its allocation is disabled) whose hash never equals a staged
+    /// one, so it is an update until a deploy proves the worker's files
+    /// equal the staged tree and adopts it.
     LegacyDeploymentImported {
         /// Job.
         job: String,

@@ -139,6 +139,7 @@ def main():
         (f"vars/job/{job}", "gone", "x", 2, "0", now - 50, 1),
         (f"secrets/job/{job}", "token", seal(key, spec["secret"]), 1, "0", now - 10, 0),
         ("maand/bucket", f"{job}_port", str(spec["port"]), 1, "0", now - 400, 0),
+        ("maand/worker", "worker_label_id", stable_id("worker"), 1, "0", now - 400, 0),
     ]
     if spec.get("certs"):
         kv += [(ns, k, v, 1, "0", now - 400, 0) for ns, k, v in certs(root, spec, db, job_id)]

@@ -147,13 +147,15 @@ impl State {
                 self.ready.insert((job.clone(), ip.clone()), (hash.clone(), version.clone()));
             }
             Event::LegacyDeploymentImported { job, ip, alloc_id, hash, version } => {
+                // The original stopped disabled allocations (their files stay).
+                let disabled = self.catalog.allocations.get(&(job.clone(), ip.clone())).is_some_and(|a| a.disabled);
                 self.deployed.insert(
                     (job.clone(), ip.clone()),
                     Deployed {
                         alloc_id: alloc_id.clone(),
                         hash: format!("{}{hash}", crate::event::LEGACY_HASH_PREFIX),
                         version: version.clone(),
-                        running: true,
+                        running: !disabled,
                         ..Deployed::default()
                     },
                 );
