@@ -31,10 +31,23 @@ pub(super) struct Legacy {
     workers: Vec<Worker>,
     jobs: Vec<JobSpec>,
     allocations: Vec<Allocation>,
-    /// (namespace, key, value, ttl, created seconds, deleted), oldest version first.
-    kv: Vec<(String, String, String, u64, i64, bool)>,
+    /// Every KV version, oldest first per key.
+    kv: Vec<KvRow>,
     /// (job, alloc id, hash, version).
     hashes: Vec<(String, String, String, String)>,
+}
+
+/// One row of the original's `key_value`.
+struct KvRow {
+    namespace: String,
+    key: String,
+    value: String,
+    /// Seconds; 0 = none.
+    ttl: u64,
+    /// Unix seconds.
+    created: i64,
+    /// A tombstone.
+    deleted: bool,
 }
 
 fn is_original(conn: &Connection) -> bool {
@@ -94,78 +107,74 @@ pub(super) fn read(path: &Path, rel: &str) -> Result<Legacy> {
         .map_or(0, |v| v.max(0) as u64);
     let bucket: Option<(String, Option<i64>)> =
         conn.query_row("SELECT bucket_id, update_seq FROM bucket LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok();
-    let mut legacy = Legacy {
+    Ok(Legacy {
         backup: rel.to_string(),
         schema_version,
         bucket_id: bucket.as_ref().map(|b| b.0.clone()),
         update_seq: bucket.and_then(|b| b.1).unwrap_or(0).max(0) as u64,
         workers: read_workers(&conn).map_err(q)?,
         jobs: read_jobs(&conn).map_err(q)?,
-        allocations: Vec::new(),
-        kv: Vec::new(),
-        hashes: Vec::new(),
-    };
-    let mut st = conn
-        .prepare(
-            "SELECT alloc_id, job, worker_ip, disabled, removed, new_version FROM allocations ORDER BY job, worker_ip",
-        )
-        .map_err(q)?;
-    legacy.allocations = st
-        .query_map([], |r| {
-            Ok(Allocation {
-                alloc_id: r.get(0)?,
-                job: r.get(1)?,
-                worker_ip: r.get(2)?,
-                disabled: r.get::<_, Option<i64>>(3)?.unwrap_or(0) != 0,
-                removed: r.get::<_, Option<i64>>(4)?.unwrap_or(0) != 0,
-                new_version: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-            })
+        allocations: read_allocations(&conn).map_err(q)?,
+        kv: read_kv(&conn).map_err(q)?,
+        hashes: read_hashes(&conn).map_err(q)?,
+    })
+}
+
+fn read_allocations(conn: &Connection) -> rusqlite::Result<Vec<Allocation>> {
+    let mut st = conn.prepare(
+        "SELECT alloc_id, job, worker_ip, disabled, removed, new_version FROM allocations ORDER BY job, worker_ip",
+    )?;
+    st.query_map([], |r| {
+        Ok(Allocation {
+            alloc_id: r.get(0)?,
+            job: r.get(1)?,
+            worker_ip: r.get(2)?,
+            disabled: r.get::<_, Option<i64>>(3)?.unwrap_or(0) != 0,
+            removed: r.get::<_, Option<i64>>(4)?.unwrap_or(0) != 0,
+            new_version: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
         })
-        .and_then(Iterator::collect)
-        .map_err(q)?;
-    let mut st = conn
-        .prepare(
-            "SELECT namespace, key, value, ttl, created_date, deleted FROM key_value ORDER BY namespace, key, version",
-        )
-        .map_err(q)?;
-    legacy.kv = st
-        .query_map([], |r| {
-            let ttl: Option<String> = r.get::<_, rusqlite::types::Value>(3).map(|v| match v {
-                rusqlite::types::Value::Integer(i) => Some(i.to_string()),
-                rusqlite::types::Value::Text(t) => Some(t),
-                _ => None,
-            })?;
-            let created: rusqlite::types::Value = r.get(4)?;
-            let created = match created {
-                rusqlite::types::Value::Integer(i) => i,
-                rusqlite::types::Value::Text(t) => t.trim().parse().unwrap_or(0),
-                _ => 0,
-            };
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                ttl.and_then(|t| t.trim().parse::<u64>().ok()).unwrap_or(0),
-                created,
-                r.get::<_, Option<i64>>(5)?.unwrap_or(0) != 0,
-            ))
+    })?
+    .collect()
+}
+
+/// An integer the original stored as INT or TEXT (`ttl`, `created_date`).
+fn loose_int(v: rusqlite::types::Value) -> i64 {
+    match v {
+        rusqlite::types::Value::Integer(i) => i,
+        rusqlite::types::Value::Text(t) => t.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn read_kv(conn: &Connection) -> rusqlite::Result<Vec<KvRow>> {
+    let mut st = conn.prepare(
+        "SELECT namespace, key, value, ttl, created_date, deleted FROM key_value ORDER BY namespace, key, version",
+    )?;
+    st.query_map([], |r| {
+        Ok(KvRow {
+            namespace: r.get(0)?,
+            key: r.get(1)?,
+            value: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            ttl: loose_int(r.get(3)?).max(0) as u64,
+            created: loose_int(r.get(4)?),
+            deleted: r.get::<_, Option<i64>>(5)?.unwrap_or(0) != 0,
         })
-        .and_then(Iterator::collect)
-        .map_err(q)?;
-    let mut st = conn
-        .prepare(
-            "SELECT namespace, key, ifnull(current_hash, ''), ifnull(current_version, '') FROM hash \
-             WHERE namespace LIKE '%\\_allocation' ESCAPE '\\' ORDER BY namespace, key",
-        )
-        .map_err(q)?;
-    legacy.hashes = st
-        .query_map([], |r| {
-            let ns: String = r.get(0)?;
-            Ok((ns.trim_end_matches("_allocation").to_string(), r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .and_then(Iterator::collect)
-        .map_err(q)?;
-    Ok(legacy)
+    })?
+    .collect()
+}
+
+/// (job, alloc id, hash, version) of every `<job>_allocation` hash row.
+fn read_hashes(conn: &Connection) -> rusqlite::Result<Vec<(String, String, String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT namespace, key, ifnull(current_hash, ''), ifnull(current_version, '') FROM hash \
+         WHERE namespace LIKE '%\\_allocation' ESCAPE '\\' ORDER BY namespace, key",
+    )?;
+    st.query_map([], |r| {
+        let ns: String = r.get(0)?;
+        let job = ns.strip_suffix("_allocation").unwrap_or(&ns).to_string();
+        Ok((job, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?
+    .collect()
 }
 
 /// A number the original stored as text ("2048", "2048.0", "" = none).
@@ -326,23 +335,21 @@ fn serial_and_sans(pem: &str) -> Option<(String, Vec<String>, crate::event::Mill
 }
 
 impl Legacy {
-    /// The latest live value of a key among the imported rows.
-    fn latest(&self, ns: &str, key: &str) -> Option<&str> {
-        let row = self.kv.iter().rfind(|r| r.0 == ns && r.1 == key)?;
-        (!row.5).then_some(row.2.as_str())
-    }
-
     /// A record for every certificate the original issued and its KV still
     /// holds (certificate and key), so build keeps it until it expires or
     /// its config changes, as the original would.
     fn cert_events(&self, ca_fingerprint: &str) -> Vec<Event> {
+        // The latest version of each key (rows are oldest first).
+        let latest: BTreeMap<(&str, &str), &KvRow> =
+            self.kv.iter().map(|r| ((r.namespace.as_str(), r.key.as_str()), r)).collect();
+        let live = |ns: &str, key: &str| latest.get(&(ns, key)).filter(|r| !r.deleted).map(|r| r.value.as_str());
         let mut ev = Vec::new();
         for spec in &self.jobs {
             for (name, c) in &spec.certs {
                 for a in self.allocations.iter().filter(|a| a.job == spec.name && !a.removed) {
                     let ns = format!("maand/job/{}/worker/{}", a.job, a.worker_ip);
-                    let crt = self.latest(&ns, &format!("certs/{name}.crt"));
-                    if crt.is_none() || self.latest(&ns, &format!("certs/{name}.key")).is_none() {
+                    let crt = live(&ns, &format!("certs/{name}.crt"));
+                    if crt.is_none() || live(&ns, &format!("certs/{name}.key")).is_none() {
                         continue;
                     }
                     let Some((serial, sans, not_after)) = crt.and_then(serial_and_sans) else { continue };
@@ -382,7 +389,7 @@ impl Legacy {
         ev.extend(self.workers.iter().cloned().map(Event::WorkerUpserted));
         ev.extend(self.jobs.iter().cloned().map(|j| Event::JobUpserted(Box::new(j))));
         ev.extend(self.allocations.iter().cloned().map(Event::AllocationUpserted));
-        for (ns, k, value, ttl, created, deleted) in &self.kv {
+        for KvRow { namespace: ns, key: k, value, ttl, created, deleted } in &self.kv {
             let at = created.saturating_mul(1000);
             if *deleted {
                 ev.push(Event::KvDeleted { namespace: ns.clone(), key: k.clone(), at });
