@@ -100,6 +100,8 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
     let kinds = changes_in(d, last_session(d));
     assert!(kinds.iter().any(|k| k == "LegacyImported"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "LegacyDeploymentImported"), "{kinds:?}");
+    let audit = ok(&journal(d, &["audit", &last_session(d).to_string()]));
+    assert!(audit.contains("legacy_imported") && audit.contains("imported the original maand's bucket"), "{audit}");
 
     // Ids, ports and update_seq as the original had them.
     assert_eq!(ids("data/maand.db"), orig_workers);
