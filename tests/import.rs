@@ -249,6 +249,13 @@ fn an_import_that_cannot_be_read_exits_2_and_writes_nothing() {
     assert!(!d.join("data/journal.redb").exists(), "nothing recorded");
     assert_eq!(std::fs::read(d.join("data/maand.db")).unwrap(), before, "the original file is untouched");
 
+    // The key itself is missing: none is made up in its place.
+    std::fs::remove_file(d.join("secrets/kv.key")).unwrap();
+    let o = maand(d, &["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("secrets/kv.key is missing"), "{}", stderr(&o));
+    assert!(!d.join("secrets/kv.key").exists() && !d.join("data/journal.redb").exists());
+
     // A database of the original missing a table it always has.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -53,6 +53,17 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     let conf = MaandConf::load(&paths.conf())?;
     write_if_missing(paths, &paths.workers_json(), b"[]\n", 0o644, &mut created)?;
     write_if_missing(paths, &paths.bucket_conf(), DEFAULT_BUCKET_CONF.as_bytes(), 0o644, &mut created)?;
+    // A database of the original maand is read (copied aside first) before
+    // any key is made: its sealed values need the original's kv.key.
+    let legacy = match super::import::locate(&paths.db())? {
+        Some(p) => Some(super::import::read(&p, &paths.rel(&p))?),
+        None => None,
+    };
+    if legacy.as_ref().is_some_and(|l| l.has_sealed()) && !paths.kv_key().exists() {
+        return Err(Error::input(
+            "secrets/kv.key is missing, and the original maand's database holds values sealed with it: restore the original's secrets/kv.key, then run maand init again",
+        ));
+    }
     ensure_kv_key(paths, &mut created)?;
 
     let (has_crt, has_key) = (paths.ca_crt().exists(), paths.ca_key().exists());
@@ -64,12 +75,10 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     }
     let existing_ca = if has_crt { Some(certs::inspect_ca(&fs::read_to_string(paths.ca_crt())?)?) } else { None };
 
-    // Read (and fully translated: a secret that does not open stops here,
-    // before anything is written) ahead of the journal and the projection;
-    // a database of the original maand is copied aside first.
-    let legacy = match super::import::locate(&paths.db())? {
-        Some(p) => {
-            let legacy = super::import::read(&p, &paths.rel(&p))?;
+    // Fully translated (a secret that does not open stops here) before the
+    // journal and the projection are written.
+    let legacy = match legacy {
+        Some(legacy) => {
             let key = fs::read(paths.kv_key()).context("reading secrets/kv.key")?;
             let events = legacy.events(&key, existing_ca.as_ref().map(|(_, fp)| fp.as_str()))?;
             Some((legacy.bucket_id, events))

@@ -143,6 +143,11 @@ fn serial_and_sans(pem: &str) -> Option<(String, Vec<String>, crate::event::Mill
 }
 
 impl Legacy {
+    /// Whether any value was sealed by the original (opening it needs its kv.key).
+    pub(super) fn has_sealed(&self) -> bool {
+        self.kv.iter().any(|r| r.value.starts_with(ORIGINAL_SEAL_PREFIX))
+    }
+
     /// A record for every certificate the original issued and its KV still
     /// holds (certificate and key), so build keeps it until it expires or
     /// its config changes, as the original would.
