@@ -100,7 +100,10 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::KvHistoryPruned { .. } => 33,
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
-        Event::CertMetricsPushed { .. } | Event::LegacyImported { .. } | Event::LegacyDeploymentImported { .. } => {
+        Event::CertMetricsPushed { .. }
+        | Event::LegacyImported { .. }
+        | Event::LegacyDeploymentImported { .. }
+        | Event::KvImported { .. } => {
             return None;
         }
     })

@@ -120,6 +120,11 @@ fn init_imports_catalog_kv_ports_update_seq_and_keeps_the_original_db() {
         [["1", "blue"], ["2", "green"]]
     );
     assert_eq!(db(d, "SELECT ttl FROM key_value WHERE key = 'lease'"), [["86400"]]);
+    assert_eq!(
+        db(d, "SELECT version, value FROM key_value WHERE key = 'pruned' ORDER BY version"),
+        [["4", "v4"], ["5", "v5"]],
+        "version numbers as the original kept them"
+    );
     assert_eq!(kv_get(d, "vars/job/api", "lease"), "held");
     let gone = maand(d, &["cat", "kv", "get", "vars/job/api", "gone"]);
     assert!(!gone.status.success(), "a tombstoned key stays deleted: {}", stdout(&gone));

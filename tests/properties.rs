@@ -328,6 +328,16 @@ fn event() -> BoxedStrategy<Event> {
                 kv_versions,
             })
             .boxed(),
+        (s(), s(), u(), proptest::option::of(kv_value()), u(), any::<i64>())
+            .prop_map(|(namespace, key, version, value, ttl, at)| Event::KvImported {
+                namespace,
+                key,
+                version,
+                value,
+                ttl,
+                at,
+            })
+            .boxed(),
         (s(), s(), s(), s(), s())
             .prop_map(|(job, ip, alloc_id, hash, version)| Event::LegacyDeploymentImported {
                 job,

@@ -437,6 +437,23 @@ pub enum Event {
         /// Deployed version ("" when the original did not record one).
         version: String,
     },
+    /// A KV version imported from the original maand with its own version
+    /// number (the original's `gc` prunes old versions, so its numbers may
+    /// start above 1 or skip).
+    KvImported {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+        /// The original's version number.
+        version: u64,
+        /// The value (sealed for secrets); `None` is a tombstone.
+        value: Option<KvValue>,
+        /// Time to live in seconds; 0 = never expires.
+        ttl: u64,
+        /// When the original wrote it.
+        at: Millis,
+    },
 }
 
 /// The prefix of the hash a [`Event::LegacyDeploymentImported`] folds to:
@@ -543,6 +560,7 @@ impl Event {
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
             Event::LegacyImported { .. } => "legacy_imported",
             Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
+            Event::KvImported { .. } => "kv_imported",
         }
     }
 
@@ -644,6 +662,13 @@ impl Event {
                 format!("{namespace} {key} = {}{ttl}", val(value))
             }
             Event::KvDeleted { namespace, key, .. } => format!("{namespace} {key} deleted"),
+            Event::KvImported { namespace, key, version, value, ttl, .. } => {
+                let ttl = if *ttl > 0 { format!(" ttl={ttl}s") } else { String::new() };
+                match value {
+                    Some(v) => format!("{namespace} {key} v{version} = {}{ttl} (imported)", val(v)),
+                    None => format!("{namespace} {key} v{version} deleted (imported)"),
+                }
+            }
             Event::KvPurged { namespace, key } => format!("{namespace} {key} purged"),
             Event::WorkerUpserted(w) => format!("worker {} labels {}", w.ip, w.labels.join(",")),
             Event::WorkerRemoved { ip } => format!("worker {ip} removed"),

@@ -72,7 +72,7 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
             | Event::LegacyImported { .. }
             | Event::LegacyDeploymentImported { .. }
             | Event::Checkpoint { .. } => Some(format!("{:<20} {}", env.event.kind(), env.event.summary())),
-            Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } => {
+            Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } | Event::KvImported { .. } => {
                 kv += 1;
                 Some(format!("{:<20} {}", env.event.kind(), env.event.summary()))
             }

@@ -251,6 +251,15 @@ pub enum EventV2 {
         hash: String,
         version: String,
     },
+    /// A KV version imported with the original's version number.
+    KvImported {
+        namespace: String,
+        key: String,
+        version: u64,
+        value: Option<KvValueV2>,
+        ttl: u64,
+        at: Millis,
+    },
 }
 
 /// The stored body of a format-2 record (the hash follows it).

@@ -296,6 +296,26 @@ pub fn events_v2() -> Vec<EventV2> {
         hash: s("9f86d081884c7d65"),
         version: s("1.2.3"),
     });
+    v.push(EventV2::KvImported {
+        namespace: s("secrets/job/api"),
+        key: s("token"),
+        version: 4,
+        value: Some(KvValueV2::Sealed {
+            alg: SealAlgV2::Aes256Gcm,
+            nonce: vec![3; 12],
+            ciphertext: vec![0xca, 0xfe, 0xba, 0xbe],
+        }),
+        ttl: 3600,
+        at: 1_763_780_645_300,
+    });
+    v.push(EventV2::KvImported {
+        namespace: s("vars/job/api"),
+        key: s("gone"),
+        version: 7,
+        value: None,
+        ttl: 0,
+        at: 1_763_780_645_301,
+    });
     v
 }
 

@@ -303,6 +303,7 @@ events! {
         CertMetricsPushed { url, series, attempts, ok, detail },
         LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions },
         LegacyDeploymentImported { job, ip, alloc_id, hash, version },
+        KvImported { namespace, key, version, value, ttl, at },
     ],
 }
 

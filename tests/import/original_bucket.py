@@ -135,6 +135,9 @@ def main():
         (f"vars/job/{job}", "mode", "blue", 1, "0", now - 300, 0),
         (f"vars/job/{job}", "mode", "green", 2, "0", now - 200, 0),
         (f"vars/job/{job}", "lease", "held", 1, "86400", now - 100, 0),
+        # The original's gc pruned versions 1-3 of this key.
+        (f"vars/job/{job}", "pruned", "v4", 4, "0", now - 90, 0),
+        (f"vars/job/{job}", "pruned", "v5", 5, "0", now - 80, 0),
         (f"vars/job/{job}", "gone", "x", 1, "0", now - 300, 0),
         (f"vars/job/{job}", "gone", "x", 2, "0", now - 50, 1),
         (f"secrets/job/{job}", "token", seal(key, spec["secret"]), 1, "0", now - 10, 0),

@@ -61,6 +61,9 @@ impl State {
                 self.kv.push(namespace, key, Some(value.clone()), *ttl, *at);
             }
             Event::KvDeleted { namespace, key, at } => self.kv.push(namespace, key, None, 0, *at),
+            Event::KvImported { namespace, key, version, value, ttl, at } => {
+                self.kv.push_numbered(namespace, key, *version, value.clone(), *ttl, *at);
+            }
             Event::KvPurged { namespace, key } => self.kv.purge(namespace, key),
             Event::WorkerUpserted(w) => {
                 self.catalog.workers.insert(w.ip.clone(), w.clone());

@@ -50,7 +50,10 @@ fn touched_one(event: &Event) -> Option<Touched> {
         }
         Event::KvPut { namespace, key, .. }
         | Event::KvDeleted { namespace, key, .. }
-        | Event::KvPurged { namespace, key } => Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() }),
+        | Event::KvPurged { namespace, key }
+        | Event::KvImported { namespace, key, .. } => {
+            Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() })
+        }
         Event::WorkerUpserted(w) => Some(Touched::Worker(w.ip.clone())),
         Event::WorkerRemoved { ip } => Some(Touched::Worker(ip.clone())),
         Event::JobUpserted(j) => Some(Touched::Job(j.name.clone())),

@@ -44,6 +44,8 @@ pub(super) struct Legacy {
 struct KvRow {
     namespace: String,
     key: String,
+    /// The original's version number.
+    version: u64,
     value: String,
     /// Seconds; 0 = none.
     ttl: u64,
@@ -202,10 +204,11 @@ impl Legacy {
         ev.extend(self.workers.iter().cloned().map(Event::WorkerUpserted));
         ev.extend(self.jobs.iter().cloned().map(|j| Event::JobUpserted(Box::new(j))));
         ev.extend(self.allocations.iter().cloned().map(Event::AllocationUpserted));
-        for KvRow { namespace: ns, key: k, value, ttl, created, deleted } in &self.kv {
+        for KvRow { namespace: ns, key: k, version, value, ttl, created, deleted } in &self.kv {
+            let (namespace, key_name, version, ttl) = (ns.clone(), k.clone(), *version, *ttl);
             let at = created.saturating_mul(1000);
             if *deleted {
-                ev.push(Event::KvDeleted { namespace: ns.clone(), key: k.clone(), at });
+                ev.push(Event::KvImported { namespace, key: key_name, version, value: None, ttl, at });
                 continue;
             }
             let plain = if value.starts_with(ORIGINAL_SEAL_PREFIX) {
@@ -222,7 +225,7 @@ impl Legacy {
             } else {
                 KvValue::Plain(plain)
             };
-            ev.push(Event::KvPut { namespace: ns.clone(), key: k.clone(), value, ttl: *ttl, at });
+            ev.push(Event::KvImported { namespace, key: key_name, version, value: Some(value), ttl, at });
         }
         // Without the CA that signed them, build issues new certificates.
         ev.extend(ca_fingerprint.map(|fp| self.cert_events(fp)).unwrap_or_default());

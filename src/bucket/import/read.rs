@@ -64,7 +64,8 @@ fn loose_int(v: rusqlite::types::Value) -> i64 {
 
 fn read_kv(conn: &Connection) -> rusqlite::Result<Vec<KvRow>> {
     let mut st = conn.prepare(
-        "SELECT namespace, key, value, ttl, created_date, deleted FROM key_value ORDER BY namespace, key, version",
+        "SELECT namespace, key, value, ttl, created_date, deleted, version FROM key_value \
+         ORDER BY namespace, key, version",
     )?;
     st.query_map([], |r| {
         Ok(KvRow {
@@ -74,6 +75,7 @@ fn read_kv(conn: &Connection) -> rusqlite::Result<Vec<KvRow>> {
             ttl: loose_int(r.get(3)?).max(0) as u64,
             created: loose_int(r.get(4)?),
             deleted: r.get::<_, Option<i64>>(5)?.unwrap_or(0) != 0,
+            version: loose_int(r.get(6)?).max(0) as u64,
         })
     })?
     .collect()
