@@ -8,6 +8,9 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v python3 >/dev/null || need+=(python3)
+# The original maand's secret and certificate encodings are produced with it
+# (tests/import/original_bucket.py), never with maand's own sealing.
+python3 -c 'import cryptography' 2>/dev/null || need+=(python3-cryptography)
 command -v npm >/dev/null || command -v bun >/dev/null || need+=(npm)
 # Real SSH workers on loopback (tests/common/workers.rs).
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)

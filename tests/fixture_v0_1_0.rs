@@ -100,8 +100,13 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::KvHistoryPruned { .. } => 33,
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
-        Event::CertMetricsPushed { .. } => return None,
-        Event::PeerSetRecorded { .. } => return None,
+        Event::CertMetricsPushed { .. }
+        | Event::LegacyImported { .. }
+        | Event::LegacyDeploymentImported { .. }
+        | Event::KvImported { .. }
+        | Event::PeerSetRecorded { .. } => {
+            return None;
+        }
     })
 }
 

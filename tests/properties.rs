@@ -318,6 +318,35 @@ fn event() -> BoxedStrategy<Event> {
                 detail,
             })
             .boxed(),
+        (s(), u(), (u(), u(), u(), u()))
+            .prop_map(|(backup, schema_version, (workers, jobs, allocations, kv_versions))| Event::LegacyImported {
+                backup,
+                schema_version,
+                workers,
+                jobs,
+                allocations,
+                kv_versions,
+            })
+            .boxed(),
+        (s(), s(), u(), proptest::option::of(kv_value()), u(), any::<i64>())
+            .prop_map(|(namespace, key, version, value, ttl, at)| Event::KvImported {
+                namespace,
+                key,
+                version,
+                value,
+                ttl,
+                at,
+            })
+            .boxed(),
+        (s(), s(), s(), s(), s())
+            .prop_map(|(job, ip, alloc_id, hash, version)| Event::LegacyDeploymentImported {
+                job,
+                ip,
+                alloc_id,
+                hash,
+                version,
+            })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }

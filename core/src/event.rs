@@ -417,6 +417,57 @@ pub enum Event {
         /// When the build recorded it (the derived values' creation time).
         at: Millis,
     },
+    /// `maand init` imported a bucket of the original (Go) maand: the
+    /// events after this one in the session carry its catalog, KV and
+    /// `update_seq`; its `maand.db` was kept as `backup`.
+    LegacyImported {
+        /// Bucket-relative path of the original `maand.db`, kept untouched.
+        backup: String,
+        /// The original's `schema_version` (0 when it had none).
+        schema_version: u64,
+        /// Workers imported.
+        workers: u64,
+        /// Jobs imported.
+        jobs: u64,
+        /// Allocations imported.
+        allocations: u64,
+        /// KV versions imported (values and tombstones).
+        kv_versions: u64,
+    },
+    /// The original maand had deployed `version` of `job` on `ip` (its own
+    /// tree hash `hash`, which is not ours). Folded as a deployment (running
+    /// unless its allocation is disabled) whose hash never equals a staged
+    /// one, so it is an update until a deploy proves the worker's files
+    /// equal the staged tree and adopts it.
+    LegacyDeploymentImported {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Allocation id (the original's).
+        alloc_id: String,
+        /// The original's hash of the deployed tree.
+        hash: String,
+        /// Deployed version ("" when the original did not record one).
+        version: String,
+    },
+    /// A KV version imported from the original maand with its own version
+    /// number (the original's `gc` prunes old versions, so its numbers may
+    /// start above 1 or skip).
+    KvImported {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+        /// The original's version number.
+        version: u64,
+        /// The value (sealed for secrets); `None` is a tombstone.
+        value: Option<KvValue>,
+        /// Time to live in seconds; 0 = never expires.
+        ttl: u64,
+        /// When the original wrote it.
+        at: Millis,
+    },
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -429,6 +480,10 @@ pub enum PeerScope {
     /// `maand/worker/<ip>` `<label>_peers` lists the others.
     Label(String),
 }
+
+/// The prefix of the hash a [`Event::LegacyDeploymentImported`] folds to:
+/// no tree hash of ours starts with it, so it never matches a staged tree.
+pub const LEGACY_HASH_PREFIX: &str = "legacy:";
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
 pub const SIGNATURE_NAMESPACE: &str = "maand-journal";
@@ -529,6 +584,9 @@ impl Event {
             Event::SessionSigned { .. } => "session_signed",
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
             Event::PeerSetRecorded { .. } => "peer_set_recorded",
+            Event::LegacyImported { .. } => "legacy_imported",
+            Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
+            Event::KvImported { .. } => "kv_imported",
         }
     }
 
@@ -562,6 +620,7 @@ impl Event {
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
+                    | Event::LegacyImported { .. }
             )
     }
 }
@@ -629,6 +688,13 @@ impl Event {
                 format!("{namespace} {key} = {}{ttl}", val(value))
             }
             Event::KvDeleted { namespace, key, .. } => format!("{namespace} {key} deleted"),
+            Event::KvImported { namespace, key, version, value, ttl, .. } => {
+                let ttl = if *ttl > 0 { format!(" ttl={ttl}s") } else { String::new() };
+                match value {
+                    Some(v) => format!("{namespace} {key} v{version} = {}{ttl} (imported)", val(v)),
+                    None => format!("{namespace} {key} v{version} deleted (imported)"),
+                }
+            }
             Event::KvPurged { namespace, key } => format!("{namespace} {key} purged"),
             Event::WorkerUpserted(w) => format!("worker {} labels {}", w.ip, w.labels.join(",")),
             Event::WorkerRemoved { ip } => format!("worker {ip} removed"),
@@ -723,6 +789,13 @@ impl Event {
                 };
                 format!("peers of {whose}: {} worker(s)", members.len())
             }
+            Event::LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions } => format!(
+                "imported the original maand's bucket (schema {schema_version}, kept as {backup}): {workers} worker(s), {jobs} job(s), {allocations} allocation(s), {kv_versions} KV version(s)"
+            ),
+            Event::LegacyDeploymentImported { job, ip, hash, version, .. } => format!(
+                "{job} on {ip}: the original maand deployed {} version {version} (to be proven)",
+                &hash[..hash.len().min(12)]
+            ),
         }
     }
 }

@@ -69,8 +69,10 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
             | Event::AllocationReady { .. }
             | Event::AllocationStopped { .. }
             | Event::AllocationUndeployed { .. }
+            | Event::LegacyImported { .. }
+            | Event::LegacyDeploymentImported { .. }
             | Event::Checkpoint { .. } => Some(format!("{:<20} {}", env.event.kind(), env.event.summary())),
-            Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } => {
+            Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } | Event::KvImported { .. } => {
                 kv += 1;
                 Some(format!("{:<20} {}", env.event.kind(), env.event.summary()))
             }

@@ -69,7 +69,8 @@ pub enum KvValueV2 {
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
-/// 37: `PeerSetRecorded`).
+/// 37: `PeerSetRecorded`, 38: `LegacyImported`, 39: `LegacyDeploymentImported`,
+/// 40: `KvImported`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -240,6 +241,32 @@ pub enum EventV2 {
     PeerSetRecorded {
         scope: PeerScopeV2,
         members: Vec<String>,
+        at: Millis,
+    },
+    /// `maand init` imported a bucket of the original (Go) maand.
+    LegacyImported {
+        backup: String,
+        schema_version: u64,
+        workers: u64,
+        jobs: u64,
+        allocations: u64,
+        kv_versions: u64,
+    },
+    /// A deployment the original maand recorded (its hash, not ours).
+    LegacyDeploymentImported {
+        job: String,
+        ip: String,
+        alloc_id: String,
+        hash: String,
+        version: String,
+    },
+    /// A KV version imported with the original's version number.
+    KvImported {
+        namespace: String,
+        key: String,
+        version: u64,
+        value: Option<KvValueV2>,
+        ttl: u64,
         at: Millis,
     },
 }

@@ -287,6 +287,41 @@ pub fn events_v2() -> Vec<EventV2> {
         at: 1_763_780_645_300,
     });
     v.push(EventV2::PeerSetRecorded { scope: PeerScopeV2::Label(s("db")), members: vec![], at: 1_763_780_645_301 });
+    v.push(EventV2::LegacyImported {
+        backup: s("data/maand.db.original"),
+        schema_version: 1,
+        workers: 2,
+        jobs: 1,
+        allocations: 2,
+        kv_versions: 7,
+    });
+    v.push(EventV2::LegacyDeploymentImported {
+        job: s("api"),
+        ip: s("10.0.0.1"),
+        alloc_id: s("0c5e4b8a-61f2-3d4e-8a1b-9f00d1c2b3a4"),
+        hash: s("9f86d081884c7d65"),
+        version: s("1.2.3"),
+    });
+    v.push(EventV2::KvImported {
+        namespace: s("secrets/job/api"),
+        key: s("token"),
+        version: 4,
+        value: Some(KvValueV2::Sealed {
+            alg: SealAlgV2::Aes256Gcm,
+            nonce: vec![3; 12],
+            ciphertext: vec![0xca, 0xfe, 0xba, 0xbe],
+        }),
+        ttl: 3600,
+        at: 1_763_780_645_300,
+    });
+    v.push(EventV2::KvImported {
+        namespace: s("vars/job/api"),
+        key: s("gone"),
+        version: 7,
+        value: None,
+        ttl: 0,
+        at: 1_763_780_645_301,
+    });
     v
 }
 

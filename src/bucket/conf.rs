@@ -100,7 +100,16 @@ impl MaandConf {
 
     /// Parse and validate the contents of a `maand.conf`.
     pub fn parse(src: &str) -> Result<Self> {
-        let conf: MaandConf = parse_toml("maand.conf", src)?;
+        let mut conf: MaandConf = parse_toml("maand.conf", src)?;
+        // The original maand's `init` writes `ssh_port = 0`, and it reads
+        // `certs_ttl = 0` the same way: 0 means "the default".
+        let defaults = MaandConf::default();
+        if conf.ssh_port == 0 {
+            conf.ssh_port = defaults.ssh_port;
+        }
+        if conf.certs_ttl == 0 {
+            conf.certs_ttl = defaults.certs_ttl;
+        }
         let bad = |key: &str, why: &str| {
             let at = line_of_key(src, key).map(|l| format!("line {l}, ")).unwrap_or_default();
             Err(Error::input(format!("maand.conf: {at}key `{key}`: {why}")))
@@ -111,17 +120,11 @@ impl MaandConf {
         if conf.ssh_key.is_empty() || conf.ssh_key.contains('/') || conf.ssh_key.starts_with('.') {
             return bad("ssh_key", "must be a file name inside secrets/ (no '/', not starting with '.')");
         }
-        if conf.ssh_port == 0 {
-            return bad("ssh_port", "must be between 1 and 65535");
-        }
         if conf.ssh_control_persist > 86_400 {
             return bad(
                 "ssh_control_persist",
                 "must be at most 86400 seconds (one day); 0 closes connections with each command",
             );
-        }
-        if conf.certs_ttl == 0 {
-            return bad("certs_ttl", "must be at least 1 day");
         }
         if conf.certs_renewal_buffer >= conf.certs_ttl {
             return bad("certs_renewal_buffer", "must be smaller than certs_ttl");
@@ -180,11 +183,21 @@ mod tests {
         assert!(e.message().contains("line 2, key `log_format`"), "{e}");
         let e = MaandConf::parse("ssh_user = \"a b\"\n").unwrap_err();
         assert!(e.message().contains("line 1, key `ssh_user`"), "{e}");
-        let e = MaandConf::parse("\n\nssh_port = 0\n").unwrap_err();
-        assert!(e.message().contains("line 3, key `ssh_port`"), "{e}");
+        let e = MaandConf::parse("\n\ncerts_ttl = 5\ncerts_renewal_buffer = 5\n").unwrap_err();
+        assert!(e.message().contains("line 4, key `certs_renewal_buffer`"), "{e}");
         let e = MaandConf::parse("ssh_port = 70000\n").unwrap_err();
         assert!(e.message().contains("key `ssh_port`"), "{e}");
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn zero_port_and_ttl_mean_the_defaults_as_in_the_original() {
+        // What the original's `maand init` writes (go-toml, single quotes).
+        let original = "use_sudo = true\nssh_user = 'agent'\nssh_key = 'worker.key'\nssh_port = 0\ncerts_ttl = 0\ncerts_renewal_buffer = 0\n";
+        let conf = MaandConf::parse(original).unwrap();
+        assert_eq!(conf.ssh_port, 22);
+        assert_eq!(conf.certs_ttl, 60);
+        assert_eq!(MaandConf::parse("ssh_port = 2222\ncerts_ttl = 7\n").unwrap().certs_ttl, 7);
     }
 
     #[test]

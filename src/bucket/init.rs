@@ -53,6 +53,17 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     let conf = MaandConf::load(&paths.conf())?;
     write_if_missing(paths, &paths.workers_json(), b"[]\n", 0o644, &mut created)?;
     write_if_missing(paths, &paths.bucket_conf(), DEFAULT_BUCKET_CONF.as_bytes(), 0o644, &mut created)?;
+    // A database of the original maand is read (copied aside first) before
+    // any key is made: its sealed values need the original's kv.key.
+    let legacy = match super::import::locate(&paths.db())? {
+        Some(p) => Some(super::import::read(&p, &paths.rel(&p))?),
+        None => None,
+    };
+    if legacy.as_ref().is_some_and(|l| l.has_sealed()) && !paths.kv_key().exists() {
+        return Err(Error::input(
+            "secrets/kv.key is missing, and the original maand's database holds values sealed with it: restore the original's secrets/kv.key, then run maand init again",
+        ));
+    }
     ensure_kv_key(paths, &mut created)?;
 
     let (has_crt, has_key) = (paths.ca_crt().exists(), paths.ca_key().exists());
@@ -63,6 +74,17 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         )));
     }
     let existing_ca = if has_crt { Some(certs::inspect_ca(&fs::read_to_string(paths.ca_crt())?)?) } else { None };
+
+    // Fully translated (a secret that does not open stops here) before the
+    // journal and the projection are written.
+    let legacy = match legacy {
+        Some(legacy) => {
+            let key = fs::read(paths.kv_key()).context("reading secrets/kv.key")?;
+            let events = legacy.events(&key, existing_ca.as_ref().map(|(_, fp)| fp.as_str()))?;
+            Some((legacy.bucket_id, events))
+        }
+        None => None,
+    };
 
     let now = clock::now_ms();
     let new_journal = !paths.journal().exists();
@@ -81,7 +103,7 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         created.push("data/journal.redb".into());
     }
     // Read before the projection is (re)written below.
-    let legacy_id = legacy_bucket_id(&paths.db());
+    let legacy_id = legacy_bucket_id(&paths.db()).or_else(|| legacy.as_ref().and_then(|l| l.0.clone()));
     // Older journals are upgraded here. Format 1 is the first real format;
     // records of older formats stay readable through the codec, so only the
     // journal's own format mark moves (and the upgrade is recorded).
@@ -90,7 +112,10 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         journal.set_format_version(FORMAT_VERSION)?;
     }
     let mut bucket = Bucket::finish_open(paths.clone(), conf, lock, journal)?;
-    let mut session = bucket.begin(session_info("init"))?;
+    // Only a bucket without an id yet imports: once imported (or created by
+    // this maand) the journal is the truth and the old file a backup.
+    let legacy = legacy.filter(|_| bucket.state.bucket_id().is_none());
+    let mut session = bucket.begin(session_info(if legacy.is_some() { "import" } else { "init" }))?;
     if upgraded_from < FORMAT_VERSION {
         session.record(Event::FormatUpgraded { from: upgraded_from, to: FORMAT_VERSION })?;
     }
@@ -127,6 +152,16 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     if !created.is_empty() {
         session.record(Event::BucketFilesCreated { paths: created.clone() })?;
     }
+    let mut notes = Vec::new();
+    if let Some((_, events)) = legacy {
+        for event in events {
+            session.record(event)?;
+        }
+        notes.push(format!(
+            "imported the original maand's bucket; its database is kept as data/{}",
+            super::import::BACKUP_NAME
+        ));
+    }
     let session_id = session.id();
     session.commit()?;
     Ok(InitReport {
@@ -134,7 +169,7 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         created: id_source.is_some(),
         files_created: created,
         session: session_id,
-        notes: bucket.notes,
+        notes: bucket.notes.into_iter().chain(notes).collect(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! running a journal session) or for reading (any number, never blocking).
 
 mod conf;
+mod import;
 pub mod init;
 mod lock;
 mod open;

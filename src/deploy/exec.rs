@@ -105,6 +105,12 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
             })),
             Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
+            Step::Compare { job, ips, trees } => {
+                let empty = BTreeMap::new();
+                let results =
+                    fan_out(&ips, worker, |ip| env.workers.differences(ip, &job, trees.get(ip).unwrap_or(&empty)));
+                Outcome::Compared(ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect())
+            }
             Step::Ship { job, ips, trees } => {
                 let empty = BTreeMap::new();
                 let results = fan_out(&ips, worker, |ip| env.workers.ship(ip, &job, trees.get(ip).unwrap_or(&empty)));

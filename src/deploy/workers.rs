@@ -37,6 +37,38 @@ pub trait Workers: Sync {
     fn now(&self) -> Duration;
     /// Pause between health probe attempts.
     fn sleep(&self, d: Duration);
+    /// The paths of the staged `job` whose content, presence or mode differ
+    /// on `ip` (empty: equal), changing nothing. Only allocations the
+    /// original maand deployed are compared; a fleet that cannot compare
+    /// says so, and they stay updates.
+    fn differences(&self, ip: &str, job: &str, tree: &Tree) -> Result<Vec<String>> {
+        let _ = (job, tree);
+        Err(Error::op(format!("worker {ip}: these workers cannot compare files")))
+    }
+}
+
+/// Paths an `rsync --itemize-changes` run would change in content, presence
+/// or mode; a changed time, owner or group alone is no difference (the
+/// original maand shipped the same bytes at another time).
+pub fn itemized_differences(itemized: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in itemized.lines() {
+        if let Some(p) = line.strip_prefix("*deleting ") {
+            out.push(p.trim().to_string());
+            continue;
+        }
+        let Some((code, path)) = line.split_once(' ') else { continue };
+        let c: Vec<char> = code.chars().collect();
+        if c.len() != 11 || !"<>ch.*".contains(c[0]) {
+            continue;
+        }
+        let new = code.contains('+');
+        let changed = c[1] != 'd' && (c[2] == 'c' || c[3] == 's' || c[5] == 'p');
+        if new || changed {
+            out.push(path.trim().to_string());
+        }
+    }
+    out
 }
 
 /// The real workers: OpenSSH and rsync.
@@ -102,6 +134,23 @@ impl Workers for SshWorkers<'_> {
         Ok(())
     }
 
+    fn differences(&self, ip: &str, job: &str, _tree: &Tree) -> Result<Vec<String>> {
+        let root = worker_dir(self.paths, ip).join("jobs").join(job);
+        let dest = format!("/opt/worker/{}/jobs/{job}/", self.bucket_id);
+        // What `ship` would do, dry: the same filters, content compared.
+        let flags = [
+            "--dry-run",
+            "--itemize-changes",
+            "--delete",
+            "--filter=protect /data/",
+            "--filter=protect /logs/",
+            "--filter=protect /bin/",
+        ]
+        .map(String::from);
+        let r = self.transport.rsync(ip, &root, &dest, &flags)?;
+        Ok(itemized_differences(&r.stdout))
+    }
+
     fn lifecycle(&self, ip: &str, job: &str, target: &str, current: &str, new: &str) -> Result<Remote> {
         self.transport.run(ip, &runner_command(self.bucket_id, job, target, current, new))
     }
@@ -134,5 +183,15 @@ impl Workers for SshWorkers<'_> {
 
     fn sleep(&self, d: Duration) {
         std::thread::sleep(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_content_presence_and_mode_differ() {
+        let out = ".d..t...... ./\n.f..t...... Makefile\n>fcst...... config.env\n>f+++++++++ new.txt\n.f...p..... run.sh\n*deleting   old.txt\ncd+++++++++ sub/\n.f....og... owned\n";
+        assert_eq!(super::itemized_differences(out), ["config.env", "new.txt", "run.sh", "old.txt", "sub/"]);
+        assert!(super::itemized_differences(".d..t...... ./\n.f..t...... Makefile\n").is_empty());
     }
 }

@@ -302,6 +302,9 @@ events! {
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
         PeerSetRecorded { scope, members, at },
+        LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions },
+        LegacyDeploymentImported { job, ip, alloc_id, hash, version },
+        KvImported { namespace, key, version, value, ttl, at },
     ],
 }
 

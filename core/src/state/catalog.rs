@@ -26,7 +26,26 @@ pub struct Catalog {
     pub certs: BTreeMap<(String, String, String), CertRecord>,
 }
 
+/// Ids: an entity already in the catalog keeps the id it has there (ids
+/// imported from the original maand are overrides recorded this way); a new
+/// one gets the id derived from its name.
 impl Catalog {
+    /// Id of the worker at `ip`.
+    pub fn worker_id(&self, ip: &str) -> String {
+        self.workers.get(ip).map_or_else(|| super::ids::worker_id(ip), |w| w.worker_id.clone())
+    }
+
+    /// Id of job `name`.
+    pub fn job_id(&self, name: &str) -> String {
+        self.jobs.get(name).map_or_else(|| super::ids::job_id(name), |j| j.spec.job_id.clone())
+    }
+
+    /// Id of the allocation of `job` on `ip`.
+    pub fn alloc_id(&self, job: &str, ip: &str) -> String {
+        self.allocations
+            .get(&(job.to_string(), ip.to_string()))
+            .map_or_else(|| super::ids::alloc_id(job, ip), |a| a.alloc_id.clone())
+    }
     /// Workers in catalog order (workers.json position).
     pub fn workers_in_order(&self) -> Vec<&Worker> {
         let mut w: Vec<&Worker> = self.workers.values().collect();

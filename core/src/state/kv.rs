@@ -131,6 +131,24 @@ impl KvStore {
         history.push(KvVersion { version, value, ttl, created_at: at });
     }
 
+    /// Append a version with its own number (an import); a number not above
+    /// the key's latest is taken as the next one, so numbers keep increasing.
+    pub fn push_numbered(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        version: u64,
+        value: Option<KvValue>,
+        ttl: u64,
+        at: Millis,
+    ) {
+        self.push(namespace, key, value, ttl, at);
+        let history = self.namespaces.get_mut(namespace).and_then(|ns| ns.get_mut(key)).expect("just pushed");
+        let n = history.len();
+        let floor = if n > 1 { history[n - 2].version + 1 } else { 1 };
+        history[n - 1].version = version.max(floor);
+    }
+
     /// Remove a key and its history entirely.
     pub fn purge(&mut self, namespace: &str, key: &str) {
         if let Some(ns) = self.namespaces.get_mut(namespace) {
@@ -389,6 +407,14 @@ mod tests {
         assert_eq!(kv.live_keys("vars/job/a").count(), 0);
         kv.purge("vars/job/a", "k");
         assert_eq!(kv.key_count(), 0);
+        // Imported numbers are kept while they increase.
+        kv.push_numbered("vars/job/a", "k", 5, Some(KvValue::Plain("a".into())), 0, 10);
+        kv.push_numbered("vars/job/a", "k", 9, None, 0, 20);
+        kv.push_numbered("vars/job/a", "k", 3, Some(KvValue::Plain("b".into())), 0, 30);
+        let v: Vec<u64> = kv.history("vars/job/a", "k").iter().map(|v| v.version).collect();
+        assert_eq!(v, [5, 9, 10]);
+        kv.push("vars/job/a", "k", None, 0, 40);
+        assert_eq!(kv.latest("vars/job/a", "k").unwrap().version, 11);
     }
 
     fn plain(s: &str) -> Option<KvValue> {

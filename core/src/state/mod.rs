@@ -61,6 +61,9 @@ impl State {
                 self.kv.push(namespace, key, Some(value.clone()), *ttl, *at);
             }
             Event::KvDeleted { namespace, key, at } => self.kv.push(namespace, key, None, 0, *at),
+            Event::KvImported { namespace, key, version, value, ttl, at } => {
+                self.kv.push_numbered(namespace, key, *version, value.clone(), *ttl, *at);
+            }
             Event::KvPurged { namespace, key } => self.kv.purge(namespace, key),
             Event::WorkerUpserted(w) => {
                 self.catalog.workers.insert(w.ip.clone(), w.clone());
@@ -115,7 +118,8 @@ impl State {
             | Event::LifecycleRan { .. }
             | Event::HealthChecked { .. }
             | Event::RemoteCommandRan { .. }
-            | Event::CertMetricsPushed { .. } => {}
+            | Event::CertMetricsPushed { .. }
+            | Event::LegacyImported { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);
@@ -145,6 +149,20 @@ impl State {
             Event::KvHistoryPruned { namespace, key, older_than } => self.kv.prune(namespace, key, *older_than),
             Event::AllocationReady { job, ip, hash, version } => {
                 self.ready.insert((job.clone(), ip.clone()), (hash.clone(), version.clone()));
+            }
+            Event::LegacyDeploymentImported { job, ip, alloc_id, hash, version } => {
+                // The original stopped disabled allocations (their files stay).
+                let disabled = self.catalog.allocations.get(&(job.clone(), ip.clone())).is_some_and(|a| a.disabled);
+                self.deployed.insert(
+                    (job.clone(), ip.clone()),
+                    Deployed {
+                        alloc_id: alloc_id.clone(),
+                        hash: format!("{}{hash}", crate::event::LEGACY_HASH_PREFIX),
+                        version: version.clone(),
+                        running: !disabled,
+                        ..Deployed::default()
+                    },
+                );
             }
             Event::AllocationStopped { job, ip } => {
                 if let Some(d) = self.deployed.get_mut(&(job.clone(), ip.clone())) {

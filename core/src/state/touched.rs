@@ -52,7 +52,10 @@ fn touched_one(event: &Event) -> Option<Touched> {
         }
         Event::KvPut { namespace, key, .. }
         | Event::KvDeleted { namespace, key, .. }
-        | Event::KvPurged { namespace, key } => Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() }),
+        | Event::KvPurged { namespace, key }
+        | Event::KvImported { namespace, key, .. } => {
+            Some(Touched::Kv { namespace: namespace.clone(), key: key.clone() })
+        }
         Event::WorkerUpserted(w) => Some(Touched::Worker(w.ip.clone())),
         Event::WorkerRemoved { ip } => Some(Touched::Worker(ip.clone())),
         Event::JobUpserted(j) => Some(Touched::Job(j.name.clone())),
@@ -64,7 +67,8 @@ fn touched_one(event: &Event) -> Option<Touched> {
         Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
         Event::AllocationPromoted { job, ip, .. }
         | Event::AllocationUndeployed { job, ip }
-        | Event::AllocationStopped { job, ip } => Some(Touched::Deployed(job.clone(), ip.clone())),
+        | Event::AllocationStopped { job, ip }
+        | Event::LegacyDeploymentImported { job, ip, .. } => Some(Touched::Deployed(job.clone(), ip.clone())),
         _ => None,
     }
 }

@@ -29,7 +29,9 @@ pub struct CertRequest {
 
 const DAY_MS: Millis = 86_400_000;
 
-fn config_hash(cn: &str, pkcs8: bool, one: bool) -> String {
+/// Hash of a certificate's manifest config: a certificate issued for
+/// another config is reissued.
+pub fn config_hash(cn: &str, pkcs8: bool, one: bool) -> String {
     hex::encode(Sha256::digest(format!("cn={cn}\npkcs8={pkcs8}\none={one}\n")))
 }
 

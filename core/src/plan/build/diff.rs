@@ -2,17 +2,17 @@
 
 use super::placement::AllocKey;
 use crate::event::Event;
-use crate::state::{Allocation, Catalog, Job, JobFile, JobSpec, State, Worker, ids};
+use crate::state::{Allocation, Catalog, Job, JobFile, JobSpec, State, Worker};
 use crate::workspace::Workspace;
 use std::collections::BTreeMap;
 
 /// Catalog workers for the workspace's workers.json.
-pub(super) fn desired_workers(ws: &Workspace) -> BTreeMap<String, Worker> {
+pub(super) fn desired_workers(state: &State, ws: &Workspace) -> BTreeMap<String, Worker> {
     ws.workers
         .iter()
         .map(|w| {
             let worker = Worker {
-                worker_id: ids::worker_id(&w.host),
+                worker_id: state.catalog.worker_id(&w.host),
                 ip: w.host.clone(),
                 position: w.position,
                 labels: w.labels.clone(),

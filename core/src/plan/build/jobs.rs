@@ -1,7 +1,7 @@
 //! Job specs from manifests: demands and deployment_seq, ports, resources.
 
 use crate::error::{Error, Result};
-use crate::state::{CertConfig, Hook, HookDemand, JobSpec, Port, State, ids};
+use crate::state::{CertConfig, Hook, HookDemand, JobSpec, Port, State};
 use crate::workspace::Workspace;
 use crate::workspace::manifest::{Bounds, PortDecl};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +40,7 @@ pub(super) fn desired_jobs(state: &State, ws: &Workspace) -> Result<BTreeMap<Str
             })
             .collect();
         let spec = JobSpec {
-            job_id: ids::job_id(name),
+            job_id: state.catalog.job_id(name),
             name: name.clone(),
             version: m.version.as_ref().map_or_else(|| "0.0.0".to_string(), |v| v.to_string()),
             version_declared: m.version.is_some(),

@@ -32,7 +32,13 @@ fn put(ns: &mut BTreeMap<String, Ns>, name: impl Into<String>, key: impl Into<St
 
 /// Every build-owned key and its value; `extra` (the Prometheus scrape
 /// catalog) is merged in.
-fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap<String, Ns>) -> BTreeMap<String, Ns> {
+fn desired_kv(
+    state: &State,
+    ws: &Workspace,
+    cat: &Catalog,
+    ctx: &BuildContext,
+    extra: BTreeMap<String, Ns>,
+) -> BTreeMap<String, Ns> {
     let mut kv: BTreeMap<String, Ns> = BTreeMap::new();
     let workers = cat.workers_in_order();
     let active_jobs: BTreeSet<&str> = cat.allocations.values().filter(|a| a.active()).map(|a| a.job.as_str()).collect();
@@ -68,7 +74,7 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
         for (i, ip) in ips.iter().enumerate() {
             put(&mut kv, "maand/worker", format!("{label}_{i}"), ip);
         }
-        put(&mut kv, "maand/worker", format!("{label}_label_id"), ids::label_id(label));
+        put(&mut kv, "maand/worker", format!("{label}_label_id"), label_id(state, label));
     }
     put(&mut kv, "maand/worker", "certs/ca.crt", &ctx.ca_pem);
     // Active jobs per worker, in job order (one pass, not one per worker).
@@ -143,6 +149,15 @@ fn desired_kv(ws: &Workspace, cat: &Catalog, ctx: &BuildContext, extra: BTreeMap
     kv
 }
 
+/// A label's id: the one the KV holds (an id imported from the original
+/// maand is kept, like catalog ids), else the one derived from its name.
+fn label_id(state: &State, label: &str) -> String {
+    match state.kv.stored_get("maand/worker", &format!("{label}_label_id")) {
+        Some(KvValue::Plain(id)) => id.clone(),
+        _ => ids::label_id(label),
+    }
+}
+
 /// All KV events of a build.
 pub(super) fn kv_events(
     state: &State,
@@ -151,7 +166,7 @@ pub(super) fn kv_events(
     ctx: &BuildContext,
     extra: BTreeMap<String, Ns>,
 ) -> Vec<Event> {
-    let mut desired = desired_kv(ws, next, ctx, extra);
+    let mut desired = desired_kv(state, ws, next, ctx, extra);
     let at = ctx.now;
     let mut ev = Vec::new();
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();

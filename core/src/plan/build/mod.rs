@@ -8,7 +8,7 @@ mod jobs;
 mod kv;
 mod placement;
 
-pub use certs::CertRequest;
+pub use certs::{CertRequest, config_hash};
 
 use crate::error::Result;
 use crate::event::{Event, Millis};
@@ -50,7 +50,7 @@ pub struct BuildPlan {
 /// before anything is planned, so a failed build records nothing.
 pub fn plan_build(state: &State, ws: &Workspace, ctx: &BuildContext) -> Result<BuildPlan> {
     let specs = jobs::desired_jobs(state, ws)?;
-    let workers = diff::desired_workers(ws);
+    let workers = diff::desired_workers(state, ws);
     let allocations = placement::desired_allocations(state, ws, &specs)?;
     placement::check_capacity(ws, &specs, &allocations)?;
 

@@ -1,7 +1,7 @@
 //! Allocations by selector match; minimum counts; worker capacity.
 
 use crate::error::{Error, Result};
-use crate::state::{Allocation, JobSpec, State, ids};
+use crate::state::{Allocation, JobSpec, State};
 use crate::workspace::Workspace;
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ pub(super) fn desired_allocations(
             if spec.selectors.iter().all(|s| w.labels.binary_search(s).is_ok()) {
                 count += 1;
                 let a = Allocation {
-                    alloc_id: ids::alloc_id(job, &w.host),
+                    alloc_id: state.catalog.alloc_id(job, &w.host),
                     job: job.clone(),
                     worker_ip: w.host.clone(),
                     disabled: ws.disabled.is_disabled(job, &w.host),

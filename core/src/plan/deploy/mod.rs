@@ -13,6 +13,7 @@
 //! reads the state (which the shell keeps, applying what it records) when
 //! it plans.
 
+mod adopt;
 mod health;
 mod job;
 mod reconcile;
@@ -38,6 +39,8 @@ enum Op {
         wave: u64,
         job: String,
     },
+    /// Compare what the original maand deployed with the staged trees.
+    Adopt,
     PlanJob,
     /// After the health gate (and its hooks) of these allocations.
     Ready(Vec<String>),
@@ -68,6 +71,8 @@ enum Await {
     Stop(ReconcileItem),
     Remove(ReconcileItem),
     Staged,
+    /// The comparison of these allocations' files with their staged trees.
+    Compared(adopt::Claims),
     Shipped,
     Lifecycle {
         phase: String,
@@ -174,10 +179,16 @@ impl DeployMachine {
                         Op::Step(Step::Hooks(hook(&job, HookEvent::PreDeploy, None))),
                         Op::Step(self.checkpoint(format!("{job} pre_deploy"))),
                         Op::Step(Step::Stage { job: job.clone(), ips }),
+                        Op::Adopt,
                         Op::PlanJob,
                         Op::EndJob,
                     ];
                     self.push_front(front);
+                }
+                Op::Adopt => {
+                    if let Some(step) = self.adopt_step(state) {
+                        return step;
+                    }
                 }
                 Op::PlanJob => {
                     if let Some(step) = self.plan_current(state) {
@@ -284,6 +295,7 @@ impl DeployMachine {
                 }
                 Err(e) => self.fail_job(e),
             },
+            (Await::Compared(claims), Outcome::Compared(results)) => self.compared(claims, results),
             (Await::Shipped, Outcome::PerWorker(results)) => {
                 if let Some(e) = results.into_iter().find_map(|(_, r)| r.err()) {
                     self.fail_job(e);
@@ -312,6 +324,11 @@ impl DeployMachine {
                 Await::Nothing
             }
             Step::Stage { .. } => Await::Staged,
+            Step::Compare { .. } => {
+                // Compare is emitted through `adopt_step` only.
+                debug_assert!(false, "compare steps carry their claims");
+                Await::Nothing
+            }
             Step::Ship { .. } => Await::Shipped,
             Step::Lifecycle { phase, index, count, batch, runs, .. } => Await::Lifecycle {
                 phase: phase.clone(),

@@ -123,6 +123,17 @@ pub enum Step {
         /// Its non-removed allocations.
         ips: Vec<String>,
     },
+    /// Compare each worker's files of `job` with its staged tree, changing
+    /// nothing (allocations the original maand deployed). Outcome:
+    /// [`Outcome::Compared`].
+    Compare {
+        /// Job.
+        job: String,
+        /// Workers.
+        ips: Vec<String>,
+        /// The staged tree of each.
+        trees: BTreeMap<String, Tree>,
+    },
     /// Ship the staged job to these workers. Outcome: `PerWorker`.
     Ship {
         /// Job.
@@ -175,6 +186,9 @@ pub enum Outcome {
     Remote(std::result::Result<RunResult, Error>),
     /// Staged trees per worker.
     Staged(Result<BTreeMap<String, Tree>>),
+    /// Per worker: the paths whose content, presence or mode differ from
+    /// the staged tree (empty: equal), or why they could not be compared.
+    Compared(Vec<(String, Result<Vec<String>>)>),
     /// One result per lifecycle run.
     Ran(Vec<RunResult>),
     /// Probes passed (after this many tries) or the last failure.

@@ -191,3 +191,50 @@ fn a_dry_run_records_plans_but_touches_no_worker_and_checkpoints_nothing() {
     }
     assert_eq!(steps.iter().filter(|s| matches!(s, Step::Stage { .. })).count(), 2);
 }
+
+#[test]
+fn what_the_original_maand_deployed_is_adopted_only_where_the_files_compare_equal() {
+    let mut s = state();
+    for ip in ["10.0.0.1", "10.0.0.2"] {
+        s.apply(&Event::LegacyDeploymentImported {
+            job: "app".into(),
+            ip: ip.into(),
+            alloc_id: format!("app-{ip}"),
+            hash: "0a1b".into(),
+            version: "1.0.0".into(),
+        });
+    }
+    let input = DeployInput { jobs: vec![(1, "app".into())], all_jobs: false, update_seq: 1, ..Default::default() };
+    // 10.0.0.1 equals the staged tree; 10.0.0.2 has another `f`.
+    let answer = |step: &Step| match step {
+        Step::Compare { ips, trees, .. } => {
+            assert_eq!(ips, &["10.0.0.1", "10.0.0.2"]);
+            assert_eq!(trees.len(), 2, "compared against the staged trees");
+            Outcome::Compared(vec![("10.0.0.1".into(), Ok(vec![])), ("10.0.0.2".into(), Ok(vec!["f".into()]))])
+        }
+        other => ok(other),
+    };
+    let (steps, r) = drive(&mut s, input, answer);
+    assert_eq!(r.unwrap().promoted, vec!["app".to_string()]);
+    let compare = position(&steps, |s| matches!(s, Step::Compare { .. })).expect("compared");
+    let plan = position(&steps, |s| matches!(s, Step::Record(e) if matches!(e[0], Event::JobRolloutPlanned(_))));
+    assert!(compare < plan.unwrap(), "compared before planning");
+    assert!(steps.iter().any(|s| matches!(s, Step::Say(l) if l.contains("10.0.0.2") && l.contains("(f)") && l.contains("planned as an update"))));
+    // Only the differing worker runs its lifecycle, as an update.
+    let runs: Vec<&LifecycleRun> = steps
+        .iter()
+        .filter_map(|s| if let Step::Lifecycle { runs, .. } = s { Some(runs) } else { None })
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].ip.as_str(), runs[0].target.as_str()), ("10.0.0.2", "restart"));
+    for ip in ["10.0.0.1", "10.0.0.2"] {
+        let d = &s.deployed[&("app".to_string(), ip.to_string())];
+        assert!(!d.hash.starts_with(crate::event::LEGACY_HASH_PREFIX) && d.running, "{ip}: {d:?}");
+    }
+
+    // Converged: nothing is compared or run again.
+    let input = DeployInput { jobs: vec![(1, "app".into())], all_jobs: false, update_seq: 2, ..Default::default() };
+    let (steps, _) = drive(&mut s, input, ok);
+    assert!(!steps.iter().any(|s| matches!(s, Step::Compare { .. } | Step::Lifecycle { .. })));
+}
