@@ -23,6 +23,7 @@ pub mod process;
 pub mod projection;
 pub mod prometheus;
 pub mod replay;
+pub mod rollback;
 pub mod signing;
 pub mod templates;
 pub mod transport;

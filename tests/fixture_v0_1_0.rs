@@ -104,7 +104,9 @@ fn kind_index(e: &Event) -> Option<usize> {
         | Event::LegacyImported { .. }
         | Event::LegacyDeploymentImported { .. }
         | Event::KvImported { .. }
-        | Event::PeerSetRecorded { .. } => {
+        | Event::PeerSetRecorded { .. }
+        | Event::StagedRecorded { .. }
+        | Event::RollbackStarted { .. } => {
             return None;
         }
     })

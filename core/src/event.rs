@@ -468,6 +468,34 @@ pub enum Event {
         /// When the original wrote it.
         at: Millis,
     },
+    /// The exact bytes staged for a job's allocations, recorded just before
+    /// they are promoted so `maand rollback` can ship them again (never a
+    /// re-render). Content-addressed: each distinct file content appears
+    /// once per event, sealed (staged files may hold rendered secrets).
+    StagedRecorded {
+        /// Job.
+        job: String,
+        /// SHA-256 (hex) of each distinct file content → that content, sealed
+        /// under `kv.key` for namespace `maand/staged`, key = the hash.
+        blobs: std::collections::BTreeMap<String, KvValue>,
+        /// Per worker: path → `<sha256 of the bytes>:<mode in octal>`.
+        trees: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+        /// Per worker: the tree hash about to be promoted (matches
+        /// [`Event::AllocationPromoted`]'s `hash`).
+        hashes: std::collections::BTreeMap<String, String>,
+    },
+    /// A `maand rollback` session began: these jobs go back to what was
+    /// promoted at an earlier point of history.
+    RollbackStarted {
+        /// Jobs rolled back.
+        jobs: Vec<String>,
+        /// The point as described to operators (`deploy 7 (session 23)`).
+        to: String,
+        /// The last event of that point.
+        seq: u64,
+        /// Whether the KV values the jobs' templates read were restored too.
+        kv: bool,
+    },
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -587,6 +615,8 @@ impl Event {
             Event::LegacyImported { .. } => "legacy_imported",
             Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
             Event::KvImported { .. } => "kv_imported",
+            Event::StagedRecorded { .. } => "staged_recorded",
+            Event::RollbackStarted { .. } => "rollback_started",
         }
     }
 
@@ -621,6 +651,8 @@ impl Event {
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
                     | Event::LegacyImported { .. }
+                    | Event::StagedRecorded { .. }
+                    | Event::RollbackStarted { .. }
             )
     }
 }
@@ -791,6 +823,16 @@ impl Event {
             }
             Event::LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions } => format!(
                 "imported the original maand's bucket (schema {schema_version}, kept as {backup}): {workers} worker(s), {jobs} job(s), {allocations} allocation(s), {kv_versions} KV version(s)"
+            ),
+            Event::StagedRecorded { job, blobs, trees, .. } => format!(
+                "{job}: staged bytes of {} worker(s) recorded ({} distinct file(s) new)",
+                trees.len(),
+                blobs.len()
+            ),
+            Event::RollbackStarted { jobs, to, seq, kv } => format!(
+                "rollback of {} to {to} (event {seq}){}",
+                jobs.join(","),
+                if *kv { "" } else { ", KV left as it is" }
             ),
             Event::LegacyDeploymentImported { job, ip, hash, version, .. } => format!(
                 "{job} on {ip}: the original maand deployed {} version {version} (to be proven)",

@@ -71,6 +71,7 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
             | Event::AllocationUndeployed { .. }
             | Event::LegacyImported { .. }
             | Event::LegacyDeploymentImported { .. }
+            | Event::RollbackStarted { .. }
             | Event::Checkpoint { .. } => Some(format!("{:<20} {}", env.event.kind(), env.event.summary())),
             Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } | Event::KvImported { .. } => {
                 kv += 1;

@@ -70,7 +70,7 @@ pub enum KvValueV2 {
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
 /// 37: `PeerSetRecorded`, 38: `LegacyImported`, 39: `LegacyDeploymentImported`,
-/// 40: `KvImported`).
+/// 40: `KvImported`, 41: `StagedRecorded`, 42: `RollbackStarted`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -268,6 +268,21 @@ pub enum EventV2 {
         value: Option<KvValueV2>,
         ttl: u64,
         at: Millis,
+    },
+    /// The exact staged bytes of a job's allocations about to be promoted
+    /// (content-addressed, sealed).
+    StagedRecorded {
+        job: String,
+        blobs: BTreeMap<String, KvValueV2>,
+        trees: BTreeMap<String, BTreeMap<String, String>>,
+        hashes: BTreeMap<String, String>,
+    },
+    /// A `maand rollback` session began.
+    RollbackStarted {
+        jobs: Vec<String>,
+        to: String,
+        seq: u64,
+        kv: bool,
     },
 }
 

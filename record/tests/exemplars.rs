@@ -322,6 +322,22 @@ pub fn events_v2() -> Vec<EventV2> {
         ttl: 0,
         at: 1_763_780_645_301,
     });
+    v.push(EventV2::StagedRecorded {
+        job: s("web"),
+        blobs: BTreeMap::from([(
+            s("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+            KvValueV2::Sealed { alg: SealAlgV2::Aes256Gcm, nonce: vec![5; 12], ciphertext: vec![0xde, 0xad] },
+        )]),
+        trees: BTreeMap::from([(
+            s("10.0.0.1"),
+            BTreeMap::from([(
+                s("index.html"),
+                s("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08:644"),
+            )]),
+        )]),
+        hashes: BTreeMap::from([(s("10.0.0.1"), s("c0ffee"))]),
+    });
+    v.push(EventV2::RollbackStarted { jobs: vec![s("web")], to: s("deploy 1 (session 4)"), seq: 57, kv: true });
     v
 }
 

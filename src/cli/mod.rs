@@ -11,6 +11,7 @@ mod info;
 mod init;
 mod job;
 mod logs;
+mod rollback;
 mod run_command;
 pub mod shell_docs;
 mod table;
@@ -72,6 +73,8 @@ pub enum Command {
     Hooks(hooks::HooksArgs),
     /// Ship jobs to workers and roll them out in health-gated batches.
     Deploy(deploy::DeployArgs),
+    /// Put jobs back to what was promoted at an earlier deploy, session or event.
+    Rollback(rollback::RollbackArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(shell_docs::CompletionsArgs),
     /// Print the man page, or write every command's page with --dir.
@@ -128,6 +131,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logs(args) => logs::run(&paths, args),
         Command::Hooks(args) => hooks::run(&paths, &cli.open_options("hooks"), args),
         Command::Deploy(args) => deploy::run(&paths, &cli.open_options("deploy"), args),
+        Command::Rollback(args) => rollback::run(&paths, &cli.open_options("rollback"), args),
         Command::Completions(args) => shell_docs::completions(<Cli as clap::CommandFactory>::command(), args),
         Command::Man(args) => shell_docs::man(<Cli as clap::CommandFactory>::command(), args),
     }

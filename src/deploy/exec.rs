@@ -30,6 +30,9 @@ pub struct Env<'a> {
     pub bucket_id: &'a str,
     /// Stream hook output.
     pub verbose: bool,
+    /// A rollback: these jobs are staged from their recorded bytes instead
+    /// of being rendered.
+    pub release: Option<&'a super::recorded::Release>,
 }
 
 /// Drive a deploy of `input` to its end inside `session`. A journal error
@@ -42,6 +45,11 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
         let outcome = match step {
             Step::Done(result) => return result,
             Step::Record(events) => {
+                // The exact staged bytes of what is about to be promoted,
+                // recorded first so a rollback can ship them again.
+                if let Some(e) = staged_record(session, env, &events)? {
+                    session.record(e)?;
+                }
                 for e in events {
                     session.record(e)?;
                 }
@@ -185,10 +193,34 @@ fn stage(
         update_seq,
     };
     let mut staged = BTreeMap::new();
+    let release = env.release.filter(|r| r.jobs.contains_key(job));
     for ip in ips {
-        staged.insert(ip.clone(), stage_job(&cx, job, ip)?);
+        let tree = match release {
+            Some(r) => super::recorded::stage_recorded(&cx, env.kv_key, r, job, ip)?,
+            None => stage_job(&cx, job, ip)?,
+        };
+        staged.insert(ip.clone(), tree);
     }
     Ok(staged)
+}
+
+/// The `StagedRecorded` event for the `AllocationPromoted` events among
+/// `events` (one job's promotion), or none.
+fn staged_record(
+    session: &Session<'_>,
+    env: &Env<'_>,
+    events: &[crate::event::Event],
+) -> Result<Option<crate::event::Event>> {
+    let mut job = None;
+    let mut promoted = BTreeMap::new();
+    for e in events {
+        if let crate::event::Event::AllocationPromoted { job: j, ip, hash, .. } = e {
+            job = Some(j.clone());
+            promoted.insert(ip.clone(), hash.clone());
+        }
+    }
+    let Some(job) = job else { return Ok(None) };
+    super::recorded::record_event(&session.bucket().paths, env.kv_key, &job, &promoted).map(Some)
 }
 
 /// Whether staging `job` reads beyond [`staging_view`]: a Prometheus server

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod health;
 pub mod http_probe;
 mod progress;
+pub mod recorded;
 pub mod stage;
 pub mod workers;
 
@@ -55,6 +56,34 @@ pub struct DeployReport {
 /// Run a deploy on an open bucket over SSH, with hook processes.
 pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     check_jobs(bucket, opts)?;
+    check_bun(bucket, &opts.jobs)?;
+    with_ssh_workers(bucket, |bucket, workers| run_with(bucket, opts, workers, &ProcessHooks))
+}
+
+/// Bun is installed when a selected job (all when `jobs` is empty) has
+/// `.ts`/`.js` hooks.
+pub(crate) fn check_bun(bucket: &Bucket, jobs: &[String]) -> Result<()> {
+    let needs_bun = bucket
+        .state
+        .catalog
+        .jobs
+        .values()
+        .filter(|j| jobs.is_empty() || jobs.contains(&j.spec.name))
+        .any(|j| j.spec.hooks.values().any(|h| !h.script.ends_with(".py")));
+    if needs_bun && which::which("bun").is_err() {
+        return Err(Error::usage(
+            "bun is not installed on this control host, and a selected job has .ts/.js hooks (npm install -g bun)",
+        ));
+    }
+    Ok(())
+}
+
+/// Run `f` with the bucket's SSH workers after the control host checks a
+/// deploy needs (`maand rollback` ships through the same path).
+pub(crate) fn with_ssh_workers<T>(
+    bucket: &mut Bucket,
+    f: impl FnOnce(&mut Bucket, &dyn Workers) -> Result<T>,
+) -> Result<T> {
     let bucket_id = bucket.require_id()?;
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_local()?;
@@ -63,20 +92,9 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
             return Err(Error::usage(format!("{tool} is not installed on this control host")));
         }
     }
-    let cat = &bucket.state.catalog;
-    let needs_bun = cat
-        .jobs
-        .values()
-        .filter(|j| opts.jobs.is_empty() || opts.jobs.contains(&j.spec.name))
-        .any(|j| j.spec.hooks.values().any(|h| !h.script.ends_with(".py")));
-    if needs_bun && which::which("bun").is_err() {
-        return Err(Error::usage(
-            "bun is not installed on this control host, and a selected job has .ts/.js hooks (npm install -g bun)",
-        ));
-    }
     let paths = bucket.paths.clone();
     let workers = SshWorkers::new(&transport, &paths, &bucket_id);
-    run_with(bucket, opts, &workers, &ProcessHooks)
+    f(bucket, &workers)
 }
 
 /// `--jobs` names only known jobs.
@@ -98,8 +116,6 @@ pub fn run_with(
     hooks: &dyn HookRunner,
 ) -> Result<DeployReport> {
     check_jobs(bucket, opts)?;
-    let bucket_id = bucket.require_id()?;
-    let kv_key = KvKey::load(&bucket.paths.kv_key())?;
     let cat = &bucket.state.catalog;
     let mut jobs: Vec<(u64, String)> = cat
         .jobs
@@ -124,13 +140,50 @@ pub fn run_with(
     if opts.plant_promote_before_gate {
         info.test_switches.push("PLANT_PROMOTE_BEFORE_GATE".into());
     }
-    let env = exec::Env { workers, hooks, kv_key: &kv_key, bucket_id: &bucket_id, verbose: opts.verbose };
+    drive(bucket, opts, Drive { workers, hooks, input, info, release: None, first: Vec::new() })
+}
+
+/// One deploy session: what runs it and what it is.
+pub(crate) struct Drive<'a> {
+    /// The workers.
+    pub workers: &'a dyn Workers,
+    /// The hook runner.
+    pub hooks: &'a dyn HookRunner,
+    /// The machine's input.
+    pub input: DeployInput,
+    /// The session's description.
+    pub info: crate::event::SessionInfo,
+    /// A rollback's recorded bytes.
+    pub release: Option<&'a recorded::Release>,
+    /// Events recorded (and checkpointed) before the machine starts.
+    pub first: Vec<crate::event::Event>,
+}
+
+/// Run one deploy session to its end (commit, or fail; a dry run persists
+/// nothing).
+pub(crate) fn drive(bucket: &mut Bucket, opts: &DeployOptions, d: Drive<'_>) -> Result<DeployReport> {
+    let bucket_id = bucket.require_id()?;
+    let kv_key = KvKey::load(&bucket.paths.kv_key())?;
+    let Drive { workers, hooks, input, info, release, first } = d;
+    let update_seq = input.update_seq;
+    let env = exec::Env { workers, hooks, kv_key: &kv_key, bucket_id: &bucket_id, verbose: opts.verbose, release };
     // Staged trees hold rendered secrets and decrypted keys: start from an
     // empty staging area (a dry run's or a killed deploy's is removed) and
     // leave none behind, except a dry run's, which is its output.
     let staging = StagingCleanup { dir: stage::workers_dir(&bucket.paths), keep: opts.dry_run };
     staging.clear()?;
     let mut session = bucket.begin(info)?;
+    if !first.is_empty() {
+        for e in first {
+            if let Err(e) = session.record(e) {
+                return session.finish(Err(e));
+            }
+        }
+        let r = if opts.dry_run { session.flush() } else { session.checkpoint("rollback source") };
+        if let Err(e) = r {
+            return session.finish(Err(e));
+        }
+    }
     let result = exec::execute(&mut session, &env, input);
     match result {
         Ok(r) if !opts.dry_run => {

@@ -56,11 +56,12 @@ pub struct StageContext<'a> {
     pub update_seq: u64,
 }
 
-/// Stage `job` for `ip`; returns the tree of `jobs/<job>/` (path → hash).
-pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
+/// Write `ip`'s `worker.json`, `jobs.json` and `bin/`, and an empty
+/// `jobs/<job>/`; returns that directory. Shared by staging and by a
+/// rollback's staging of recorded bytes.
+pub fn stage_worker_files(cx: &StageContext, job: &str, ip: &str) -> Result<PathBuf> {
     let state = &cx.state;
     let root = worker_dir(cx.paths, ip);
-    let worker = state.catalog.workers.get(ip);
     write(&root.join("worker.json"), worker_json(state, cx.bucket_id, ip, cx.update_seq).as_bytes(), 0o644)?;
     let jobs: Vec<&str> = state
         .catalog
@@ -78,6 +79,14 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Stage `job` for `ip`; returns the tree of `jobs/<job>/` (path → hash).
+pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
+    let state = &cx.state;
+    let worker = state.catalog.workers.get(ip);
+    let dir = stage_worker_files(cx, job, ip)?;
     let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
     let spec = &j.spec;
     let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));

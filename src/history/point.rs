@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 /// Sessions whose command is one of these are deploys (numbered by the
 /// `update_seq` they set).
-pub const DEPLOY_COMMANDS: &[&str] = &["deploy"];
+pub const DEPLOY_COMMANDS: &[&str] = &["deploy", "rollback"];
 
 /// A point in a journal's history, as an operator names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -91,6 +91,38 @@ impl KvKey {
         Ok(KvValue::Sealed { alg, nonce, ciphertext })
     }
 
+    /// Seal arbitrary bytes (staged file contents, which need not be UTF-8)
+    /// with AES-256-GCM and a fresh random nonce.
+    pub fn seal_bytes(&self, namespace: &str, key: &str, plaintext: &[u8]) -> Result<KvValue> {
+        let mut nonce = vec![0u8; nonce_len(SealAlg::Aes256Gcm)];
+        getrandom::fill(&mut nonce).map_err(|e| Error::op(format!("random nonce: {e}")))?;
+        let payload = Payload { msg: plaintext, aad: &aad(namespace, key) };
+        let ciphertext = self
+            .aes
+            .encrypt(nonce.as_slice().try_into().expect("12 bytes"), payload)
+            .map_err(|_| Error::op("sealing staged bytes failed"))?;
+        Ok(KvValue::Sealed { alg: SealAlg::Aes256Gcm, nonce, ciphertext })
+    }
+
+    /// The bytes [`seal_bytes`](Self::seal_bytes) sealed.
+    pub fn open_bytes(&self, namespace: &str, key: &str, value: &KvValue) -> Result<Vec<u8>> {
+        let KvValue::Sealed { alg, nonce, ciphertext } = value else {
+            let KvValue::Plain(s) = value else { unreachable!() };
+            return Ok(s.clone().into_bytes());
+        };
+        let bad =
+            || Error::op(format!("cannot decrypt {namespace} {key}: wrong secrets/kv.key, or it was tampered with"));
+        if nonce.len() != nonce_len(*alg) {
+            return Err(bad());
+        }
+        let payload = Payload { msg: ciphertext, aad: &aad(namespace, key) };
+        match alg {
+            SealAlg::Aes256Gcm => self.aes.decrypt(nonce.as_slice().try_into().expect("checked"), payload),
+            SealAlg::XChaCha20Poly1305 => self.xchacha.decrypt(nonce.as_slice().try_into().expect("checked"), payload),
+        }
+        .map_err(|_| bad())
+    }
+
     /// The plaintext of a stored value (plain values are returned as they are).
     pub fn open(&self, namespace: &str, key: &str, value: &KvValue) -> Result<String> {
         let KvValue::Sealed { alg, nonce, ciphertext } = value else {

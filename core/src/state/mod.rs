@@ -119,7 +119,9 @@ impl State {
             | Event::HealthChecked { .. }
             | Event::RemoteCommandRan { .. }
             | Event::CertMetricsPushed { .. }
-            | Event::LegacyImported { .. } => {}
+            | Event::LegacyImported { .. }
+            | Event::StagedRecorded { .. }
+            | Event::RollbackStarted { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);

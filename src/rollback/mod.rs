@@ -1,0 +1,114 @@
+//! `maand rollback`: put jobs back to what was promoted at an earlier
+//! point of history — the exact bytes staged then (recorded at promotion,
+//! never re-rendered), the job's manifest settings, sources and version,
+//! and the KV its templates read — shipped through the deploy machine like
+//! any deploy (rolling batches, health gates, hooks with `DEPLOY_PHASE`
+//! `update`, resume after failure). The workspace is not touched.
+
+pub mod source;
+
+use crate::bucket::{Bucket, session_info};
+use crate::deploy::{DeployOptions, DeployReport, Drive, Workers};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::history::{Point, Resolved};
+use crate::hooks::HookRunner;
+use crate::plan::deploy::DeployInput;
+
+/// Flags of a rollback.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    /// Jobs to roll back.
+    pub jobs: Vec<String>,
+    /// The point to roll back to.
+    pub to: Point,
+    /// Plan and print per allocation; change nothing.
+    pub dry_run: bool,
+    /// Restore the jobs' own KV namespaces too.
+    pub kv: bool,
+    /// Stream hook output.
+    pub verbose: bool,
+}
+
+/// How a point is named in the journal and to operators:
+/// `deploy 7 (session 23)`.
+pub fn describe(r: &Resolved, to: Point) -> String {
+    match (to, r.session) {
+        (Point::Deploy(n), Some(s)) => format!("deploy {n} (session {s})"),
+        (Point::Session(s), _) => format!("session {s}"),
+        _ => format!("event {}", r.seq),
+    }
+}
+
+/// Roll back over SSH with hook processes.
+pub fn run(bucket: &mut Bucket, opts: &RollbackOptions) -> Result<DeployReport> {
+    check(bucket, opts)?;
+    crate::deploy::check_bun(bucket, &opts.jobs)?;
+    crate::deploy::with_ssh_workers(bucket, |b, w| run_with(b, opts, w, &crate::hooks::ProcessHooks))
+}
+
+fn check(bucket: &Bucket, opts: &RollbackOptions) -> Result<()> {
+    if opts.jobs.is_empty() {
+        return Err(Error::usage("rollback: name the job(s) to roll back (`maand rollback web --to d3`)"));
+    }
+    let unknown: Vec<&str> =
+        opts.jobs.iter().filter(|j| !bucket.state.catalog.jobs.contains_key(*j)).map(String::as_str).collect();
+    if !unknown.is_empty() {
+        return Err(Error::usage(format!("rollback: unknown job(s) {} (see `maand cat jobs`)", unknown.join(", "))));
+    }
+    Ok(())
+}
+
+/// Roll back with the given workers and hook runner.
+pub fn run_with(
+    bucket: &mut Bucket,
+    opts: &RollbackOptions,
+    workers: &dyn Workers,
+    hooks: &dyn HookRunner,
+) -> Result<DeployReport> {
+    check(bucket, opts)?;
+    let (resolved, then) = crate::history::state_at(&bucket.paths, opts.to)?;
+    let to = describe(&resolved, opts.to);
+    for job in &opts.jobs {
+        if !then.catalog.jobs.contains_key(job) {
+            return Err(Error::input(format!("rollback of {job}: the job did not exist at {to}")));
+        }
+    }
+    let release = source::release(&bucket.paths, &opts.jobs, &then, resolved.seq)?;
+    // Allocations placed since the point have no bytes to go back to.
+    for job in &opts.jobs {
+        for a in bucket.state.catalog.allocations_of(job).into_iter().filter(|a| !a.removed) {
+            if !release.jobs.get(job).is_some_and(|w| w.contains_key(&a.worker_ip)) {
+                return Err(Error::input(format!(
+                    "rollback of {job}: worker {} holds it now but held nothing promoted at {to}; \
+                     remove it from the job first, or choose a later point",
+                    a.worker_ip
+                )));
+            }
+        }
+    }
+    let at = crate::clock::now_ms();
+    let mut first =
+        vec![Event::RollbackStarted { jobs: opts.jobs.clone(), to: to.clone(), seq: resolved.seq, kv: opts.kv }];
+    for job in &opts.jobs {
+        first.extend(source::restore_events(job, &bucket.state, &then, opts.kv, at));
+    }
+    let mut jobs: Vec<(u64, String)> =
+        opts.jobs.iter().map(|j| (then.catalog.jobs[j].spec.deployment_seq, j.clone())).collect();
+    jobs.sort();
+    jobs.dedup();
+    let input = DeployInput {
+        jobs,
+        all_jobs: false,
+        update_seq: bucket.state.update_seq + if opts.dry_run { 0 } else { 1 },
+        flags: Default::default(),
+        dry_run: opts.dry_run,
+        #[cfg(feature = "plant-promote-before-gate")]
+        plant_promote_before_gate: false,
+    };
+    let dopts =
+        DeployOptions { jobs: opts.jobs.clone(), dry_run: opts.dry_run, verbose: opts.verbose, ..Default::default() };
+    println!("rollback of {} to {to}", opts.jobs.join(","));
+    let info = session_info(if opts.dry_run { "rollback --dry-run" } else { "rollback" });
+    crate::deploy::drive(bucket, &dopts, Drive { workers, hooks, input, info, release: Some(&release), first })
+}
