@@ -72,6 +72,9 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     }
     let t = std::time::Instant::now();
     let plan = plan_build(&bucket.state, &ws, &ctx)?;
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
     tracing::info!(
         ms = t.elapsed().as_millis() as u64,
         events = plan.events.len(),

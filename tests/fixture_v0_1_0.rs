@@ -106,7 +106,9 @@ fn kind_index(e: &Event) -> Option<usize> {
         | Event::KvImported { .. }
         | Event::PeerSetRecorded { .. }
         | Event::StagedRecorded { .. }
-        | Event::RollbackStarted { .. } => {
+        | Event::RollbackStarted { .. }
+        | Event::JobPinned { .. }
+        | Event::JobUnpinned { .. } => {
             return None;
         }
     })

@@ -196,6 +196,25 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     assert!(audit.contains("rollback of web to deploy 1 (session"), "{audit}");
     let replay = journal(p, &["replay", "--check"]);
     assert!(replay.status.success(), "{}{}", stdout(&replay), stderr(&replay));
+
+    // Pinned: the workspace still holds v3, yet build and deploy keep v1.
+    let out = ok(&maand(p, &["build"]));
+    assert!(out.contains("web is pinned (rolled back to deploy 1 (session"), "{out}");
+    assert!(ok(&maand(p, &["cat", "jobs"])).contains("1.0.0"));
+    let out = ok(&maand(p, &["deploy"]));
+    assert!(out.contains("web: pinned (rolled back to deploy 1"), "{out}");
+    assert_eq!(job_file(&w, p, &w.ips[0], "index.html").as_deref(), Some("<h1>v1</h1>\n"));
+
+    // Released, the next build and deploy roll forward to the workspace.
+    ok(&maand(p, &["rollback", "--release", "web"]));
+    let again = maand(p, &["rollback", "--release", "web"]);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains("web not pinned"), "{}", stderr(&again));
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["deploy"]));
+    for ip in &w.ips {
+        assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v3</h1>\n"), "{ip}");
+    }
 }
 
 #[test]

@@ -496,6 +496,26 @@ pub enum Event {
         /// Whether the KV values the jobs' templates read were restored too.
         kv: bool,
     },
+    /// A rolled-back job is pinned: `build` keeps its catalog entry and
+    /// `deploy` skips it while its workspace files are the ones rolled back
+    /// from (the workspace still holds the newer release).
+    JobPinned {
+        /// Job.
+        job: String,
+        /// The point it was rolled back to, as described.
+        to: String,
+        /// SHA-256 of the job's workspace files at the rollback (see
+        /// `plan::build::pins::fingerprint`; "" when they could not be read).
+        workspace: String,
+    },
+    /// A pinned job was released (`maand rollback --release`, or its
+    /// workspace files changed).
+    JobUnpinned {
+        /// Job.
+        job: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -617,6 +637,8 @@ impl Event {
             Event::KvImported { .. } => "kv_imported",
             Event::StagedRecorded { .. } => "staged_recorded",
             Event::RollbackStarted { .. } => "rollback_started",
+            Event::JobPinned { .. } => "job_pinned",
+            Event::JobUnpinned { .. } => "job_unpinned",
         }
     }
 
@@ -829,6 +851,8 @@ impl Event {
                 trees.len(),
                 blobs.len()
             ),
+            Event::JobPinned { job, to, .. } => format!("{job} pinned at {to} (build and deploy skip it)"),
+            Event::JobUnpinned { job, reason } => format!("{job} unpinned: {reason}"),
             Event::RollbackStarted { jobs, to, seq, kv } => format!(
                 "rollback of {} to {to} (event {seq}){}",
                 jobs.join(","),

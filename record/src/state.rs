@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The state version this crate encodes.
-pub const STATE_VERSION: u16 = 5;
+pub const STATE_VERSION: u16 = 6;
 
 /// A job with its files.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -102,4 +102,14 @@ pub struct StateV5 {
     pub v4: StateV4,
     /// Peer sets by scope.
     pub peers: BTreeMap<PeerScopeV2, PeerSetV5>,
+}
+
+/// The whole folded state, as a version-6 snapshot stores it: version 5's
+/// fields and the pinned (rolled-back) jobs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateV6 {
+    /// Everything version 5 held.
+    pub v5: StateV5,
+    /// Pinned jobs: job → (point described, workspace fingerprint).
+    pub pinned: BTreeMap<String, (String, String)>,
 }

@@ -70,7 +70,8 @@ pub enum KvValueV2 {
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
 /// 37: `PeerSetRecorded`, 38: `LegacyImported`, 39: `LegacyDeploymentImported`,
-/// 40: `KvImported`, 41: `StagedRecorded`, 42: `RollbackStarted`).
+/// 40: `KvImported`, 41: `StagedRecorded`, 42: `RollbackStarted`,
+/// 43: `JobPinned`, 44: `JobUnpinned`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -283,6 +284,17 @@ pub enum EventV2 {
         to: String,
         seq: u64,
         kv: bool,
+    },
+    /// A rolled-back job held back from build and deploy.
+    JobPinned {
+        job: String,
+        to: String,
+        workspace: String,
+    },
+    /// A pinned job released.
+    JobUnpinned {
+        job: String,
+        reason: String,
     },
 }
 

@@ -338,6 +338,8 @@ pub fn events_v2() -> Vec<EventV2> {
         hashes: BTreeMap::from([(s("10.0.0.1"), s("c0ffee"))]),
     });
     v.push(EventV2::RollbackStarted { jobs: vec![s("web")], to: s("deploy 1 (session 4)"), seq: 57, kv: true });
+    v.push(EventV2::JobPinned { job: s("web"), to: s("deploy 1 (session 4)"), workspace: s("c0ffee") });
+    v.push(EventV2::JobUnpinned { job: s("web"), reason: s("released") });
     v
 }
 
@@ -354,6 +356,10 @@ pub fn names<T>(events: &[T], kind: impl Fn(&T) -> &'static str) -> Vec<String> 
             if *n == 1 { k.to_string() } else { format!("{k}_{n}") }
         })
         .collect()
+}
+
+pub fn state_v6() -> StateV6 {
+    StateV6 { v5: state_v5(), pinned: [(s("web"), (s("deploy 1 (session 4)"), s("c0ffee")))].into() }
 }
 
 pub fn state_v5() -> StateV5 {
@@ -458,6 +464,7 @@ pub fn all_goldens() -> Vec<(String, Vec<u8>)> {
     }
     out.push(("state/v4".into(), enc(&state_v4())));
     out.push(("state/v5".into(), enc(&state_v5())));
+    out.push(("state/v6".into(), enc(&state_v6())));
     out.push(("index/session_record".into(), enc(&session_record())));
     out.push(("index/snapshot_meta".into(), enc(&snapshot_meta())));
     out.push(("index/journal_meta".into(), enc(&journal_meta())));

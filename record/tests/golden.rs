@@ -50,6 +50,7 @@ fn golden_bytes_decode_to_the_exemplars() {
     }
     assert_eq!(decode_exact::<StateV4>(&golden("state/v4")).unwrap(), state_v4());
     assert_eq!(decode_exact::<maand_record::state::StateV5>(&golden("state/v5")).unwrap(), state_v5());
+    assert_eq!(decode_exact::<maand_record::state::StateV6>(&golden("state/v6")).unwrap(), state_v6());
     assert_eq!(
         decode_exact::<maand_record::index::SessionRecordV1>(&golden("index/session_record")).unwrap(),
         session_record()

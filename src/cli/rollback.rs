@@ -1,4 +1,4 @@
-//! `maand rollback <job>[,<job>…] --to <seq|sN|dN> [--dry-run] [--no-kv]`.
+//! `maand rollback <job>[,<job>…] --to <seq|sN|dN> [--dry-run] [--no-kv]`, `maand rollback --release <job>…`.
 
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::Result;
@@ -12,8 +12,11 @@ pub struct RollbackArgs {
     #[arg(value_delimiter = ',', required = true)]
     pub jobs: Vec<String>,
     /// The point to go back to: a deploy (`d7`), a session (`s23`) or an event (`123`).
-    #[arg(long)]
-    pub to: String,
+    #[arg(long, required_unless_present = "release")]
+    pub to: Option<String>,
+    /// Release pinned (rolled-back) jobs: build and deploy handle them again.
+    #[arg(long, conflicts_with_all = ["to", "dry_run", "no_kv"])]
+    pub release: bool,
     /// Stage the recorded bytes and print per allocation what would change; change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
@@ -26,7 +29,13 @@ pub struct RollbackArgs {
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RollbackArgs) -> Result<()> {
-    let to = args.to.parse::<Point>()?;
+    if args.release {
+        let mut bucket = super::open_writer(paths, open)?;
+        crate::rollback::release(&mut bucket, &args.jobs)?;
+        println!("released {}: build and deploy handle it again", args.jobs.join(", "));
+        return Ok(());
+    }
+    let to = args.to.as_deref().unwrap_or_default().parse::<Point>()?;
     let mut bucket = super::open_writer(paths, open)?;
     let opts =
         RollbackOptions { jobs: args.jobs.clone(), to, dry_run: args.dry_run, kv: !args.no_kv, verbose: args.verbose };
@@ -42,9 +51,15 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RollbackArgs) 
             r.session
         );
     }
-    println!(
-        "note: the workspace files were not touched; they still hold the newer release \
-         (`maand build` and `maand deploy` would roll it forward)"
-    );
+    let pinned = if args.dry_run {
+        String::new()
+    } else {
+        format!(
+            "; {} pinned: build and deploy skip it until `maand rollback --release {}` or a change to its workspace files",
+            args.jobs.join(", "),
+            args.jobs.join(",")
+        )
+    };
+    println!("note: the workspace files were not touched; they still hold the newer release{pinned}");
     Ok(())
 }

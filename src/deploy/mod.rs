@@ -123,6 +123,17 @@ pub fn run_with(
         .filter(|j| opts.jobs.is_empty() || opts.jobs.contains(&j.spec.name))
         .map(|j| (j.spec.deployment_seq, j.spec.name.clone()))
         .collect();
+    // A rolled-back job stays as it was rolled back until released.
+    jobs.retain(|(_, job)| match bucket.state.pinned.get(job) {
+        Some((to, _)) => {
+            println!(
+                "{job}: pinned (rolled back to {to}); skipped — `maand rollback --release {job}` or a change to its \
+                 workspace files releases it"
+            );
+            false
+        }
+        None => true,
+    });
     jobs.sort();
     let update_seq = bucket.state.update_seq + if opts.dry_run { 0 } else { 1 };
     let input = DeployInput {

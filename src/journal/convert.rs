@@ -14,7 +14,7 @@ use crate::state::{
     State, Worker,
 };
 use maand_record::index::SessionRecordV1;
-use maand_record::state::{DeployedV4, JobV4, KvVersionV4, PeerSetV5, StateV4, StateV5};
+use maand_record::state::{DeployedV4, JobV4, KvVersionV4, PeerSetV5, StateV4, StateV5, StateV6};
 use maand_record::v1::*;
 use maand_record::v2::*;
 use maand_record::{AnyBody, FORMAT_VERSION};
@@ -307,6 +307,8 @@ events! {
         KvImported { namespace, key, version, value, ttl, at },
         StagedRecorded { job, blobs, trees, hashes },
         RollbackStarted { jobs, to, seq, kv },
+        JobPinned { job, to, workspace },
+        JobUnpinned { job, reason },
     ],
 }
 
@@ -340,7 +342,7 @@ pub fn envelope(body: AnyBody, hash: [u8; 32]) -> Envelope {
 }
 
 /// The snapshot record of a folded state.
-pub fn state_record(state: &State) -> StateV5 {
+pub fn state_record(state: &State) -> StateV6 {
     let mut kv: BTreeMap<String, BTreeMap<String, Vec<KvVersionV4>>> = BTreeMap::new();
     for (ns, key, versions) in state.kv.stored_iter() {
         kv.entry(ns.to_string()).or_default().insert(key.to_string(), versions.to_vec().conv());
@@ -365,11 +367,12 @@ pub fn state_record(state: &State) -> StateV5 {
             (scope.conv(), PeerSetV5 { members: set.members.clone(), version: set.version, at: set.at })
         })
         .collect();
-    StateV5 { v4, peers }
+    StateV6 { v5: StateV5 { v4, peers }, pinned: state.pinned.clone() }
 }
 
 /// The folded state a snapshot record holds.
-pub fn state_from_record(r5: &StateV5) -> State {
+pub fn state_from_record(r6: &StateV6) -> State {
+    let r5 = &r6.v5;
     let r = &r5.v4;
     let mut state = State {
         seq: r.seq,
@@ -377,6 +380,7 @@ pub fn state_from_record(r5: &StateV5) -> State {
         update_seq: r.update_seq,
         deployed: r.deployed.conv(),
         ready: r.ready.clone(),
+        pinned: r6.pinned.clone(),
         ..State::default()
     };
     state.catalog.workers = r.workers.conv();
@@ -512,7 +516,7 @@ mod tests {
     fn snapshot_state_survives_the_domain_unchanged() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("record/tests/golden/state/v5.hex");
         let bytes = hex::decode(std::fs::read_to_string(root).unwrap().trim()).unwrap();
-        let record: StateV5 = maand_record::decode_exact(&bytes).unwrap();
+        let record: StateV6 = maand_record::decode_exact(&bytes).unwrap();
         let state = state_from_record(&record);
         assert!(!state.kv.is_empty() && !state.deployed.is_empty() && !state.ready.is_empty());
         assert_eq!(state.kv.peer_sets().len(), 2);

@@ -1,5 +1,5 @@
 //! Snapshot encoding of folded state, through the frozen record
-//! `maand_record::state::StateV5`. A snapshot of another version is
+//! `maand_record::state::StateV6`. A snapshot of another version is
 //! ignored and the journal re-folded (snapshots are a cache).
 
 use super::convert;

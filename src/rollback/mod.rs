@@ -90,8 +90,14 @@ pub fn run_with(
     let at = crate::clock::now_ms();
     let mut first =
         vec![Event::RollbackStarted { jobs: opts.jobs.clone(), to: to.clone(), seq: resolved.seq, kv: opts.kv }];
+    let ws = crate::workspace::load(&bucket.paths, &bucket.conf).ok();
     for job in &opts.jobs {
         first.extend(source::restore_events(job, &bucket.state, &then, opts.kv, at));
+        let workspace = ws.as_ref().and_then(|w| w.jobs.get(job)).map(crate::plan::build::pins::fingerprint);
+        if workspace.is_none() {
+            println!("note: the workspace of {job} could not be read: the next build that reads it releases the pin");
+        }
+        first.push(Event::JobPinned { job: job.clone(), to: to.clone(), workspace: workspace.unwrap_or_default() });
     }
     let mut jobs: Vec<(u64, String)> =
         opts.jobs.iter().map(|j| (then.catalog.jobs[j].spec.deployment_seq, j.clone())).collect();
@@ -111,4 +117,25 @@ pub fn run_with(
     println!("rollback of {} to {to}", opts.jobs.join(","));
     let info = session_info(if opts.dry_run { "rollback --dry-run" } else { "rollback" });
     crate::deploy::drive(bucket, &dopts, Drive { workers, hooks, input, info, release: Some(&release), first })
+}
+
+/// `maand rollback --release <job>…`: build and deploy handle these pinned
+/// jobs again (the next `deploy --build` rolls them forward to the workspace).
+pub fn release(bucket: &mut Bucket, jobs: &[String]) -> Result<()> {
+    let not: Vec<&str> = jobs.iter().filter(|j| !bucket.state.pinned.contains_key(*j)).map(String::as_str).collect();
+    if !not.is_empty() {
+        return Err(Error::usage(format!(
+            "rollback --release: {} not pinned (only rolled-back jobs are)",
+            not.join(", ")
+        )));
+    }
+    crate::cli::in_session(bucket, "rollback --release", |session| {
+        for job in jobs {
+            session.record(Event::JobUnpinned {
+                job: job.clone(),
+                reason: "released (maand rollback --release)".into(),
+            })?;
+        }
+        Ok(())
+    })
 }

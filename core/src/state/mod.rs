@@ -46,6 +46,9 @@ pub struct State {
     /// Allocations whose lifecycle already ran for (tree hash, version) but
     /// are not promoted yet (a deploy failed after them).
     pub ready: BTreeMap<(String, String), (String, String)>,
+    /// Rolled-back jobs held back from build and deploy: job → (the point
+    /// described, workspace fingerprint at the rollback).
+    pub pinned: BTreeMap<String, (String, String)>,
 }
 
 impl State {
@@ -96,6 +99,12 @@ impl State {
                 self.catalog.allocations.insert((a.job.clone(), a.worker_ip.clone()), a.clone());
             }
             Event::PeerSetRecorded { scope, members, at } => self.kv.set_peers(scope, members, *at),
+            Event::JobPinned { job, to, workspace } => {
+                self.pinned.insert(job.clone(), (to.clone(), workspace.clone()));
+            }
+            Event::JobUnpinned { job, .. } => {
+                self.pinned.remove(job);
+            }
             Event::CertIssued { job, name, ip, record } => {
                 self.catalog.certs.insert((job.clone(), name.clone(), ip.clone()), record.clone());
             }

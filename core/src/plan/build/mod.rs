@@ -6,6 +6,7 @@ mod certs;
 mod diff;
 mod jobs;
 mod kv;
+pub mod pins;
 mod placement;
 
 pub use certs::{CertRequest, config_hash};
@@ -44,6 +45,8 @@ pub struct BuildPlan {
     pub events: Vec<Event>,
     /// Certificates to issue (by the shell) after recording `events`.
     pub certs: Vec<CertRequest>,
+    /// Lines for the operator (pinned jobs held back or released).
+    pub notes: Vec<String>,
 }
 
 /// Plan a build of `ws` on top of `state`. Any input error is returned
@@ -62,7 +65,8 @@ pub fn plan_build(state: &State, ws: &Workspace, ctx: &BuildContext) -> Result<B
     let (cert_events, certs) = certs::plan_certs(state, &next, ctx);
     events.extend(kv::kv_events(state, ws, &next, ctx, prometheus_kv));
     events.extend(cert_events);
-    Ok(BuildPlan { events, certs })
+    let (events, notes) = pins::apply(state, ws, events);
+    Ok(BuildPlan { events, certs, notes })
 }
 
 #[cfg(test)]
