@@ -58,8 +58,21 @@ fn release(p: &Path, version: &str, body: &str) {
 
 /// A bucket of three workers deploying `web` v1 (its `config.env` holds a
 /// secret), v2 (new file, new secret) and v3 (fails in batch 2 of 3).
-/// Returns it with v1's deploy number.
 fn three_releases(w: &TestWorkers) -> tempfile::TempDir {
+    let dir = two_releases(w);
+    let p = dir.path();
+    release(p, "3.0.0", "<h1>v3</h1>\n");
+    ok(&maand(p, &["build"]));
+    let marker = broken_marker(&w.ips[1]);
+    std::fs::write(&marker, "").unwrap();
+    let o = maand(p, &["deploy"]);
+    let _ = std::fs::remove_file(&marker);
+    assert_eq!(o.status.code(), Some(1), "v3 fails in batch 2: {}{}", stdout(&o), stderr(&o));
+    dir
+}
+
+/// The workers' bucket with `web` v1 and v2 deployed (deploys 1 and 2).
+fn two_releases(w: &TestWorkers) -> tempfile::TempDir {
     let dir = fresh_bucket();
     let p = dir.path();
     w.configure_bucket(p);
@@ -91,15 +104,6 @@ fn three_releases(w: &TestWorkers) -> tempfile::TempDir {
     put_secret(p, "two");
     ok(&maand(p, &["build"]));
     ok(&maand(p, &["deploy"]));
-
-    release(p, "3.0.0", "<h1>v3</h1>\n");
-    ok(&maand(p, &["build"]));
-    let marker = broken_marker(&w.ips[1]);
-    std::fs::write(&marker, "").unwrap();
-    let o = maand(p, &["deploy"]);
-    let _ = std::fs::remove_file(&marker);
-    assert_eq!(o.status.code(), Some(1), "v3 fails in batch 2: {}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("update batch 2/3") || stdout(&o).contains("FAILED"), "{}", stderr(&o));
     dir
 }
 
@@ -218,6 +222,33 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
 }
 
 #[test]
+fn write_workspace_puts_the_old_sources_back_and_an_edit_releases_the_pin() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = two_releases(&w);
+    let p = dir.path();
+    let out = ok(&maand(p, &["rollback", "web", "--to", "d1", "--write-workspace"]));
+    assert!(out.contains("written back as at deploy 1"), "{out}");
+    let ws = |rel: &str| std::fs::read_to_string(p.join("workspace/jobs/web").join(rel)).ok();
+    assert_eq!(ws("index.html").as_deref(), Some("<h1>v1</h1>\n"));
+    assert!(ws("manifest.json").unwrap().contains("\"1.0.0\""));
+    assert_eq!(ws("extra.txt"), None, "v2's file removed from the workspace");
+    for ip in &w.ips {
+        assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v1</h1>\n"), "{ip}");
+    }
+    // The workspace holds what was rolled back to: still pinned (a deploy
+    // would re-render it with today's KV)…
+    assert!(ok(&maand(p, &["build"])).contains("web is pinned"));
+    // …until an edit: released and built as usual.
+    write(p, "workspace/jobs/web/index.html", "<h1>v4</h1>\n");
+    let out = ok(&maand(p, &["build"]));
+    assert!(out.contains("web: workspace files changed since the rollback to deploy 1"), "{out}");
+    ok(&maand(p, &["deploy"]));
+    for ip in &w.ips {
+        assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v4</h1>\n"), "{ip}");
+    }
+}
+
+#[test]
 fn rollback_bad_input_is_refused_without_a_state_change() {
     let dir = fresh_bucket();
     let p = dir.path();
@@ -225,6 +256,8 @@ fn rollback_bad_input_is_refused_without_a_state_change() {
     for (args, want) in [
         (vec!["rollback", "web", "--to", "yesterday"], "is not a point in history"),
         (vec!["rollback", "nope", "--to", "d1"], "unknown job(s) nope"),
+        (vec!["rollback", "web"], "--to"),
+        (vec!["rollback", "web", "--to", "d1", "--dry-run", "--write-workspace"], "cannot be used with"),
     ] {
         let o = maand(p, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

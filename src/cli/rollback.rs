@@ -15,7 +15,7 @@ pub struct RollbackArgs {
     #[arg(long, required_unless_present = "release")]
     pub to: Option<String>,
     /// Release pinned (rolled-back) jobs: build and deploy handle them again.
-    #[arg(long, conflicts_with_all = ["to", "dry_run", "no_kv"])]
+    #[arg(long, conflicts_with_all = ["to", "dry_run", "no_kv", "write_workspace"])]
     pub release: bool,
     /// Stage the recorded bytes and print per allocation what would change; change nothing.
     #[arg(long, short = 'n')]
@@ -23,6 +23,9 @@ pub struct RollbackArgs {
     /// Leave the jobs' KV (vars/job, secrets/job) as it is now.
     #[arg(long)]
     pub no_kv: bool,
+    /// After the rollout, write the rolled-back release's sources back into workspace/jobs/<job>/.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub write_workspace: bool,
     /// Stream hook output.
     #[arg(long)]
     pub verbose: bool,
@@ -37,8 +40,14 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RollbackArgs) 
     }
     let to = args.to.as_deref().unwrap_or_default().parse::<Point>()?;
     let mut bucket = super::open_writer(paths, open)?;
-    let opts =
-        RollbackOptions { jobs: args.jobs.clone(), to, dry_run: args.dry_run, kv: !args.no_kv, verbose: args.verbose };
+    let opts = RollbackOptions {
+        jobs: args.jobs.clone(),
+        to,
+        dry_run: args.dry_run,
+        kv: !args.no_kv,
+        verbose: args.verbose,
+        write_workspace: args.write_workspace,
+    };
     let r = rollback(&mut bucket, &opts)?;
     if args.dry_run {
         println!("dry run: nothing was changed");
@@ -60,6 +69,13 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RollbackArgs) 
             args.jobs.join(",")
         )
     };
-    println!("note: the workspace files were not touched; they still hold the newer release{pinned}");
+    if args.write_workspace && !args.dry_run {
+        println!("note: the workspace holds the rolled-back sources again{pinned}");
+    } else {
+        println!(
+            "note: the workspace files were not touched; they still hold the newer release{pinned} \
+             (`--write-workspace` writes the old ones back)"
+        );
+    }
     Ok(())
 }

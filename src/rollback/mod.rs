@@ -6,6 +6,7 @@
 //! `update`, resume after failure). The workspace is not touched.
 
 pub mod source;
+pub mod workspace;
 
 use crate::bucket::{Bucket, session_info};
 use crate::deploy::{DeployOptions, DeployReport, Drive, Workers};
@@ -28,6 +29,8 @@ pub struct RollbackOptions {
     pub kv: bool,
     /// Stream hook output.
     pub verbose: bool,
+    /// After a successful rollout, write the old sources back into the workspace.
+    pub write_workspace: bool,
 }
 
 /// How a point is named in the journal and to operators:
@@ -93,7 +96,15 @@ pub fn run_with(
     let ws = crate::workspace::load(&bucket.paths, &bucket.conf).ok();
     for job in &opts.jobs {
         first.extend(source::restore_events(job, &bucket.state, &then, opts.kv, at));
-        let workspace = ws.as_ref().and_then(|w| w.jobs.get(job)).map(crate::plan::build::pins::fingerprint);
+        let workspace = if opts.write_workspace {
+            // The workspace will hold the old sources: the pin holds until they change.
+            let old = &then.catalog.jobs[job];
+            Some(crate::plan::build::pins::fingerprint_files(
+                old.files.iter().map(|(p, f)| (p.as_str(), f.mode, f.content.as_slice())),
+            ))
+        } else {
+            ws.as_ref().and_then(|w| w.jobs.get(job)).map(crate::plan::build::pins::fingerprint)
+        };
         if workspace.is_none() {
             println!("note: the workspace of {job} could not be read: the next build that reads it releases the pin");
         }
@@ -116,7 +127,20 @@ pub fn run_with(
         DeployOptions { jobs: opts.jobs.clone(), dry_run: opts.dry_run, verbose: opts.verbose, ..Default::default() };
     println!("rollback of {} to {to}", opts.jobs.join(","));
     let info = session_info(if opts.dry_run { "rollback --dry-run" } else { "rollback" });
-    crate::deploy::drive(bucket, &dopts, Drive { workers, hooks, input, info, release: Some(&release), first })
+    let current: Vec<Option<crate::state::Job>> =
+        opts.jobs.iter().map(|j| bucket.state.catalog.jobs.get(j).cloned()).collect();
+    let report =
+        crate::deploy::drive(bucket, &dopts, Drive { workers, hooks, input, info, release: Some(&release), first })?;
+    if opts.write_workspace && !opts.dry_run {
+        for (job, cur) in opts.jobs.iter().zip(&current) {
+            let changed = workspace::write_back(&bucket.paths, job, &then.catalog.jobs[job], cur.as_ref())?;
+            println!("workspace/jobs/{job}/: {} file(s) written back as at {to}", changed.len());
+            for c in changed {
+                println!("  {c}");
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// `maand rollback --release <job>…`: build and deploy handle these pinned

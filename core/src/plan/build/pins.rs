@@ -11,13 +11,19 @@ use sha2::{Digest, Sha256};
 
 /// SHA-256 over a job's workspace files (path, mode, content), in path order.
 pub fn fingerprint(job: &JobInput) -> String {
+    fingerprint_files(job.files.iter().map(|(p, f)| (p.as_str(), f.mode, f.content.as_slice())))
+}
+
+/// [`fingerprint`] of files given as (path, mode, content) in path order
+/// (a rollback writing old sources back computes it from the catalog's).
+pub fn fingerprint_files<'a>(files: impl Iterator<Item = (&'a str, u32, &'a [u8])>) -> String {
     let mut h = Sha256::new();
-    for (path, f) in &job.files {
+    for (path, mode, content) in files {
         h.update((path.len() as u64).to_le_bytes());
         h.update(path.as_bytes());
-        h.update(f.mode.to_le_bytes());
-        h.update((f.content.len() as u64).to_le_bytes());
-        h.update(&f.content);
+        h.update(mode.to_le_bytes());
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(content);
     }
     hex::encode(h.finalize())
 }
