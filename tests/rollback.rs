@@ -142,6 +142,11 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     let first = &recorded[0];
     let files: usize = first["trees"].as_object().unwrap().values().map(|t| t.as_object().unwrap().len()).sum();
     assert!(first["blobs"].as_object().unwrap().len() < files, "deduplicated: {first}");
+    // Across deploys too: v2 records only contents the journal lacked (the
+    // unchanged Makefile is not recorded again).
+    let v1_blobs = first["blobs"].as_object().unwrap();
+    let v2_blobs = recorded[1]["blobs"].as_object().unwrap();
+    assert!(!v2_blobs.is_empty() && v2_blobs.keys().all(|h| !v1_blobs.contains_key(h)), "{v2_blobs:?}");
 
     // Dry run: per allocation what would change; nothing changes.
     let before = last_session(p);
@@ -166,6 +171,9 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     let v1_starts = |ip: &str| history(&w, p, ip).iter().filter(|l| *l == "start 1.0.0").count();
     assert_eq!(v1_starts(&w.ips[0]), 2, "batch 1 restarted with v1");
     assert_eq!(v1_starts(&w.ips[2]), 1, "batch 3 never ran: {:?}", history(&w, p, &w.ips[2]));
+
+    let info = ok(&maand(p, &["info"]));
+    assert!(info.contains("update batch 2/3") && info.contains("rerun maand rollback web --to "), "{info}");
 
     // …and resumes on rerun: batch 1 is not restarted again.
     let out = ok(&maand(p, &["rollback", "web", "--to", "d1"]));

@@ -475,8 +475,9 @@ pub enum Event {
     StagedRecorded {
         /// Job.
         job: String,
-        /// SHA-256 (hex) of each distinct file content → that content, sealed
-        /// under `kv.key` for namespace `maand/staged`, key = the hash.
+        /// SHA-256 (hex) of each distinct file content the journal did not
+        /// hold yet → that content, sealed under `kv.key` for namespace
+        /// `maand/staged`, key = the hash.
         blobs: std::collections::BTreeMap<String, KvValue>,
         /// Per worker: path → `<sha256 of the bytes>:<mode in octal>`.
         trees: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
@@ -673,7 +674,6 @@ impl Event {
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
                     | Event::LegacyImported { .. }
-                    | Event::StagedRecorded { .. }
                     | Event::RollbackStarted { .. }
             )
     }

@@ -112,4 +112,6 @@ pub struct StateV6 {
     pub v5: StateV5,
     /// Pinned jobs: job → (point described, workspace fingerprint).
     pub pinned: BTreeMap<String, (String, String)>,
+    /// Content hashes of the staged bytes recorded so far.
+    pub staged_blobs: Vec<String>,
 }

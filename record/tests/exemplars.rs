@@ -359,7 +359,11 @@ pub fn names<T>(events: &[T], kind: impl Fn(&T) -> &'static str) -> Vec<String> 
 }
 
 pub fn state_v6() -> StateV6 {
-    StateV6 { v5: state_v5(), pinned: [(s("web"), (s("deploy 1 (session 4)"), s("c0ffee")))].into() }
+    StateV6 {
+        v5: state_v5(),
+        pinned: [(s("web"), (s("deploy 1 (session 4)"), s("c0ffee")))].into(),
+        staged_blobs: vec![s("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")],
+    }
 }
 
 pub fn state_v5() -> StateV5 {

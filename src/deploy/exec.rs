@@ -220,7 +220,8 @@ fn staged_record(
         }
     }
     let Some(job) = job else { return Ok(None) };
-    super::recorded::record_event(&session.bucket().paths, env.kv_key, &job, &promoted).map(Some)
+    super::recorded::record_event(&session.bucket().paths, env.kv_key, &job, &promoted, &session.state().staged_blobs)
+        .map(Some)
 }
 
 /// Whether staging `job` reads beyond [`staging_view`]: a Prometheus server

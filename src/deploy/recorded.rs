@@ -2,10 +2,10 @@
 //! (`StagedRecorded`, written just before its `AllocationPromoted`), and
 //! staging them again for `maand rollback` instead of rendering anew.
 //!
-//! Content-addressed: an event holds each distinct file content once
-//! (sealed under `kv.key`, since staged files may hold rendered secrets)
-//! and per worker only path → hash, so a 1,000-worker job whose files are
-//! the same everywhere records its bytes once.
+//! Content-addressed: each distinct file content enters the journal once
+//! (sealed under `kv.key`, since staged files may hold rendered secrets;
+//! the state keeps the hashes recorded), and per promoted worker only
+//! path → hash, so the journal grows with changes, not with fleet size.
 
 use super::stage::{self, StageContext};
 use crate::bucket::{BucketPaths, private};
@@ -41,12 +41,15 @@ pub struct Release {
 }
 
 /// The `StagedRecorded` event for `job` on `promoted` (worker → tree hash
-/// about to be promoted), read from the staging area this deploy wrote.
+/// about to be promoted), read from the staging area this deploy wrote;
+/// contents whose hash is in `known` (already in the journal) are not
+/// recorded again.
 pub fn record_event(
     paths: &BucketPaths,
     kv_key: &KvKey,
     job: &str,
     promoted: &BTreeMap<String, String>,
+    known: &std::collections::BTreeSet<String>,
 ) -> Result<Event> {
     let mut blobs = BTreeMap::new();
     let mut trees = BTreeMap::new();
@@ -57,7 +60,7 @@ pub fn record_event(
         let mut tree = BTreeMap::new();
         for (rel, bytes, mode) in files {
             let hash = hex::encode(Sha256::digest(&bytes));
-            if !blobs.contains_key(&hash) {
+            if !known.contains(&hash) && !blobs.contains_key(&hash) {
                 blobs.insert(hash.clone(), kv_key.seal_bytes(NAMESPACE, &hash, &bytes)?);
             }
             tree.insert(rel, format!("{hash}:{mode:o}"));

@@ -35,6 +35,9 @@ pub struct Unfinished {
     pub error: Option<String>,
     /// A later deploy session that committed (it resumed this one).
     pub resumed_by: Option<u64>,
+    /// The command that resumes it (`maand deploy`, or the rollback with
+    /// its jobs and point).
+    pub rerun: String,
 }
 
 impl Unfinished {
@@ -63,7 +66,7 @@ impl Unfinished {
         }
         match self.resumed_by {
             Some(r) => s.push_str(&format!(" — resumed by session {r}")),
-            None => s.push_str(" — rerun maand deploy to resume"),
+            None => s.push_str(&format!(" — rerun {} to resume", self.rerun)),
         }
         s
     }
@@ -94,6 +97,7 @@ pub fn where_stopped(rec: &SessionRecord, envs: &[Envelope]) -> Option<Unfinishe
             _ => None,
         },
         resumed_by: None,
+        rerun: "maand deploy".into(),
     };
     let mut waves: BTreeMap<String, u64> = BTreeMap::new();
     // The current job's last batch: (phase, index, count, ended ok?).
@@ -105,6 +109,10 @@ pub fn where_stopped(rec: &SessionRecord, envs: &[Envelope]) -> Option<Unfinishe
         let job = match &env.event {
             Event::UpdateSeqSet { update_seq } => {
                 u.deploy = Some(*update_seq);
+                None
+            }
+            Event::RollbackStarted { jobs, seq, .. } => {
+                u.rerun = format!("maand rollback {} --to {seq}", jobs.join(","));
                 None
             }
             Event::JobRolloutPlanned(r) => {

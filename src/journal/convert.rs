@@ -367,7 +367,11 @@ pub fn state_record(state: &State) -> StateV6 {
             (scope.conv(), PeerSetV5 { members: set.members.clone(), version: set.version, at: set.at })
         })
         .collect();
-    StateV6 { v5: StateV5 { v4, peers }, pinned: state.pinned.clone() }
+    StateV6 {
+        v5: StateV5 { v4, peers },
+        pinned: state.pinned.clone(),
+        staged_blobs: state.staged_blobs.iter().cloned().collect(),
+    }
 }
 
 /// The folded state a snapshot record holds.
@@ -381,6 +385,7 @@ pub fn state_from_record(r6: &StateV6) -> State {
         deployed: r.deployed.conv(),
         ready: r.ready.clone(),
         pinned: r6.pinned.clone(),
+        staged_blobs: r6.staged_blobs.iter().cloned().collect(),
         ..State::default()
     };
     state.catalog.workers = r.workers.conv();

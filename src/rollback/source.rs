@@ -31,14 +31,14 @@ pub fn release(paths: &crate::bucket::BucketPaths, jobs: &[String], then: &State
         }
     }
     let mut release = Release::default();
-    let mut blobs = BTreeMap::new();
     let reader = JournalReader::open(&paths.journal())?;
     let txn = reader.begin_read()?;
+    // First the trees promoted then; then their contents, wherever they
+    // were first recorded (each content enters the journal once).
     journal::for_each_event(&txn, ..=seq, |env| {
-        if let Event::StagedRecorded { job, blobs: b, trees, hashes } = env.event
+        if let Event::StagedRecorded { job, trees, hashes, .. } = env.event
             && jobs.contains(&job)
         {
-            blobs.extend(b);
             for (ip, tree) in trees {
                 let key = (job.clone(), ip.clone());
                 // Only the bytes of the tree that was promoted then count (a
@@ -60,9 +60,14 @@ pub fn release(paths: &crate::bucket::BucketPaths, jobs: &[String], then: &State
             )));
         }
     }
-    let needed: std::collections::BTreeSet<&String> =
-        release.jobs.values().flat_map(|w| w.values()).flat_map(|a| a.files.values().map(|(h, _)| h)).collect();
-    release.blobs = blobs.into_iter().filter(|(h, _)| needed.contains(h)).collect();
+    let needed: std::collections::BTreeSet<String> =
+        release.jobs.values().flat_map(|w| w.values()).flat_map(|a| a.files.values().map(|(h, _)| h.clone())).collect();
+    journal::for_each_event(&txn, ..=seq, |env| {
+        if let Event::StagedRecorded { blobs, .. } = env.event {
+            release.blobs.extend(blobs.into_iter().filter(|(h, _)| needed.contains(h)));
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
     Ok(release)
 }
 

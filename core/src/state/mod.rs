@@ -49,6 +49,9 @@ pub struct State {
     /// Rolled-back jobs held back from build and deploy: job → (the point
     /// described, workspace fingerprint at the rollback).
     pub pinned: BTreeMap<String, (String, String)>,
+    /// Content hashes of the staged bytes the journal holds
+    /// (`StagedRecorded`), so each distinct content is recorded once.
+    pub staged_blobs: std::collections::BTreeSet<String>,
 }
 
 impl State {
@@ -129,8 +132,8 @@ impl State {
             | Event::RemoteCommandRan { .. }
             | Event::CertMetricsPushed { .. }
             | Event::LegacyImported { .. }
-            | Event::StagedRecorded { .. }
             | Event::RollbackStarted { .. } => {}
+            Event::StagedRecorded { blobs, .. } => self.staged_blobs.extend(blobs.keys().cloned()),
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);
