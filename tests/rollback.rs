@@ -260,16 +260,26 @@ fn write_workspace_puts_the_old_sources_back_and_an_edit_releases_the_pin() {
 fn rollback_bad_input_is_refused_without_a_state_change() {
     let dir = fresh_bucket();
     let p = dir.path();
+    write(p, "workspace/workers.json", r#"[{"host": "10.0.0.1", "labels": ["web"]}]"#);
+    write(p, "workspace/jobs/web/manifest.json", r#"{"version": "1.0.0", "selectors": ["web"]}"#);
+    write(p, "workspace/jobs/web/Makefile", "start:\n");
+    ok(&maand(p, &["build"]));
     let count = event_count(p);
     for (args, want) in [
         (vec!["rollback", "web", "--to", "yesterday"], "is not a point in history"),
         (vec!["rollback", "nope", "--to", "d1"], "unknown job(s) nope"),
         (vec!["rollback", "web"], "--to"),
         (vec!["rollback", "web", "--to", "d1", "--dry-run", "--write-workspace"], "cannot be used with"),
+        (vec!["rollback", "web", "--to", "99999"], "event 99999 does not exist"),
+        (vec!["rollback", "web", "--to", "d4"], "no deploy 4"),
+        (vec!["rollback", "web", "--to", "1"], "rollback of web: the job did not exist at event 1"),
+        (vec!["rollback", "web", "--to", "head"], "rollback of web: nothing of it was promoted at that point"),
+        (vec!["rollback", "--release", "web"], "web not pinned"),
     ] {
         let o = maand(p, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}");
     }
-    assert_eq!(event_count(p), count);
+    assert_eq!(event_count(p), count, "bad input changes nothing");
 }

@@ -45,9 +45,10 @@ pub fn describe(r: &Resolved, to: Point) -> String {
 
 /// Roll back over SSH with hook processes.
 pub fn run(bucket: &mut Bucket, opts: &RollbackOptions) -> Result<DeployReport> {
-    check(bucket, opts)?;
+    // History is read and checked before anything reaches for the workers.
+    let source = prepare(bucket, opts)?;
     crate::deploy::check_bun(bucket, &opts.jobs)?;
-    crate::deploy::with_ssh_workers(bucket, |b, w| run_with(b, opts, w, &crate::hooks::ProcessHooks))
+    crate::deploy::with_ssh_workers(bucket, |b, w| run_with(b, opts, source, w, &crate::hooks::ProcessHooks))
 }
 
 fn check(bucket: &Bucket, opts: &RollbackOptions) -> Result<()> {
@@ -62,13 +63,17 @@ fn check(bucket: &Bucket, opts: &RollbackOptions) -> Result<()> {
     Ok(())
 }
 
-/// Roll back with the given workers and hook runner.
-pub fn run_with(
-    bucket: &mut Bucket,
-    opts: &RollbackOptions,
-    workers: &dyn Workers,
-    hooks: &dyn HookRunner,
-) -> Result<DeployReport> {
+/// What a rollback goes back to, read from history and checked.
+pub struct Source {
+    resolved: Resolved,
+    then: crate::state::State,
+    to: String,
+    release: crate::deploy::recorded::Release,
+}
+
+/// Read and check what `opts` rolls back to (bad input: exit 2, nothing
+/// written).
+pub fn prepare(bucket: &Bucket, opts: &RollbackOptions) -> Result<Source> {
     check(bucket, opts)?;
     let (resolved, then) = crate::history::state_at(&bucket.paths, opts.to)?;
     let to = describe(&resolved, opts.to);
@@ -90,12 +95,24 @@ pub fn run_with(
             }
         }
     }
+    Ok(Source { resolved, then, to, release })
+}
+
+/// Roll back to `source` with the given workers and hook runner.
+pub fn run_with(
+    bucket: &mut Bucket,
+    opts: &RollbackOptions,
+    source: Source,
+    workers: &dyn Workers,
+    hooks: &dyn HookRunner,
+) -> Result<DeployReport> {
+    let Source { resolved, then, to, release } = source;
     let at = crate::clock::now_ms();
     let mut first =
         vec![Event::RollbackStarted { jobs: opts.jobs.clone(), to: to.clone(), seq: resolved.seq, kv: opts.kv }];
     let ws = crate::workspace::load(&bucket.paths, &bucket.conf).ok();
     for job in &opts.jobs {
-        first.extend(source::restore_events(job, &bucket.state, &then, opts.kv, at));
+        first.extend(self::source::restore_events(job, &bucket.state, &then, opts.kv, at));
         let workspace = if opts.write_workspace {
             // The workspace will hold the old sources: the pin holds until they change.
             let old = &then.catalog.jobs[job];
