@@ -10,6 +10,7 @@ mod hooks;
 mod info;
 mod init;
 mod job;
+pub mod legacy;
 mod logs;
 mod run_command;
 pub mod shell_docs;
