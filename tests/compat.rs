@@ -203,3 +203,131 @@ fn init_keeps_a_rotated_ca_whose_name_is_not_the_bucket_id() {
     );
     ok(&maand(p, &["build"]));
 }
+
+fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = rusqlite::Connection::open(dir.join("data/maand.db")).unwrap();
+    let mut st = conn.prepare(sql).unwrap();
+    let n = st.column_count();
+    st.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| match r.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect())
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// `cat deployments --json` as (job, worker, current == previous, rollout)
+/// rows, the same shape as [`ORIGINAL_SQL`] returns.
+fn cat_rows(p: &Path) -> Vec<Vec<String>> {
+    let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
+    deps.iter()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().unwrap().to_string();
+            vec![s("job"), s("worker_ip"), ((s("current_hash") == s("previous_hash")) as u8).to_string(), s("rollout")]
+        })
+        .collect()
+}
+
+/// A query an operator of the original runs: is every allocation promoted?
+const ORIGINAL_SQL: &str =
+    "SELECT job, worker_ip, current_hash = previous_hash, rollout FROM cat_deployments ORDER BY job, worker_ip";
+
+#[test]
+fn cat_deployments_keeps_the_original_hash_meaning_and_rollout() {
+    let Some(w) = common::workers::start_or_skip(2) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    let ws: Vec<String> = w.ips.iter().map(|ip| format!(r#"{{"host": "{ip}"}}"#)).collect();
+    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
+    write(p, "workspace/jobs/web/manifest.json", r#"{"version": "1.0.0", "selectors": ["worker"]}"#);
+    write(p, "workspace/jobs/web/Makefile", "start:\n\t@true\nstop:\n\t@true\nrestart:\n\t@true\n");
+    ok(&maand(p, &["build"]));
+    let (a, b) = (w.ips[0].clone(), w.ips[1].clone());
+    let row =
+        |ip: &str, same: &str, rollout: &str| vec!["web".to_string(), ip.to_string(), same.into(), rollout.into()];
+    // Built, never deployed: nothing staged or promoted.
+    assert_eq!(query(p, ORIGINAL_SQL), [row(&a, "1", "new"), row(&b, "1", "new")]);
+    assert_eq!(query(p, "SELECT count(*) FROM cat_deployments WHERE current_hash = ''"), [["2"]]);
+
+    ok(&maand(p, &["deploy"]));
+    // Promoted: staged == promoted, as the original leaves it.
+    assert_eq!(query(p, ORIGINAL_SQL), [row(&a, "1", "promoted"), row(&b, "1", "promoted")]);
+    assert_eq!(
+        query(p, "SELECT count(*) FROM cat_deployments WHERE current_hash != '' AND current_version = '1.0.0'"),
+        [["2"]]
+    );
+    assert_eq!(cat_rows(p), query(p, ORIGINAL_SQL));
+
+    // A new version, b disabled: restart pending on a, disabled_restart on b.
+    write(p, "workspace/jobs/web/manifest.json", r#"{"version": "2.0.0", "selectors": ["worker"]}"#);
+    write(p, "workspace/disabled.json", &format!(r#"{{"jobs": {{"web": {{"allocations": ["{b}"]}}}}}}"#));
+    ok(&maand(p, &["build"]));
+    assert_eq!(query(p, ORIGINAL_SQL), [row(&a, "1", "restart"), row(&b, "1", "disabled_restart")]);
+    assert_eq!(cat_rows(p), query(p, ORIGINAL_SQL));
+    ok(&maand(p, &["deploy"]));
+    assert_eq!(query(p, ORIGINAL_SQL), [row(&a, "1", "promoted"), row(&b, "1", "disabled")]);
+    assert_eq!(cat_rows(p), query(p, ORIGINAL_SQL));
+    ok(&journal(p, &["verify"]));
+}
+
+#[test]
+fn cat_kv_list_encrypted_placeholder_job_namespaces_and_job_name() {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    write(p, "workspace/workers.json", r#"[{"host": "10.0.0.1"}, {"host": "10.0.0.2", "labels": ["db"]}]"#);
+    write(
+        p,
+        "workspace/jobs/api/manifest.json",
+        r#"{"version": "1", "selectors": ["worker"], "certs": {"tls": {"subject": {"common_name": "api"}}},
+            "hooks": {"hook_m": {"executed_on": ["cli"], "demands": {"job": "db", "hook": "hook_s"}}}}"#,
+    );
+    write(p, "workspace/jobs/api/Makefile", "start:\n\ttrue\n");
+    write(p, "workspace/jobs/api/_hooks/hook_m.py", "print(1)\n");
+    write(
+        p,
+        "workspace/jobs/db/manifest.json",
+        r#"{"version": "1", "selectors": ["db"], "hooks": {"hook_s": {"executed_on": ["cli"]}}}"#,
+    );
+    write(p, "workspace/jobs/db/Makefile", "start:\n\ttrue\n");
+    write(p, "workspace/jobs/db/_hooks/hook_s.py", "print(1)\n");
+    write(p, "workspace/jobs/other/manifest.json", r#"{"selectors": ["db"]}"#);
+    write(p, "workspace/jobs/other/Makefile", "start:\n\ttrue\n");
+    ok(&maand(p, &["build"]));
+
+    assert_eq!(kv_get(p, "maand/job/api", "job_name"), "api");
+    assert_eq!(ok(&maand(p, &["cat", "kv", "list", "--json"])), ok(&maand(p, &["cat", "kv", "--json"])));
+
+    // A secret without --reveal: the original's placeholder, exit 0.
+    let ns = "maand/job/api/worker/10.0.0.1";
+    let o = maand(p, &["cat", "kv", "get", ns, "certs/tls.key"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "[encrypted]\n");
+    assert!(stderr(&o).contains("pass --reveal"), "{}", stderr(&o));
+    assert!(ok(&maand(p, &["cat", "kv", "get", "--reveal", ns, "certs/tls.key"])).contains("PRIVATE KEY"));
+
+    // --jobs: every namespace api's hooks and templates can read.
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&maand(p, &["cat", "kv", "list", "--jobs", "api", "--json"]))).unwrap();
+    let nss: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["namespace"].as_str().unwrap()).collect();
+    for want in [
+        "maand/bucket",
+        "maand/worker",
+        "maand/worker/10.0.0.1",
+        "maand/worker/10.0.0.2",
+        "maand/job/api",
+        "maand/job/api/worker/10.0.0.1",
+        "maand/job/db",
+    ] {
+        assert!(nss.contains(want), "{want} missing from {nss:?}");
+    }
+    assert!(!nss.contains("maand/job/other"), "{nss:?}");
+    assert!(!nss.contains("maand/job/db/worker/10.0.0.2"), "another job's allocation: {nss:?}");
+}

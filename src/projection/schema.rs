@@ -5,7 +5,7 @@
 //! fresh rebuild dump identically.
 
 /// Schema version recorded in `schema_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// DDL for every table and view, in creation order.
 pub const DDL: &[&str] = &[
@@ -55,9 +55,19 @@ pub const DDL: &[&str] = &[
      kv.version, kv.ttl, kv.created_date, kv.deleted \
      FROM key_value kv WHERE kv.version = (SELECT max(version) FROM key_value l WHERE l.namespace = kv.namespace AND l.key = kv.key) \
      ORDER BY kv.namespace, kv.key",
-    "CREATE VIEW cat_deployments (alloc_id, worker_ip, job, disabled, removed, current_hash, previous_hash, current_version, new_version) AS \
+    // `rollout` is `state::rollout_status` in SQL (the original computed it
+    // in `cat deployments`; a column lets queries filter on it).
+    "CREATE VIEW cat_deployments (alloc_id, worker_ip, job, disabled, removed, current_hash, previous_hash, current_version, new_version, rollout) AS \
      SELECT a.alloc_id, a.worker_ip, a.job, a.disabled, a.removed, ifnull(h.current_hash, ''), ifnull(h.previous_hash, ''), \
-     ifnull(h.current_version, ''), ifnull(a.new_version, '') \
+     ifnull(h.current_version, ''), ifnull(a.new_version, ''), \
+     CASE WHEN a.removed = 1 THEN 'removed' \
+     WHEN a.disabled = 1 THEN (CASE WHEN (ifnull(h.previous_hash, '') != '' AND h.previous_hash != ifnull(h.current_hash, '')) \
+          OR ifnull(nullif(h.current_version, ''), '0.0.0') != ifnull(nullif(a.new_version, ''), '0.0.0') \
+          THEN 'disabled_restart' ELSE 'disabled' END) \
+     WHEN ifnull(h.previous_hash, '') = '' THEN 'new' \
+     WHEN h.previous_hash != ifnull(h.current_hash, '') \
+          OR ifnull(nullif(h.current_version, ''), '0.0.0') != ifnull(nullif(a.new_version, ''), '0.0.0') THEN 'restart' \
+     ELSE 'promoted' END \
      FROM allocations a LEFT JOIN hash h ON h.namespace = (a.job || '_allocation') AND h.key = a.alloc_id \
      ORDER BY a.job, a.worker_ip",
 ];

@@ -20,3 +20,54 @@ pub struct Deployed {
     /// Shipped and started (false: promoted while disabled, or stopped since).
     pub running: bool,
 }
+
+/// The rollout state of an allocation as the original maand's `cat
+/// deployments` names it, from the columns of `cat_deployments`:
+/// `removed`, `disabled`, `disabled_restart` from the catalog flags, else
+/// `new`, `restart`, `promoted` from the hashes (`current_hash` = last
+/// staged, `previous_hash` = last promoted) and versions. The
+/// `cat_deployments` view computes the same in SQL.
+pub fn rollout_status(
+    removed: bool,
+    disabled: bool,
+    current_hash: &str,
+    previous_hash: &str,
+    current_version: &str,
+    new_version: &str,
+) -> &'static str {
+    let shown = |v: &str| if v.is_empty() { "0.0.0".to_string() } else { v.to_string() };
+    let version_moved = shown(current_version) != shown(new_version);
+    if removed {
+        "removed"
+    } else if disabled {
+        if (!previous_hash.is_empty() && previous_hash != current_hash) || version_moved {
+            "disabled_restart"
+        } else {
+            "disabled"
+        }
+    } else if previous_hash.is_empty() {
+        "new"
+    } else if previous_hash != current_hash || version_moved {
+        "restart"
+    } else {
+        "promoted"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rollout_status;
+
+    #[test]
+    fn rollout_states_follow_the_original() {
+        assert_eq!(rollout_status(true, true, "a", "a", "1", "1"), "removed");
+        assert_eq!(rollout_status(false, true, "a", "a", "1.0.0", "1.0.0"), "disabled");
+        assert_eq!(rollout_status(false, true, "b", "a", "1.0.0", "1.0.0"), "disabled_restart");
+        assert_eq!(rollout_status(false, true, "", "", "", "2.0.0"), "disabled_restart");
+        assert_eq!(rollout_status(false, false, "", "", "", "1.0.0"), "new");
+        assert_eq!(rollout_status(false, false, "b", "", "", "1.0.0"), "new");
+        assert_eq!(rollout_status(false, false, "b", "a", "1.0.0", "1.0.0"), "restart");
+        assert_eq!(rollout_status(false, false, "a", "a", "1.0.0", "2.0.0"), "restart");
+        assert_eq!(rollout_status(false, false, "a", "a", "", "0.0.0"), "promoted");
+    }
+}

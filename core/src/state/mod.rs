@@ -13,7 +13,7 @@ mod kv;
 mod touched;
 
 pub use catalog::{Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port, Worker};
-pub use deploy::Deployed;
+pub use deploy::{Deployed, rollout_status};
 pub use fold::Fold;
 pub use kv::{KvStore, KvVersion};
 pub use touched::{Touched, touched_by};
