@@ -275,6 +275,21 @@ fn cat_deployments_keeps_the_original_hash_meaning_and_rollout() {
     ok(&maand(p, &["deploy"]));
     assert_eq!(query(p, ORIGINAL_SQL), [row(&a, "1", "promoted"), row(&b, "1", "disabled")]);
     assert_eq!(cat_rows(p), query(p, ORIGINAL_SQL));
+
+    // rsync, reconcile and gc leave log lines, as the original's do.
+    let rsync = ok(&maand(p, &["logs", "show", "--event", "rsync", "--format", "raw"]));
+    assert!(rsync.contains("phase=rsync") && rsync.contains(&format!("worker={a}")), "{rsync}");
+    std::fs::remove_dir_all(p.join("workspace/jobs/web")).unwrap();
+    std::fs::remove_file(p.join("workspace/disabled.json")).unwrap();
+    ok(&maand(p, &["build"]));
+    assert_eq!(query(p, "SELECT DISTINCT rollout FROM cat_deployments"), [["removed"]]);
+    ok(&maand(p, &["deploy"]));
+    let reconcile = ok(&maand(p, &["logs", "show", "--phase", "reconcile", "--format", "raw"]));
+    assert!(reconcile.contains(&format!("event=stop job=web worker={a}")), "{reconcile}");
+    assert!(reconcile.contains(&format!("event=remove job=web worker={a}")), "{reconcile}");
+    ok(&maand(p, &["gc"]));
+    let gc = ok(&maand(p, &["logs", "show", "--phase", "gc", "--format", "raw"]));
+    assert!(gc.contains(&format!("worker={a}")) && gc.contains("allocation(s) purged"), "{gc}");
     ok(&journal(p, &["verify"]));
 }
 
@@ -330,4 +345,62 @@ fn cat_kv_list_encrypted_placeholder_job_namespaces_and_job_name() {
     }
     assert!(!nss.contains("maand/job/other"), "{nss:?}");
     assert!(!nss.contains("maand/job/db/worker/10.0.0.2"), "another job's allocation: {nss:?}");
+}
+
+#[test]
+fn run_command_habits_of_the_original() {
+    let Some(w) = common::workers::start_or_skip(3) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    let (a, b, c) = (&w.ips[0], &w.ips[1], &w.ips[2]);
+    write(
+        p,
+        "workspace/workers.json",
+        &format!(
+            r#"[{{"host": "{a}", "labels": ["x"]}}, {{"host": "{b}", "labels": ["y"]}}, {{"host": "{c}", "labels": ["z"]}}]"#
+        ),
+    );
+    ok(&maand(p, &["build"]));
+
+    // No command: workspace/command.sh, missing at first (bad input, exit 2).
+    let o = maand(p, &["run_command"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("workspace/command.sh is missing"), "{}", stderr(&o));
+    write(p, "workspace/command.sh", "echo from-file $WORKER_IP\n");
+    let out = ok(&maand(p, &["run_command"]));
+    for ip in [a, b, c] {
+        assert!(out.contains(&format!("{ip} | from-file {ip}")), "{out}");
+    }
+
+    // -l a,b: workers carrying any of the labels.
+    let out = ok(&maand(p, &["run_command", "-l", "x,y", "echo hi"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(&format!("{a} | hi")) && out.contains(&format!("{b} | hi")), "{out}");
+
+    // Default -c 1 and the first failing batch stops the run: b fails, c never runs.
+    let o = maand(p, &["run_command", &format!("echo ran; [ $WORKER_IP != {b} ]")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains(&format!("{a} | ran")) && out.contains(&format!("{b} | ran")), "{out}");
+    assert!(!out.contains(&format!("{c} |")), "stopped before the third batch: {out}");
+    assert!(
+        stderr(&o)
+            .contains(&format!("batch 2/3: command failed on 1 worker(s): {b} (exit 1); not run on {c} (stopped)")),
+        "{}",
+        stderr(&o)
+    );
+    // Wider batches: one batch of three, all run.
+    let o = maand(p, &["run_command", "-c", "3", &format!("echo ran; [ $WORKER_IP != {b} ]")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains(&format!("{c} | ran")), "{}", stdout(&o));
+
+    // logs show --run-dir: the run's own directory, per worker.
+    let run = last_session(p).to_string();
+    let mine = ok(&maand(p, &["logs", "show", "--run", &run, "--run-dir", "--worker", c, "--format", "raw"]));
+    assert!(mine.contains(c.as_str()) && !mine.contains(&format!("worker={b} ")), "{mine}");
+    let all = ok(&maand(p, &["logs", "show", "--run", &run, "--run-dir", "--format", "raw"]));
+    assert!(all.contains("command_begin") && all.contains(b.as_str()), "{all}");
+    let o = maand(p, &["logs", "show", "--run-dir"]);
+    assert_eq!(o.status.code(), Some(2), "--run-dir needs --run");
 }
