@@ -404,3 +404,56 @@ fn run_command_habits_of_the_original() {
     let o = maand(p, &["logs", "show", "--run-dir"]);
     assert_eq!(o.status.code(), Some(2), "--run-dir needs --run");
 }
+
+#[test]
+fn worker_side_runner_worker_py_and_jobs_json_speak_the_original() {
+    let Some(w) = common::workers::start_or_skip(1) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    let ip = w.ips[0].clone();
+    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{ip}"}}]"#));
+    let make = "start:\n\t@echo start >> data/history\nstop:\n\t@echo stop >> data/history\nrestart:\n\t@echo restart >> data/history\n";
+    for job in ["api", "db"] {
+        write(p, &format!("workspace/jobs/{job}/manifest.json"), r#"{"version": "1", "selectors": ["worker"]}"#);
+        write(p, &format!("workspace/jobs/{job}/Makefile"), make);
+    }
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["deploy"]));
+    // db disabled after its first deploy: deploy stops it, its files stay.
+    write(p, "workspace/disabled.json", r#"{"jobs": {"db": {}}}"#);
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["deploy"]));
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let root = w.opt(&ip).join(&bid);
+    let jobs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("jobs.json")).unwrap()).unwrap();
+    assert_eq!(jobs, serde_json::json!([{"job": "api", "disabled": 0}, {"job": "db", "disabled": 1}]));
+    let history =
+        |job: &str| std::fs::read_to_string(root.join(format!("jobs/{job}/data/history"))).unwrap_or_default();
+    assert_eq!((history("api"), history("db")), ("start\n".to_string(), "start\nstop\n".to_string()));
+
+    // Reboot recovery: `runner.py <bucket> start` without --jobs starts every enabled job.
+    ok(&maand(p, &["run_command", "python3 bin/runner.py $BUCKET_ID start"]));
+    assert_eq!((history("api"), history("db")), ("start\nstart\n".to_string(), "start\nstop\n".to_string()));
+    // Another target without --jobs: every job listed.
+    ok(&maand(p, &["run_command", "python3 bin/runner.py $BUCKET_ID stop"]));
+    assert_eq!(
+        (history("api"), history("db")),
+        ("start\nstart\nstop\n".to_string(), "start\nstop\nstop\n".to_string())
+    );
+
+    // worker.py <bucket_id> <worker_id> <update_seq>: the original's exit codes.
+    let worker_id = kv_get(p, &format!("maand/worker/{ip}"), "worker_id");
+    let info: serde_json::Value = serde_json::from_str(&ok(&maand(p, &["info", "--json"]))).unwrap();
+    let seq = info["update_seq"].to_string();
+    for (args, rc) in [
+        (format!("$BUCKET_ID {worker_id} {seq}"), 0),
+        (format!("other {worker_id} {seq}"), 1),
+        (format!("$BUCKET_ID other {seq}"), 2),
+        (format!("$BUCKET_ID {worker_id} 99"), 3),
+    ] {
+        let out = ok(&maand(p, &["run_command", &format!("python3 bin/worker.py {args}; echo rc=$?")]));
+        assert!(out.contains(&format!("rc={rc}")), "{args}: {out}");
+    }
+}

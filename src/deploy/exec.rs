@@ -69,17 +69,21 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             }
             Step::WriteWorkerJson(ips) => {
                 let state = session.state();
-                let bodies: Vec<(String, String)> = ips
+                let bodies: Vec<(String, String, String)> = ips
                     .into_iter()
                     .map(|ip| {
                         let body = stage::worker_json(state, env.bucket_id, &ip, update_seq);
-                        (ip, body)
+                        let jobs = stage::jobs_json(state, &ip);
+                        (ip, body, jobs)
                     })
                     .collect();
-                let results =
-                    fan_out(&bodies, |(ip, _)| worker(ip), |(ip, body)| env.workers.write_worker_json(ip, body));
+                let results = fan_out(
+                    &bodies,
+                    |(ip, _, _)| worker(ip),
+                    |(ip, body, jobs)| env.workers.write_worker_json(ip, body, jobs),
+                );
                 Outcome::PerWorker(
-                    bodies.into_iter().zip(results).map(|((ip, _), r)| (ip, r.and_then(|r| r))).collect(),
+                    bodies.into_iter().zip(results).map(|((ip, _, _), r)| (ip, r.and_then(|r| r))).collect(),
                 )
             }
             Step::Hooks(call) => {
