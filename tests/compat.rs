@@ -457,3 +457,135 @@ fn worker_side_runner_worker_py_and_jobs_json_speak_the_original() {
         assert!(out.contains(&format!("rc={rc}")), "{args}: {out}");
     }
 }
+
+const HTTP_MAKEFILE: &str = "include config.env
+start:
+\t@mkdir -p data logs
+\t@nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid
+stop:
+\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
+restart: stop start
+status:
+\t@echo running
+";
+
+/// A `health_check` hook that, when asked to (file `wait-for-lock`), waits
+/// for the bucket lock to be free: the check then ends after the deploy.
+const WAIT_FOR_LOCK: &str = r#"
+import fcntl, os, time
+root = os.environ["BUCKET_ROOT"]
+if os.path.exists(os.path.join(root, "wait-for-lock")):
+    deadline = time.time() + 120
+    with open(os.path.join(root, "data/maand.lock"), "a") as f:
+        while time.time() < deadline:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_UN)
+                break
+            except OSError:
+                time.sleep(0.1)
+"#;
+
+/// Start `maand deploy` in the background and wait until job `slow` is
+/// starting on `ip` (its Makefile sleeps while the deploy holds the lock).
+fn deploy_in_background(p: &Path, root: &Path, round: u32) -> std::process::Child {
+    let marker = root.join(format!("jobs/slow/data/started-{round}"));
+    let child = std::process::Command::new(maand_bin())
+        .arg("deploy")
+        .current_dir(p)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(t.elapsed().as_secs() < 120, "the deploy never reached job slow");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child
+}
+
+#[test]
+fn health_check_and_job_status_run_during_a_deploy() {
+    let Some(w) = common::workers::start_or_skip(1) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    let ip = w.ips[0].clone();
+    // A fixed hook port, as operators configure it: the deploy's own API may
+    // hold it, so the check binds another.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = std::fs::read_to_string(p.join("maand.conf"))
+        .unwrap()
+        .replace("hook_api_port = 0", &format!("hook_api_port = {port}"));
+    std::fs::write(p.join("maand.conf"), conf).unwrap();
+    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{ip}"}}]"#));
+    write(p, "workspace/bucket.conf", "port_min = \"39000\"\nport_max = \"39999\"\n");
+    write(
+        p,
+        "workspace/jobs/web/manifest.json",
+        r#"{"version": "1", "selectors": ["worker"], "resources": {"ports": {"web_port": {}}},
+            "hooks": {"hook_wait": {"executed_on": ["health_check"]}},
+            "health_check": {"checks": [{"type": "tcp", "port": "web_port"}], "timeout_seconds": 2, "wait": {"attempts": 20, "interval_seconds": 1}}}"#,
+    );
+    write(p, "workspace/jobs/web/Makefile", HTTP_MAKEFILE);
+    write(p, "workspace/jobs/web/config.env.tpl", "IP={{ .WorkerIP }}\nPORT={{ get \"maand/bucket\" \"web_port\" }}\n");
+    write(p, "workspace/jobs/web/_hooks/hook_wait.py", WAIT_FOR_LOCK);
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["deploy"]));
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let root = w.opt(&ip).join(&bid);
+
+    // Job slow keeps the next deploys busy while the checks run.
+    let slow = |round: u32| {
+        write(p, "workspace/jobs/slow/manifest.json", &format!(r#"{{"version": "{round}", "selectors": ["worker"]}}"#));
+        write(
+            p,
+            "workspace/jobs/slow/Makefile",
+            &format!(
+                "start:\n\t@mkdir -p data && touch data/started-{round} && sleep 4\nstop:\n\t@true\nrestart: start\n"
+            ),
+        );
+        ok(&maand(p, &["build"]));
+    };
+    slow(1);
+    let deploy = deploy_in_background(p, &root, 1);
+    let before = event_count(p);
+    // The configured hook port taken (as by the deploy's own hook API).
+    let held = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let o = maand(p, &["health_check", "--jobs", "web"]);
+    drop(held);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(stdout(&o).contains("health check passed: web"), "{}", stdout(&o));
+    assert!(err.contains("note: bucket is busy (pid") && err.contains("deploy"), "{err}");
+    assert!(!err.contains("error"), "{err}");
+    assert!(err.contains("note: the bucket is still busy: results kept in logs/detached/"), "{err}");
+    let o = maand(p, &["job", "status", "web"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("running"), "{}", stdout(&o));
+    // A writer is still refused.
+    assert_eq!(maand(p, &["run_command", "true"]).status.code(), Some(1));
+    let out = deploy.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kept: Vec<_> = std::fs::read_dir(p.join("logs/detached")).unwrap().map(|e| e.unwrap().path()).collect();
+    let text: String = kept.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    assert!(text.contains("health_checked") && text.contains("hook_invoked"), "{text}");
+    assert!(event_count(p) > before, "the deploy went on");
+
+    // When the lock is free by the end of the check: a session of its own.
+    slow(2);
+    let deploy = deploy_in_background(p, &root, 2);
+    write(p, "wait-for-lock", "");
+    let o = maand(p, &["health_check", "--jobs", "web"]);
+    std::fs::remove_file(p.join("wait-for-lock")).unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("note: bucket is busy"), "{err}");
+    assert!(deploy.wait_with_output().unwrap().status.success());
+    assert!(err.contains("results recorded in journal session"), "{err}");
+    let id = last_session(p);
+    let shown = ok(&journal(p, &["show", &id.to_string()]));
+    assert!(shown.contains("health_check") && shown.contains("health_checked"), "{shown}");
+    ok(&journal(p, &["verify"]));
+}

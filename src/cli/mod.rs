@@ -4,6 +4,7 @@
 mod build;
 mod cat;
 mod deploy;
+mod detached;
 mod gc;
 mod health_check;
 mod hooks;
