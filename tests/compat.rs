@@ -589,3 +589,35 @@ fn health_check_and_job_status_run_during_a_deploy() {
     assert!(shown.contains("health_check") && shown.contains("health_checked"), "{shown}");
     ok(&journal(p, &["verify"]));
 }
+
+#[test]
+fn a_failed_health_gate_leaves_health_failed_until_the_next_promotion() {
+    let Some(w) = common::workers::start_or_skip(1) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    let ip = w.ips[0].clone();
+    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{ip}"}}]"#));
+    // Nothing listens on the probed port: the gate fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let manifest = |probe: bool| {
+        let hc = format!(
+            r#", "health_check": {{"checks": [{{"type": "tcp", "port": {port}}}], "timeout_seconds": 1, "wait": {{"attempts": 1, "interval_seconds": 1}}}}"#
+        );
+        format!(r#"{{"version": "1", "selectors": ["worker"]{}}}"#, if probe { hc.as_str() } else { "" })
+    };
+    write(p, "workspace/jobs/web/manifest.json", &manifest(true));
+    write(p, "workspace/jobs/web/Makefile", "start:\n\t@true\nstop:\n\t@true\nrestart:\n\t@true\n");
+    ok(&maand(p, &["build"]));
+    let o = maand(p, &["deploy"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let sql = "SELECT previous_hash, rollout, current_hash != '' FROM cat_deployments";
+    assert_eq!(query(p, sql), [["__maand_health_failed__", "health_failed", "1"]]);
+    assert_eq!(cat_rows(p)[0][3], "health_failed");
+    // Fixed: the next deploy runs it again and promotes it.
+    write(p, "workspace/jobs/web/manifest.json", &manifest(false));
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["deploy"]));
+    assert_eq!(query(p, "SELECT rollout, current_hash = previous_hash FROM cat_deployments"), [["promoted", "1"]]);
+    ok(&journal(p, &["verify"]));
+}

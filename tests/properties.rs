@@ -318,6 +318,9 @@ fn event() -> BoxedStrategy<Event> {
                 detail,
             })
             .boxed(),
+        (s(), s(), s(), s())
+            .prop_map(|(job, ip, hash, version)| Event::AllocationHealthFailed { job, ip, hash, version })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }

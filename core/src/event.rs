@@ -403,6 +403,21 @@ pub enum Event {
         /// The last failure, when it failed.
         detail: String,
     },
+    /// A deploy's health gate failed on these allocations after their
+    /// lifecycle ran for (`hash`, `version`): they show `health_failed` in
+    /// `cat_deployments` (the original's state) and are not ready, so the
+    /// next deploy runs their lifecycle again. Checkpointed at once, so the
+    /// failed deploy's end does not drop it.
+    AllocationHealthFailed {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Tree hash whose gate failed.
+        hash: String,
+        /// Version whose gate failed.
+        version: String,
+    },
 }
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
@@ -503,6 +518,7 @@ impl Event {
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
             Event::SessionSigned { .. } => "session_signed",
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
+            Event::AllocationHealthFailed { .. } => "allocation_health_failed",
         }
     }
 
@@ -681,6 +697,9 @@ impl Event {
             ),
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
+            }
+            Event::AllocationHealthFailed { job, ip, hash, version } => {
+                format!("{job} on {ip} failed its health gate with {} version {version}", &hash[..hash.len().min(12)])
             }
             Event::SessionSigned { seq, head, .. } => {
                 format!("signed head {}… (event {seq})", &hex::encode(head)[..16])

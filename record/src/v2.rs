@@ -68,7 +68,8 @@ pub enum KvValueV2 {
 }
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
-/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`).
+/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
+/// 37: `AllocationHealthFailed`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -233,6 +234,13 @@ pub enum EventV2 {
         attempts: u32,
         ok: bool,
         detail: String,
+    },
+    /// A deploy's health gate failed on an allocation (issue 17).
+    AllocationHealthFailed {
+        job: String,
+        ip: String,
+        hash: String,
+        version: String,
     },
 }
 

@@ -281,6 +281,7 @@ pub fn events_v2() -> Vec<EventV2> {
         ok: false,
         detail: s("remote write status 503 Service Unavailable"),
     });
+    v.push(EventV2::AllocationHealthFailed { job: s("api"), ip: s("10.0.0.1"), hash: s("ff00"), version: s("1.2.3") });
     v
 }
 

@@ -301,6 +301,7 @@ events! {
     v2_only: [
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
+        AllocationHealthFailed { job, ip, hash, version },
     ],
 }
 

@@ -205,7 +205,8 @@ pub(super) fn write_deployed(tx: &Transaction, state: &State, job: &str, ip: &st
 /// One `hash` row in the original's meaning, so SQL written for it reads
 /// the same: `current_hash` is what was last staged (a tree that passed
 /// its gate but is not yet promoted, else the promoted one) and
-/// `previous_hash` what was last promoted — equal once promoted.
+/// `previous_hash` what was last promoted — equal once promoted — or the
+/// original's `__maand_health_failed__` after a failed health gate.
 struct HashRow {
     current_hash: String,
     previous_hash: String,
@@ -221,9 +222,17 @@ fn hash_row(state: &State, job: &str, ip: &str) -> Option<HashRow> {
         return None;
     }
     let promoted = d.map_or(String::new(), |d| d.hash.clone());
+    // A failed health gate: the original's marker in previous_hash.
+    let (current_hash, previous_hash) = match ready.map(|(h, _)| h.as_str()) {
+        Some(h) => match crate::state::health_failed_tree(h) {
+            Some(tree) => (tree.to_string(), crate::state::HEALTH_FAILED.to_string()),
+            None => (h.to_string(), promoted),
+        },
+        None => (promoted.clone(), promoted),
+    };
     Some(HashRow {
-        current_hash: ready.map_or_else(|| promoted.clone(), |(h, _)| h.clone()),
-        previous_hash: promoted,
+        current_hash,
+        previous_hash,
         files: d.map_or(Ok("{}".to_string()), |d| serde_json::to_string(&d.files)).ok()?,
         version: d.map_or(String::new(), |d| d.version.clone()),
     })

@@ -64,6 +64,7 @@ pub const DDL: &[&str] = &[
      WHEN a.disabled = 1 THEN (CASE WHEN (ifnull(h.previous_hash, '') != '' AND h.previous_hash != ifnull(h.current_hash, '')) \
           OR ifnull(nullif(h.current_version, ''), '0.0.0') != ifnull(nullif(a.new_version, ''), '0.0.0') \
           THEN 'disabled_restart' ELSE 'disabled' END) \
+     WHEN h.previous_hash = '__maand_health_failed__' THEN 'health_failed' \
      WHEN ifnull(h.previous_hash, '') = '' THEN 'new' \
      WHEN h.previous_hash != ifnull(h.current_hash, '') \
           OR ifnull(nullif(h.current_version, ''), '0.0.0') != ifnull(nullif(a.new_version, ''), '0.0.0') THEN 'restart' \

@@ -21,10 +21,24 @@ pub struct Deployed {
     pub running: bool,
 }
 
+/// The original's `previous_hash` marker of an allocation whose health
+/// check failed.
+pub const HEALTH_FAILED: &str = "__maand_health_failed__";
+
+/// The `ready` hash recording a failed health gate of tree `hash`.
+pub fn health_failed_mark(hash: &str) -> String {
+    format!("{HEALTH_FAILED}:{hash}")
+}
+
+/// The tree hash of a `ready` hash that records a failed health gate.
+pub fn health_failed_tree(ready_hash: &str) -> Option<&str> {
+    ready_hash.strip_prefix(HEALTH_FAILED)?.strip_prefix(':')
+}
+
 /// The rollout state of an allocation as the original maand's `cat
 /// deployments` names it, from the columns of `cat_deployments`:
 /// `removed`, `disabled`, `disabled_restart` from the catalog flags, else
-/// `new`, `restart`, `promoted` from the hashes (`current_hash` = last
+/// `health_failed`, `new`, `restart`, `promoted` from the hashes (`current_hash` = last
 /// staged, `previous_hash` = last promoted) and versions. The
 /// `cat_deployments` view computes the same in SQL.
 pub fn rollout_status(
@@ -45,6 +59,8 @@ pub fn rollout_status(
         } else {
             "disabled"
         }
+    } else if previous_hash == HEALTH_FAILED {
+        "health_failed"
     } else if previous_hash.is_empty() {
         "new"
     } else if previous_hash != current_hash || version_moved {
@@ -69,5 +85,8 @@ mod tests {
         assert_eq!(rollout_status(false, false, "b", "a", "1.0.0", "1.0.0"), "restart");
         assert_eq!(rollout_status(false, false, "a", "a", "1.0.0", "2.0.0"), "restart");
         assert_eq!(rollout_status(false, false, "a", "a", "", "0.0.0"), "promoted");
+        assert_eq!(rollout_status(false, false, "b", super::HEALTH_FAILED, "1.0.0", "2.0.0"), "health_failed");
+        assert_eq!(super::health_failed_tree(&super::health_failed_mark("ab")), Some("ab"));
+        assert_eq!(super::health_failed_tree("ab"), None);
     }
 }

@@ -61,6 +61,7 @@ fn touched_one(event: &Event) -> Option<Touched> {
         Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
         Event::AllocationPromoted { job, ip, .. }
         | Event::AllocationReady { job, ip, .. }
+        | Event::AllocationHealthFailed { job, ip, .. }
         | Event::AllocationUndeployed { job, ip }
         | Event::AllocationStopped { job, ip } => Some(Touched::Deployed(job.clone(), ip.clone())),
         _ => None,

@@ -42,8 +42,11 @@ pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<(
                 // current = last staged, previous = last promoted.
                 let key = (a.job.clone(), a.worker_ip.clone());
                 let d = view.state.deployed.get(&key);
-                let promoted = d.map_or("", |d| d.hash.as_str());
-                let current = view.state.ready.get(&key).map_or(promoted, |(h, _)| h.as_str());
+                let mut promoted = d.map_or("", |d| d.hash.as_str());
+                let mut current = view.state.ready.get(&key).map_or(promoted, |(h, _)| h.as_str());
+                if let Some(tree) = crate::state::health_failed_tree(current) {
+                    (current, promoted) = (tree, crate::state::HEALTH_FAILED);
+                }
                 let version = d.map_or("", |d| d.version.as_str());
                 let rollout = rollout_status(a.removed, a.disabled, current, promoted, version, &a.new_version);
                 row.extend([json!(current), json!(promoted), json!(version), json!(a.new_version), json!(rollout)]);
