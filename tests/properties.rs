@@ -7,7 +7,7 @@
 mod sim;
 
 use maand::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
-use maand::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, SealAlg, SessionInfo};
+use maand::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, PeerScope, SealAlg, SessionInfo};
 use maand::journal::{codec, snapshot};
 use maand::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags, Tree, plan_job};
 use maand::state::ids::alloc_id;
@@ -347,6 +347,16 @@ fn event() -> BoxedStrategy<Event> {
                 version,
             })
             .boxed(),
+        (s(), s(), s(), s())
+            .prop_map(|(job, ip, hash, version)| Event::AllocationHealthFailed { job, ip, hash, version })
+            .boxed(),
+        (any::<bool>(), s(), proptest::collection::vec(s(), 0..4), any::<i64>())
+            .prop_map(|(job, name, members, at)| Event::PeerSetRecorded {
+                scope: if job { PeerScope::Job(name) } else { PeerScope::Label(name) },
+                members,
+                at,
+            })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }
@@ -426,6 +436,32 @@ fn change() -> BoxedStrategy<Event> {
             version: "1".into()
         }),
         ("[jk]", "10\\.0\\.0\\.[1-3]").prop_map(|(job, ip)| Event::AllocationStopped { job, ip }),
+        // Peer sets, and stored copies of the keys they derive (journals from
+        // before peer sets): the projection must hide and show them exactly
+        // as a rebuild does.
+        (
+            any::<bool>(),
+            "[jk]",
+            proptest::sample::subsequence(vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"], 0..=3),
+            0i64..50
+        )
+            .prop_map(|(job, name, members, at)| Event::PeerSetRecorded {
+                scope: if job { PeerScope::Job(name) } else { PeerScope::Label(name) },
+                members: members.into_iter().map(String::from).collect(),
+                at,
+            }),
+        ("[jk]", "10\\.0\\.0\\.[1-3]", "[xyz]{0,3}").prop_map(|(job, ip, v)| Event::KvPut {
+            namespace: format!("maand/job/{job}/worker/{ip}"),
+            key: "peer_workers".into(),
+            value: KvValue::Plain(v),
+            ttl: 0,
+            at: 1
+        }),
+        ("[jk]", "10\\.0\\.0\\.[1-3]").prop_map(|(label, ip)| Event::KvDeleted {
+            namespace: format!("maand/worker/{ip}"),
+            key: format!("{label}_peers"),
+            at: 2
+        }),
         // Job ids are derived from names, as build makes them.
         "[jk]".prop_map(|name| Event::JobUpserted(Box::new(JobSpec {
             job_id: maand::state::ids::job_id(&name),

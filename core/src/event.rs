@@ -468,6 +468,21 @@ pub enum Event {
         /// When the original wrote it.
         at: Millis,
     },
+    /// A deploy's health gate failed on these allocations after their
+    /// lifecycle ran for (`hash`, `version`): they show `health_failed` in
+    /// `cat_deployments` (the original's state) and are not ready, so the
+    /// next deploy runs their lifecycle again. Checkpointed at once, so the
+    /// failed deploy's end does not drop it.
+    AllocationHealthFailed {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Tree hash whose gate failed.
+        hash: String,
+        /// Version whose gate failed.
+        version: String,
+    },
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -587,6 +602,7 @@ impl Event {
             Event::LegacyImported { .. } => "legacy_imported",
             Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
             Event::KvImported { .. } => "kv_imported",
+            Event::AllocationHealthFailed { .. } => "allocation_health_failed",
         }
     }
 
@@ -773,6 +789,9 @@ impl Event {
             ),
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
+            }
+            Event::AllocationHealthFailed { job, ip, hash, version } => {
+                format!("{job} on {ip} failed its health gate with {} version {version}", &hash[..hash.len().min(12)])
             }
             Event::SessionSigned { seq, head, .. } => {
                 format!("signed head {}… (event {seq})", &hex::encode(head)[..16])

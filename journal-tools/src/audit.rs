@@ -67,6 +67,7 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
             | Event::HookInvoked(_)
             | Event::AllocationPromoted { .. }
             | Event::AllocationReady { .. }
+            | Event::AllocationHealthFailed { .. }
             | Event::AllocationStopped { .. }
             | Event::AllocationUndeployed { .. }
             | Event::LegacyImported { .. }

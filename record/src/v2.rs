@@ -70,7 +70,7 @@ pub enum KvValueV2 {
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
 /// 37: `PeerSetRecorded`, 38: `LegacyImported`, 39: `LegacyDeploymentImported`,
-/// 40: `KvImported`).
+/// 40: `KvImported`, 41: `AllocationHealthFailed`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -268,6 +268,13 @@ pub enum EventV2 {
         value: Option<KvValueV2>,
         ttl: u64,
         at: Millis,
+    },
+    /// A deploy's health gate failed on an allocation (issue 17).
+    AllocationHealthFailed {
+        job: String,
+        ip: String,
+        hash: String,
+        version: String,
     },
 }
 

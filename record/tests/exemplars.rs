@@ -322,6 +322,7 @@ pub fn events_v2() -> Vec<EventV2> {
         ttl: 0,
         at: 1_763_780_645_301,
     });
+    v.push(EventV2::AllocationHealthFailed { job: s("api"), ip: s("10.0.0.1"), hash: s("ff00"), version: s("1.2.3") });
     v
 }
 

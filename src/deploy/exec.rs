@@ -70,17 +70,21 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             }
             Step::WriteWorkerJson(ips) => {
                 let state = session.state();
-                let bodies: Vec<(String, String)> = ips
+                let bodies: Vec<(String, String, String)> = ips
                     .into_iter()
                     .map(|ip| {
                         let body = stage::worker_json(state, env.bucket_id, &ip, update_seq);
-                        (ip, body)
+                        let jobs = stage::jobs_json(state, &ip);
+                        (ip, body, jobs)
                     })
                     .collect();
-                let results =
-                    fan_out(&bodies, |(ip, _)| worker(ip), |(ip, body)| env.workers.write_worker_json(ip, body));
+                let results = fan_out(
+                    &bodies,
+                    |(ip, _, _)| worker(ip),
+                    |(ip, body, jobs)| env.workers.write_worker_json(ip, body, jobs),
+                );
                 Outcome::PerWorker(
-                    bodies.into_iter().zip(results).map(|((ip, _), r)| (ip, r.and_then(|r| r))).collect(),
+                    bodies.into_iter().zip(results).map(|((ip, _, _), r)| (ip, r.and_then(|r| r))).collect(),
                 )
             }
             Step::Hooks(call) => {
@@ -96,14 +100,24 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 };
                 Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
             }
-            Step::Stop { job, ip, version } => Outcome::Remote(one(&ip, |ip| {
-                let t = Instant::now();
-                env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
-            })),
-            Step::Remove { job, ip, worker_gone } => Outcome::Remote(one(&ip, |ip| {
-                let t = Instant::now();
-                env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
-            })),
+            Step::Stop { job, ip, version } => Outcome::Remote(logged(
+                &job,
+                &ip,
+                "stop",
+                one(&ip, |ip| {
+                    let t = Instant::now();
+                    env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
+                }),
+            )),
+            Step::Remove { job, ip, worker_gone } => Outcome::Remote(logged(
+                &job,
+                &ip,
+                "remove",
+                one(&ip, |ip| {
+                    let t = Instant::now();
+                    env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
+                }),
+            )),
             Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
             Step::Compare { job, ips, trees } => {
                 let empty = BTreeMap::new();
@@ -114,7 +128,22 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             Step::Ship { job, ips, trees } => {
                 let empty = BTreeMap::new();
                 let results = fan_out(&ips, worker, |ip| env.workers.ship(ip, &job, trees.get(ip).unwrap_or(&empty)));
-                Outcome::PerWorker(ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect())
+                let results: Vec<(String, Result<_>)> =
+                    ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect();
+                for (ip, r) in &results {
+                    let msg = match r {
+                        Ok(_) => "shipped".to_string(),
+                        Err(e) => format!("failed: {}", e.message()),
+                    };
+                    crate::logs::record(&[
+                        ("event", "rsync"),
+                        ("job", &job),
+                        ("worker", ip),
+                        ("phase", "rsync"),
+                        ("msg", &msg),
+                    ]);
+                }
+                Outcome::PerWorker(results)
             }
             Step::Lifecycle { job, phase, index, count, batch, runs } => {
                 let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
@@ -149,6 +178,20 @@ fn one<T: Send>(ip: &str, f: impl Fn(&str) -> Result<T> + Sync) -> Result<T> {
         .pop()
         .unwrap_or_else(|| Err(Error::op("internal error: no result")))
         .and_then(|r| r)
+}
+
+/// Log a reconcile action (`stop`, `remove`) of `job` on `ip` with its
+/// result, as the original's `phase=reconcile` lines.
+fn logged(job: &str, ip: &str, action: &str, r: Result<RunResult>) -> Result<RunResult> {
+    let msg = match &r {
+        Ok(res) => format!(
+            "{action}: {}",
+            res.exit_code.map_or_else(|| format!("not run — {}", res.detail), |c| format!("exit {c}"))
+        ),
+        Err(e) => format!("{action}: failed — {}", e.message()),
+    };
+    crate::logs::record(&[("event", action), ("job", job), ("worker", ip), ("phase", "reconcile"), ("msg", &msg)]);
+    r
 }
 
 fn worker(ip: &String) -> String {

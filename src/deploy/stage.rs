@@ -56,20 +56,27 @@ pub struct StageContext<'a> {
     pub update_seq: u64,
 }
 
+/// `jobs.json` of worker `ip` in the original's shape, `[{"job", "disabled"}]`
+/// for its allocations not removed: runner.py without --jobs starts every
+/// enabled job from it (reboot recovery).
+pub fn jobs_json(state: &State, ip: &str) -> String {
+    let jobs: Vec<serde_json::Value> = state
+        .catalog
+        .allocations
+        .values()
+        .filter(|a| a.worker_ip == ip && !a.removed)
+        .map(|a| serde_json::json!({ "job": a.job, "disabled": u8::from(a.disabled) }))
+        .collect();
+    format!("{}\n", serde_json::Value::Array(jobs))
+}
+
 /// Stage `job` for `ip`; returns the tree of `jobs/<job>/` (path → hash).
 pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     let state = &cx.state;
     let root = worker_dir(cx.paths, ip);
     let worker = state.catalog.workers.get(ip);
     write(&root.join("worker.json"), worker_json(state, cx.bucket_id, ip, cx.update_seq).as_bytes(), 0o644)?;
-    let jobs: Vec<&str> = state
-        .catalog
-        .allocations
-        .values()
-        .filter(|a| a.worker_ip == ip && !a.removed)
-        .map(|a| a.job.as_str())
-        .collect();
-    write(&root.join("jobs.json"), format!("{}\n", serde_json::json!({ "jobs": jobs })).as_bytes(), 0o644)?;
+    write(&root.join("jobs.json"), jobs_json(state, ip).as_bytes(), 0o644)?;
     write(&root.join("bin/runner.py"), RUNNER_PY.as_bytes(), 0o755)?;
     write(&root.join("bin/worker.py"), WORKER_PY.as_bytes(), 0o755)?;
 

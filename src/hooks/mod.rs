@@ -16,7 +16,7 @@ pub mod semaphores;
 pub mod serve;
 pub mod stage;
 
-use crate::bucket::Session;
+use crate::bucket::{Recorder, Session};
 use crate::error::{Error, Result};
 use crate::kv::seal::KvKey;
 use crate::plan::hooks::{HookRun, plan_hook_run};
@@ -75,7 +75,7 @@ pub fn new_token() -> Result<String> {
 
 /// Run the hooks `req` names inside `session`, recording every invocation
 /// and every KV write. Returns how many hooks ran (0 starts no API server).
-pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> {
+pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize> {
     let mut todo: Vec<(String, String, String)> = Vec::new();
     for job in &req.jobs {
         let Some(j) = session.state().catalog.jobs.get(job) else { continue };
@@ -88,8 +88,8 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
     if todo.is_empty() {
         return Ok(0);
     }
-    let paths = session.bucket().paths.clone();
-    let port = session.bucket().conf.hook_api_port;
+    let paths = session.paths().clone();
+    let port = session.hook_api_port();
     let base = Arc::new(session.state().clone());
     let shared = Arc::new(Shared {
         kv_key: KvKey::load(&paths.kv_key())?,

@@ -67,7 +67,7 @@ pub fn stage(root: &Path, state: &State, kv_key: &KvKey, job: &str, ip: &str) ->
             write(&dir.join("certs/ca.crt"), ca.as_bytes(), 0o644)?;
         }
     }
-    for sub in ["", "_hooks/"] {
+    for sub in ["", "_hooks/", "_modules/"] {
         write(&dir.join(format!("{sub}maand.py")), MAAND_PY.as_bytes(), 0o644)?;
         write(&dir.join(format!("{sub}maand.ts")), MAAND_TS.as_bytes(), 0o644)?;
     }

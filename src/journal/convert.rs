@@ -305,6 +305,7 @@ events! {
         LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions },
         LegacyDeploymentImported { job, ip, alloc_id, hash, version },
         KvImported { namespace, key, version, value, ttl, at },
+        AllocationHealthFailed { job, ip, hash, version },
     ],
 }
 

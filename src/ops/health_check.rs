@@ -3,7 +3,7 @@
 //! order, `max_concurrent_upgrades` at a time), then `health_check` hooks
 //! (KV read-only). A job without health config is skipped, not failed.
 
-use crate::bucket::Session;
+use crate::bucket::Recorder;
 use crate::deploy::health;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 pub const PARALLEL_JOBS: usize = 4;
 
 /// Dial every worker's SSH port (retrying 30 × 1 s with `wait`).
-pub fn workers(session: &Session<'_>, wait: bool) -> Result<()> {
-    let port = session.bucket().conf.ssh_port;
+pub fn workers(session: &dyn Recorder, wait: bool) -> Result<()> {
+    let port = session.conf().ssh_port;
     let ips: Vec<String> = session.state().catalog.workers_in_order().iter().map(|w| w.ip.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(if wait { 30 } else { 0 });
     loop {
@@ -80,7 +80,7 @@ pub fn probe(state: &crate::state::State, transport: &Transport, job: &str, wait
 
 /// Record a job's probe results and run its `health_check` hooks.
 /// `Ok(false)` when the job has no health config.
-pub fn finish(session: &mut Session<'_>, probed: Probed, verbose: bool) -> Result<bool> {
+pub fn finish(session: &mut dyn Recorder, probed: Probed, verbose: bool) -> Result<bool> {
     let job = probed.job;
     if probed.skipped {
         println!("health check skipped: {job}");

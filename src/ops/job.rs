@@ -4,7 +4,7 @@
 //! `runner.py <target>` on the selected active allocations, in rollout
 //! order, `max_concurrent_upgrades` at a time.
 
-use crate::bucket::Session;
+use crate::bucket::Recorder;
 use crate::deploy::health;
 use crate::deploy::workers::runner_command;
 use crate::error::{Error, Result};
@@ -37,7 +37,7 @@ pub fn valid_target(t: &str) -> bool {
 
 /// Active allocations of `job` selected by `filter`, in rollout order;
 /// unknown or inactive addresses are a usage error.
-pub fn targets(session: &Session<'_>, job: &str, filter: &[String]) -> Result<Vec<String>> {
+pub fn targets(session: &dyn Recorder, job: &str, filter: &[String]) -> Result<Vec<String>> {
     let state = session.state();
     if !state.catalog.jobs.contains_key(job) {
         return Err(Error::usage(format!("unknown job {job:?} (see `maand cat jobs`)")));
@@ -54,7 +54,7 @@ pub fn targets(session: &Session<'_>, job: &str, filter: &[String]) -> Result<Ve
 }
 
 /// Refuse workers whose `worker.json` disagrees with the catalog.
-pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id: &str, ips: &[String]) -> Result<()> {
+pub fn check_worker_json(session: &dyn Recorder, transport: &Transport, bucket_id: &str, ips: &[String]) -> Result<()> {
     let state = session.state();
     let read = super::fanout::fan_out(
         ips,
@@ -97,7 +97,7 @@ pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id
 }
 
 /// Run the request.
-pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, req: &JobRequest) -> Result<()> {
+pub fn run(session: &mut dyn Recorder, transport: &Transport, bucket_id: &str, req: &JobRequest) -> Result<()> {
     let ips = targets(session, &req.job, &req.allocations)?;
     check_worker_json(session, transport, bucket_id, &ips)?;
     let spec = session.state().catalog.jobs[&req.job].spec.clone();

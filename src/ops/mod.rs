@@ -23,7 +23,8 @@ pub fn select_workers(state: &State, ips: &[String], labels: &[String]) -> Resul
         .workers_in_order()
         .into_iter()
         .filter(|w| ips.is_empty() || ips.contains(&w.ip))
-        .filter(|w| labels.iter().all(|l| w.labels.contains(l)))
+        // Any of the labels, as the original's `-l a,b`.
+        .filter(|w| labels.is_empty() || labels.iter().any(|l| w.labels.contains(l)))
         .map(|w| w.ip.clone())
         .collect();
     if picked.is_empty() {

@@ -3,7 +3,7 @@
 
 use super::bucket_files::{Disabled, Vars, parse_disabled, parse_job_overrides, parse_vars, port_pool};
 use super::job_dir::{check_job_layout, read_job_files};
-use super::manifest::parse_manifest;
+use super::manifest::parse_manifest_noting;
 use super::names::check_job_name;
 use super::workers::parse_workers;
 use super::{JobInput, Workspace};
@@ -52,8 +52,27 @@ fn job_dirs(paths: &BucketPaths) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Read and validate the workspace of the bucket at `paths`.
+/// Read and validate the workspace of the bucket at `paths`. What the
+/// original maand accepted and maand tolerates (a folder without a
+/// manifest, stale names in `disabled.json` or `bucket.jobs*.conf`, legacy
+/// spellings) is printed on stderr as a `warning:` or `deprecated:` line:
+/// never ignored silently.
 pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
+    let (ws, warnings, deprecated) = load_noting(paths, conf)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for d in deprecated {
+        eprintln!("deprecated: {d}");
+    }
+    Ok(ws)
+}
+
+/// [`load`], returning the warnings and deprecation notes instead of
+/// printing them.
+pub fn load_noting(paths: &BucketPaths, conf: &MaandConf) -> Result<(Workspace, Vec<String>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut deprecated = Vec::new();
     let ws = paths.workspace();
     let workers_src = read_opt(&paths.workers_json(), "workspace/workers.json")?.ok_or_else(|| {
         Error::input("workspace/workers.json is missing: create it (`[]` for no workers) or run `maand init`")
@@ -82,12 +101,16 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
                     })
                     .transpose()
             };
-            let manifest_src = text("manifest.json")?.ok_or_else(|| {
-                Error::input(format!(
-                    "workspace/jobs/{name}/manifest.json is missing (every job directory needs one; `maand job create {name}` scaffolds it)"
-                ))
-            })?;
-            let manifest = parse_manifest(&name, &manifest_src)?;
+            // The original skips a folder without a manifest; so does maand,
+            // saying so.
+            let Some(manifest_src) = text("manifest.json")? else {
+                warnings.push(format!(
+                    "workspace/jobs/{name}/: no manifest.json, so not a job; skipped (`maand job create {name}` scaffolds one)"
+                ));
+                continue;
+            };
+            let (manifest, notes) = parse_manifest_noting(&name, &manifest_src)?;
+            deprecated.extend(notes);
             let hook_scripts = check_job_layout(&name, &manifest, &files)?;
             let vars_file = format!("workspace/jobs/{name}/vars.toml");
             let vars = match text("vars.toml")? {
@@ -114,17 +137,27 @@ pub fn load(paths: &BucketPaths, conf: &MaandConf) -> Result<Workspace> {
         }
         None => BTreeMap::new(),
     };
-    for job in job_overrides.keys() {
-        if !jobs.contains_key(job) {
-            return Err(Error::input(format!("{shown}: section [{job}] names no job in workspace/jobs")));
+    // The original ignores sections of jobs that are gone; maand ignores
+    // them too, but says so (a typo would otherwise go unnoticed).
+    let mut job_overrides = job_overrides;
+    job_overrides.retain(|job, _| {
+        let known = jobs.contains_key(job);
+        if !known {
+            warnings.push(format!("{shown}: section [{job}] names no job in workspace/jobs; ignored"));
         }
-    }
+        known
+    });
 
     let job_names: BTreeSet<&str> = jobs.keys().map(String::as_str).collect();
     let worker_ips: BTreeSet<&str> = workers.iter().map(|w| w.host.as_str()).collect();
     let disabled = match read_opt(&ws.join("disabled.json"), "workspace/disabled.json")? {
-        Some(src) => parse_disabled(&src, &job_names, &worker_ips)?,
+        Some(src) => {
+            let (disabled, stale) = parse_disabled(&src, &job_names, &worker_ips)?;
+            warnings.extend(stale);
+            disabled
+        }
         None => Disabled::default(),
     };
-    Ok(Workspace { workers, jobs, bucket_vars, port_pool, job_overrides, job_overrides_file, disabled })
+    let ws = Workspace { workers, jobs, bucket_vars, port_pool, job_overrides, job_overrides_file, disabled };
+    Ok((ws, warnings, deprecated))
 }

@@ -201,7 +201,7 @@ impl Workers for SimFleet {
         Ok(Vec::new())
     }
 
-    fn write_worker_json(&self, ip: &str, _body: &str) -> Result<()> {
+    fn write_worker_json(&self, ip: &str, _body: &str, _jobs: &str) -> Result<()> {
         self.connect("worker_json", ip, "")
     }
 

@@ -22,6 +22,7 @@ __all__ = [
     "put_job_variable", "put_job_secret", "delete_job_variable", "delete_job_secret", "list_job_keys",
     "list_hook_demands", "demands", "acquire_semaphore", "release_semaphore", "semaphore_status",
     "load_ssh", "run_ssh", "run_runner_target", "run_make_target",
+    "command_event", "command_name", "get_command", "list_command_demands", "get_demands", "kv_put_secret",
 ]
 
 
@@ -281,3 +282,11 @@ kv_put = put_job_variable
 kv_delete = delete_job_variable
 secret_put = put_job_secret
 secret_delete = delete_job_secret
+
+# The original maand's names (its hooks were "job commands").
+command_event = hook_event
+command_name = hook_name
+get_command = hook_name
+list_command_demands = list_hook_demands
+get_demands = list_hook_demands
+kv_put_secret = put_job_secret

@@ -101,3 +101,12 @@ export const getAllocationId = allocationId;
 export const getJob = jobName;
 export const kvGet = getKvValue;
 export const kvPut = putJobVariable;
+
+// The original maand's names (its hooks were "job commands").
+export const commandEvent = hookEvent;
+export const commandName = hookName;
+export const getCommand = hookName;
+export const getEvent = hookEvent;
+export const listCommandDemands = listHookDemands;
+export const getDemands = listHookDemands;
+export const kvPutSecret = putJobSecret;

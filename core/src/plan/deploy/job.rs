@@ -251,6 +251,23 @@ impl DeployMachine {
         if ok {
             front.push(Op::Step(Step::Say(format!("  {job} healthy [{}]", ips.join(",")))));
         } else {
+            // The original's `health_failed`, kept past this deploy's failure.
+            let failed: Vec<Event> = run
+                .plan
+                .iter()
+                .flat_map(|p| p.allocations.iter())
+                .filter(|a| ips.contains(&a.ip))
+                .map(|a| Event::AllocationHealthFailed {
+                    job: job.clone(),
+                    ip: a.ip.clone(),
+                    hash: a.tree_hash.clone(),
+                    version: a.new_version.clone(),
+                })
+                .collect();
+            if !failed.is_empty() && !self.input.dry_run {
+                front.push(Op::Step(Step::Record(failed)));
+                front.push(Op::Step(Step::Checkpoint(format!("{job} health gate failed"))));
+            }
             front.push(Op::FailJob(Error::op(format!(
                 "health check failed for {job} on [{}]: {detail}",
                 ips.join(",")

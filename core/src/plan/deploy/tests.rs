@@ -136,7 +136,12 @@ fn a_failed_gate_fails_its_job_stops_later_waves_and_promotes_nothing() {
     assert_eq!(e.exit_code(), 1);
     assert!(!steps.iter().any(|st| promoted(st, "web")), "nothing promoted before its gate passed");
     assert!(!steps.iter().any(|st| matches!(st, Step::Stage { job, .. } if job == "app")), "wave 1 never runs");
-    assert!(s.deployed.is_empty() && s.ready.is_empty());
+    assert!(s.deployed.is_empty());
+    // The gated allocations are marked health_failed (not ready: the next
+    // deploy runs them again).
+    let marked: Vec<&String> = s.ready.keys().map(|(_, ip)| ip).collect();
+    assert_eq!(marked, ["10.0.0.1", "10.0.0.2"]);
+    assert!(s.ready.values().all(|(h, _)| crate::state::health_failed_tree(h).is_some()), "{:?}", s.ready);
 }
 
 #[test]
