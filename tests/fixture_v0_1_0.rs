@@ -101,6 +101,7 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
         Event::CertMetricsPushed { .. } => return None,
+        Event::JobStaged(_) | Event::ReconcilePlanned(_) | Event::HookRunPlanned(_) => return None,
     })
 }
 

@@ -7,7 +7,10 @@
 mod sim;
 
 use maand::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
-use maand::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, SealAlg, SessionInfo};
+use maand::event::{
+    Envelope, Event, HookInvocation, HookRunPlan, JobRollout, KvValue, PlannedHook, ReconcileItem, ReconcilePlan,
+    SealAlg, SessionInfo, Staging,
+};
 use maand::journal::{codec, snapshot};
 use maand::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags, Tree, plan_job};
 use maand::state::ids::alloc_id;
@@ -316,6 +319,36 @@ fn event() -> BoxedStrategy<Event> {
                 attempts,
                 ok,
                 detail,
+            })
+            .boxed(),
+        (s(), s()).prop_map(|(job, renderer)| Event::JobStaged(Box::new(Staging { job, renderer }))).boxed(),
+        (s(), s(), any::<bool>(), any::<bool>())
+            .prop_map(|(job, ip, removed, all_jobs)| {
+                let item = ReconcileItem {
+                    job: job.clone(),
+                    ip,
+                    removed,
+                    worker_gone: !removed,
+                    version: "1.0.0".into(),
+                    stop: true,
+                };
+                Event::ReconcilePlanned(Box::new(ReconcilePlan { jobs: vec![job], all_jobs, items: vec![item] }))
+            })
+            .boxed(),
+        (s(), s(), s(), any::<bool>())
+            .prop_map(|(job, hook, ip, first_start)| {
+                let env: std::collections::BTreeMap<String, String> = [("JOB".to_string(), job.clone())].into();
+                Event::HookRunPlanned(Box::new(HookRunPlan {
+                    job,
+                    hook,
+                    event: "cli".into(),
+                    phase: "cli".into(),
+                    filter: Some(vec![ip.clone()]),
+                    first_start,
+                    bucket_root: "/b".into(),
+                    extra: env.clone(),
+                    batches: vec![vec![PlannedHook { alloc_id: "a".into(), ip, env }]],
+                }))
             })
             .boxed(),
     ];

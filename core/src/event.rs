@@ -13,6 +13,7 @@
 //! variant appended to the newest record version, and both conversions.
 
 use crate::model::catalog::{Allocation, CertRecord, JobFile, JobSpec, Worker};
+pub use crate::model::decision::{HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::model::rollout::{JobPlan, RolloutFlags, Tree};
 pub use crate::model::{Hash32, Millis};
 
@@ -403,6 +404,16 @@ pub enum Event {
         /// The last failure, when it failed.
         detail: String,
     },
+    /// Deploy staged a job with this renderer (its trees follow in the
+    /// job's `JobRolloutPlanned`). Informational; `replay --check`
+    /// re-renders the trees when the renderer is the running one.
+    JobStaged(Box<Staging>),
+    /// A deploy's reconcile decision with its inputs (what it stops and
+    /// removes). Informational; `replay --check` plans it again.
+    ReconcilePlanned(Box<ReconcilePlan>),
+    /// One hook's run planned: inputs, worker set, batches, every variable.
+    /// Informational; `replay --check` plans it again.
+    HookRunPlanned(Box<HookRunPlan>),
 }
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
@@ -503,6 +514,9 @@ impl Event {
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
             Event::SessionSigned { .. } => "session_signed",
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
+            Event::JobStaged(_) => "job_staged",
+            Event::ReconcilePlanned(_) => "reconcile_planned",
+            Event::HookRunPlanned(_) => "hook_run_planned",
         }
     }
 
@@ -536,6 +550,9 @@ impl Event {
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
+                    | Event::JobStaged(_)
+                    | Event::ReconcilePlanned(_)
+                    | Event::HookRunPlanned(_)
             )
     }
 }
@@ -689,6 +706,27 @@ impl Event {
                 "cert metrics: {series} series to {url}: {} after {attempts} attempt(s){}",
                 if *ok { "accepted" } else { "failed" },
                 if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
+            Event::JobStaged(st) => format!("{} staged by {}", st.job, st.renderer),
+            Event::ReconcilePlanned(r) => {
+                let items: Vec<String> = r
+                    .items
+                    .iter()
+                    .map(|i| format!("{}@{}={}", i.job, i.ip, if i.removed { "remove" } else { "stop" }))
+                    .collect();
+                format!("reconcile {} item(s): {}", r.items.len(), items.join(" "))
+            }
+            Event::HookRunPlanned(h) => format!(
+                "{} {} ({}) {} batch(es) [{}]",
+                h.job,
+                h.hook,
+                h.event,
+                h.batches.len(),
+                h.batches
+                    .iter()
+                    .map(|b| b.iter().map(|i| i.ip.as_str()).collect::<Vec<_>>().join(","))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         }
     }

@@ -68,7 +68,8 @@ pub enum KvValueV2 {
 }
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
-/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`).
+/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`, 37: `JobStaged`,
+/// 38: `ReconcilePlanned`, 39: `HookRunPlanned`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -234,6 +235,83 @@ pub enum EventV2 {
         ok: bool,
         detail: String,
     },
+    /// Deploy staged a job with this renderer (identity and version).
+    JobStaged(Box<StagingV2>),
+    /// A deploy's reconcile decision with its inputs.
+    ReconcilePlanned(Box<ReconcilePlanV2>),
+    /// One hook's run: its planner inputs and batches.
+    HookRunPlanned(Box<HookRunPlanV2>),
+}
+
+/// A staging decision's renderer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StagingV2 {
+    /// Job.
+    pub job: String,
+    /// Renderer identity and version.
+    pub renderer: String,
+}
+
+/// One allocation a reconcile stops or removes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileItemV2 {
+    /// Job.
+    pub job: String,
+    /// Worker.
+    pub ip: String,
+    /// Removed rather than disabled.
+    pub removed: bool,
+    /// The worker left the bucket.
+    pub worker_gone: bool,
+    /// Promoted version.
+    pub version: String,
+    /// `make stop` runs first.
+    pub stop: bool,
+}
+
+/// A reconcile decision: inputs and items.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ReconcilePlanV2 {
+    /// Selected jobs.
+    pub jobs: Vec<String>,
+    /// No `--jobs` given.
+    pub all_jobs: bool,
+    /// Items, in order.
+    pub items: Vec<ReconcileItemV2>,
+}
+
+/// One planned hook process.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PlannedHookV2 {
+    /// Allocation id.
+    pub alloc_id: String,
+    /// Worker.
+    pub ip: String,
+    /// Environment (without API port and token).
+    pub env: BTreeMap<String, String>,
+}
+
+/// One hook run's planner inputs and batches.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct HookRunPlanV2 {
+    /// Job.
+    pub job: String,
+    /// Hook.
+    pub hook: String,
+    /// Event.
+    pub event: String,
+    /// `DEPLOY_PHASE`.
+    pub phase: String,
+    /// Worker filter.
+    pub filter: Option<Vec<String>>,
+    /// Batched by `max_concurrent_starts`.
+    pub first_start: bool,
+    /// `BUCKET_ROOT`.
+    pub bucket_root: String,
+    /// Event-specific variables.
+    pub extra: BTreeMap<String, String>,
+    /// Batches.
+    pub batches: Vec<Vec<PlannedHookV2>>,
 }
 
 /// The stored body of a format-2 record (the hash follows it).

@@ -281,6 +281,34 @@ pub fn events_v2() -> Vec<EventV2> {
         ok: false,
         detail: s("remote write status 503 Service Unavailable"),
     });
+    v.push(EventV2::JobStaged(Box::new(StagingV2 { job: s("api"), renderer: s("maand-stage/1 gotmpl/0.6.1") })));
+    v.push(EventV2::ReconcilePlanned(Box::new(ReconcilePlanV2 {
+        jobs: vec![s("api"), s("web")],
+        all_jobs: true,
+        items: vec![ReconcileItemV2 {
+            job: s("api"),
+            ip: s("10.0.0.2"),
+            removed: true,
+            worker_gone: true,
+            version: s("1.0.0"),
+            stop: true,
+        }],
+    })));
+    v.push(EventV2::HookRunPlanned(Box::new(HookRunPlanV2 {
+        job: s("api"),
+        hook: s("hook_check"),
+        event: s("pre_deploy"),
+        phase: s("pre_deploy"),
+        filter: Some(vec![s("10.0.0.1")]),
+        first_start: false,
+        bucket_root: s("/srv/bucket"),
+        extra: map(&[("TARGET", "start")]),
+        batches: vec![vec![PlannedHookV2 {
+            alloc_id: s("6f1c1e2a-0000-5000-8000-000000000003"),
+            ip: s("10.0.0.1"),
+            env: map(&[("ALLOCATION_IP", "10.0.0.1"), ("BATCH_INDEX", "0")]),
+        }]],
+    })));
     v
 }
 

@@ -8,6 +8,7 @@
 //! record version) or that it is not.
 
 use crate::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, SealAlg, SessionInfo};
+use crate::event::{HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags};
 use crate::state::{
     Allocation, BucketInfo, CertConfig, CertRecord, Deployed, Hook, HookDemand, Job, JobFile, JobSpec, KvVersion, Port,
@@ -109,6 +110,11 @@ mirror!(JobPlan <=> JobPlanV1 {
     job, deployment_seq, allocations, order, order_source, start_batches, update_batches,
 });
 mirror!(JobRollout <=> JobRolloutV1 { update_seq, flags, staged, plan });
+mirror!(Staging <=> StagingV2 { job, renderer });
+mirror!(ReconcileItem <=> ReconcileItemV2 { job, ip, removed, worker_gone, version, stop });
+mirror!(ReconcilePlan <=> ReconcilePlanV2 { jobs, all_jobs, items });
+mirror!(PlannedHook <=> PlannedHookV2 { alloc_id, ip, env });
+mirror!(HookRunPlan <=> HookRunPlanV2 { job, hook, event, phase, filter, first_start, bucket_root, extra, batches });
 mirror!(Deployed <=> DeployedV4 { alloc_id, hash, files, version, previous_hash, previous_files, running });
 mirror!(KvVersion <=> KvVersionV4 { version, value, ttl, created_at });
 mirror!(Job <=> JobV4 { spec, files });
@@ -234,7 +240,8 @@ macro_rules! events {
     (
         tuple: [$($tv:ident),* $(,)?],
         fields: [$($sv:ident { $($f:ident),* }),* $(,)?],
-        v2_only: [$($nv:ident { $($nf:ident),* }),* $(,)?] $(,)?
+        v2_only: [$($nv:ident { $($nf:ident),* }),* $(,)?],
+        v2_only_tuple: [$($nt:ident),* $(,)?] $(,)?
     ) => {
         impl Conv<EventV2> for Event {
             fn conv(&self) -> EventV2 {
@@ -242,6 +249,7 @@ macro_rules! events {
                     $(Event::$tv(x) => EventV2::$tv(x.conv()),)*
                     $(Event::$sv { $($f),* } => EventV2::$sv { $($f: $f.conv()),* },)*
                     $(Event::$nv { $($nf),* } => EventV2::$nv { $($nf: $nf.conv()),* },)*
+                    $(Event::$nt(x) => EventV2::$nt(x.conv()),)*
                 }
             }
         }
@@ -251,6 +259,7 @@ macro_rules! events {
                     $(EventV2::$tv(x) => Event::$tv(x.conv()),)*
                     $(EventV2::$sv { $($f),* } => Event::$sv { $($f: $f.conv()),* },)*
                     $(EventV2::$nv { $($nf),* } => Event::$nv { $($nf: $nf.conv()),* },)*
+                    $(EventV2::$nt(x) => Event::$nt(x.conv()),)*
                 }
             }
         }
@@ -302,6 +311,7 @@ events! {
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
     ],
+    v2_only_tuple: [JobStaged, ReconcilePlanned, HookRunPlanned],
 }
 
 /// The newest-format body of an event about to be stored.
