@@ -205,3 +205,32 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
 pub mod hostile;
 pub mod prom;
 pub mod workers;
+
+/// The determinism check (`maand-journal replay --check`) passes on the
+/// bucket's whole history and re-derived at least one decision of each of
+/// `kinds`; perturbing the re-derivation of each of them is caught and
+/// reported with its location (kind, event, session, job). Every deploy
+/// test ends with it.
+pub fn replay_checks(p: &Path, kinds: &[&str]) {
+    let out = ok(&journal(p, &["replay", "--check"]));
+    assert!(out.contains("replanned identically"), "{out}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&journal(p, &["replay", "--check", "--json"]))).unwrap();
+    assert_eq!(j["ok"], true, "{j}");
+    for k in kinds {
+        assert!(j["kinds"][k]["rederived"].as_u64().unwrap_or(0) > 0, "no {k} decision re-derived: {j}");
+        assert_eq!(j["kinds"][k]["not_rederivable"], serde_json::json!([]), "{k}: {j}");
+    }
+    for k in kinds {
+        let o = journal(p, &["replay", "--check", "--json", "--inject-nondeterminism", k]);
+        assert_eq!(o.status.code(), Some(1), "{k}: {}", stdout(&o));
+        assert!(stderr(&o).contains("TEST SWITCH --inject-nondeterminism is on"), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let d = &j["divergence"];
+        assert_eq!((&j["ok"], &d["kind"]), (&serde_json::json!(false), &serde_json::json!(k)), "{j}");
+        assert!(d["seq"].as_u64().unwrap() > 0 && d["session"].as_u64().unwrap() > 0, "{j}");
+        assert!(!d["job"].as_str().unwrap().is_empty() && d["recorded"] != d["rederived"], "{j}");
+    }
+    let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// A deployed allocation that must no longer run: removed, or newly
 /// disabled while running.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReconcileItem {
     /// Job.
     pub job: String,
