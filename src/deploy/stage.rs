@@ -189,3 +189,16 @@ pub fn render_job(
     out.tree.extend(steady_hashes);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The renderer identity names the template engine actually linked.
+    #[test]
+    fn renderer_names_the_locked_gotmpl_version() {
+        let lock = include_str!("../../Cargo.lock");
+        let at = lock.find("name = \"gotmpl\"\nversion = \"").expect("gotmpl in Cargo.lock");
+        let rest = &lock[at + "name = \"gotmpl\"\nversion = \"".len()..];
+        let version = &rest[..rest.find('"').unwrap()];
+        assert!(super::RENDERER.ends_with(&format!(" gotmpl/{version}")), "{} vs {version}", super::RENDERER);
+    }
+}
