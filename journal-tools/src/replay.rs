@@ -118,8 +118,9 @@ fn print_report(r: &CheckReport) {
         return;
     }
     println!(
-        "replay --check: {} plan(s) in {} deploy session(s) replanned identically",
+        "replay --check: {} plan(s) replanned identically; {} decision(s) re-derived in {} session(s)",
         r.rederived(Kind::Rollout),
+        r.kinds.values().map(|c| c.rederived).sum::<usize>(),
         r.sessions.len()
     );
     for kind in Kind::ALL {

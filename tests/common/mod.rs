@@ -230,7 +230,10 @@ pub fn replay_checks(p: &Path, kinds: &[&str]) {
         assert!(d["seq"].as_u64().unwrap() > 0 && d["session"].as_u64().unwrap() > 0, "{j}");
         assert!(!d["job"].as_str().unwrap().is_empty() && d["recorded"] != d["rederived"], "{j}");
     }
-    let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
+    if kinds.contains(&"rollout") {
+        // The switch without a kind perturbs the rollout planner (its older form).
+        let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
+    }
 }

@@ -1,0 +1,119 @@
+//! `maand-journal replay --check` on staging decisions written through the
+//! library: a tree staged from something the journal does not hold is a
+//! divergence named down to the file; a tree staged by another renderer is
+//! reported, not failed. (Deploy tests on real workers check every kind
+//! end to end through `common::replay_checks`.)
+
+mod common;
+use common::*;
+use maand::deploy::stage::{RENDERER, render_job};
+use maand::event::{Event, JobRollout, Staging};
+use maand::kv::seal::KvKey;
+use maand::plan::rollout::{RolloutFlags, plan_job};
+use maand::state::State;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+fn bucket() -> tempfile::TempDir {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    write(p, "workspace/workers.json", r#"[{"host": "10.0.0.1"}, {"host": "10.0.0.2"}]"#);
+    write(p, "workspace/bucket.conf", "greeting = \"hello\"\n");
+    write(p, "workspace/jobs/api/manifest.json", r#"{"version": "1.0.0", "selectors": ["worker"]}"#);
+    write(p, "workspace/jobs/api/Makefile", "start:\n\ttrue\n");
+    write(p, "workspace/jobs/api/greeting.txt.tpl", "{{ get \"vars/bucket\" \"greeting\" }} from {{ .WorkerIP }}\n");
+    ok(&maand(p, &["build"]));
+    dir
+}
+
+/// One deploy-like session recording a staging decision for job `api`:
+/// trees rendered from `staged_from` (the session's state, or something
+/// else), under `renderer`.
+fn record_staging(p: &Path, renderer: &str, staged_from: impl Fn(&State) -> State) -> u64 {
+    let key = KvKey::load(&p.join("secrets/kv.key")).unwrap();
+    let mut b = open(p, "deploy");
+    let mut s = b.begin(maand::bucket::session_info("deploy")).unwrap();
+    let id = s.id();
+    let state = s.state().clone();
+    let from = Arc::new(staged_from(&state));
+    let bucket_id = state.bucket_id().unwrap().to_string();
+    let staged: BTreeMap<String, _> = ["10.0.0.1", "10.0.0.2"]
+        .iter()
+        .map(|ip| (ip.to_string(), render_job(&from, &key, &bucket_id, 1, "api", ip).unwrap().tree))
+        .collect();
+    let flags = RolloutFlags::default();
+    let plan = plan_job(&state, "api", &staged, &flags).unwrap();
+    s.record(Event::JobStaged(Box::new(Staging { job: "api".into(), renderer: renderer.into() }))).unwrap();
+    s.record(Event::JobRolloutPlanned(Box::new(JobRollout { update_seq: 1, flags, staged, plan }))).unwrap();
+    s.commit().unwrap();
+    id
+}
+
+fn check_json(p: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut args = vec!["replay", "--check", "--json"];
+    args.extend_from_slice(extra);
+    let o = journal(p, &args);
+    (o.status.code(), serde_json::from_str(&stdout(&o)).unwrap())
+}
+
+#[test]
+fn a_tree_staged_from_outside_the_journal_is_a_divergence_naming_the_file() {
+    let dir = bucket();
+    let p = dir.path();
+    let good = record_staging(p, RENDERER, State::clone);
+    let (code, j) = check_json(p, &[]);
+    assert_eq!(code, Some(0), "{j}");
+    assert_eq!(
+        (j["kinds"]["staged"]["rederived"].as_u64(), j["kinds"]["rollout"]["rederived"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // The template read a KV value the journal never recorded: its output
+    // depends on something outside its recorded inputs.
+    let bad = record_staging(p, RENDERER, |s| {
+        let mut s = s.clone();
+        s.apply(&put("vars/bucket", "greeting", "from outside", 1));
+        s
+    });
+    let (code, j) = check_json(p, &[]);
+    assert_eq!(code, Some(1), "{j}");
+    let d = &j["divergence"];
+    assert_eq!(d["kind"], "staged", "{j}");
+    assert_eq!((d["session"].as_u64(), d["job"].as_str()), (Some(bad), Some("api")), "{j}");
+    assert_eq!((d["allocation"].as_str(), d["field"].as_str()), (Some("10.0.0.1"), Some("file greeting.txt")), "{j}");
+    assert!(d["recorded"] != d["rederived"] && d["seq"].as_u64().unwrap() > 0, "{j}");
+    let o = journal(p, &["replay", "--check"]);
+    assert!(
+        stderr(&o).contains(&format!("the staged decision recorded at event {} (session {bad}) for job api on 10.0.0.1 differs when derived again: file greeting.txt", d["seq"])),
+        "{}",
+        stderr(&o)
+    );
+    // The earlier session alone still passes.
+    let (code, j) = check_json(p, &["--session", &good.to_string()]);
+    assert_eq!(code, Some(0), "{j}");
+}
+
+#[test]
+fn a_tree_staged_by_another_renderer_is_reported_not_failed() {
+    let dir = bucket();
+    let p = dir.path();
+    record_staging(p, "maand-stage/0 gotmpl/0.5.0", |s| {
+        // What the old renderer produced differs from today's, by design.
+        let mut s = s.clone();
+        s.apply(&put("vars/bucket", "greeting", "old engine", 1));
+        s
+    });
+    let (code, j) = check_json(p, &[]);
+    assert_eq!(code, Some(0), "{j}");
+    let not = &j["kinds"]["staged"]["not_rederivable"][0];
+    assert_eq!(not["count"], 1, "{j}");
+    let reason = not["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "renderer changed since this session (recorded maand-stage/0 gotmpl/0.5.0, running maand-stage/"
+        ),
+        "{reason}"
+    );
+    assert_eq!(j["kinds"]["rollout"]["rederived"], 1, "the rollout plan is still re-derived: {j}");
+}
