@@ -52,8 +52,8 @@ fn history(w: &TestWorkers, p: &Path, ip: &str) -> String {
 }
 
 /// What every deploy re-derives in `replay --check` (hooks when a job has some).
-const DEPLOY: &[&str] = &["reconcile", "staged", "rollout"];
-const DEPLOY_HOOKS: &[&str] = &["reconcile", "staged", "rollout", "hooks"];
+const DEPLOY: &[&str] = &["build", "reconcile", "staged", "rollout"];
+const DEPLOY_HOOKS: &[&str] = &["build", "reconcile", "staged", "rollout", "hooks"];
 
 fn deploy(p: &Path, extra: &[&str]) -> String {
     let mut args = vec!["deploy"];

@@ -101,7 +101,9 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
         Event::CertMetricsPushed { .. } => return None,
-        Event::JobStaged(_) | Event::ReconcilePlanned(_) | Event::HookRunPlanned(_) => return None,
+        Event::JobStaged(_) | Event::ReconcilePlanned(_) | Event::HookRunPlanned(_) | Event::BuildPlanned(_) => {
+            return None;
+        }
     })
 }
 

@@ -109,7 +109,7 @@ fn a_hook_run_is_recorded_as_it_ran_and_replay_check_plans_it_again() {
             assert_eq!(&seen[k], v, "{k}");
         }
     }
-    replay_checks(p, &["hooks"]);
+    replay_checks(p, &["build", "hooks"]);
     // The divergence names the allocation and the variable.
     let o = journal(p, &["replay", "--check", "--inject-nondeterminism", "hooks"]);
     assert_eq!(o.status.code(), Some(1));
@@ -181,7 +181,7 @@ with open(os.path.join(os.environ["BUCKET_ROOT"], "order-%s" % maand.allocation_
     // plans it from the state at that point and agrees.
     let orders: Vec<serde_json::Value> = hook_plans(p).iter().map(|h| h["batches"][0][0]["ip"].clone()).collect();
     assert_eq!(orders, ["10.0.0.1", "10.0.0.3"], "recorded first workers of the two runs");
-    replay_checks(p, &["hooks"]);
+    replay_checks(p, &["build", "hooks"]);
 }
 
 const PROBE: &str = r#"

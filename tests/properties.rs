@@ -8,8 +8,8 @@ mod sim;
 
 use maand::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
 use maand::event::{
-    Envelope, Event, HookInvocation, HookRunPlan, JobRollout, KvValue, PlannedHook, ReconcileItem, ReconcilePlan,
-    SealAlg, SessionInfo, Staging,
+    BuildInputs, Envelope, Event, HookInvocation, HookRunPlan, JobRollout, KvValue, PlannedHook, ReconcileItem,
+    ReconcilePlan, SealAlg, SessionInfo, Staging,
 };
 use maand::journal::{codec, snapshot};
 use maand::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags, Tree, plan_job};
@@ -322,6 +322,22 @@ fn event() -> BoxedStrategy<Event> {
             })
             .boxed(),
         (s(), s()).prop_map(|(job, renderer)| Event::JobStaged(Box::new(Staging { job, renderer }))).boxed(),
+        (s(), s(), i(), any::<bool>())
+            .prop_map(|(name, text, now, purge_job_kv)| {
+                let files: BTreeMap<String, String> = [(name.clone(), text.clone())].into();
+                Event::BuildPlanned(Box::new(BuildInputs {
+                    files: files.clone(),
+                    job_overrides_file: name.clone(),
+                    job_files: [(name, files.clone())].into(),
+                    now,
+                    ca_pem: text,
+                    ca_fingerprint: "fp".into(),
+                    certs_renewal_buffer_days: 30,
+                    purge_job_kv,
+                    scrape_rendered: files,
+                }))
+            })
+            .boxed(),
         (s(), s(), any::<bool>(), any::<bool>())
             .prop_map(|(job, ip, removed, all_jobs)| {
                 let item = ReconcileItem {

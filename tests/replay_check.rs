@@ -117,3 +117,72 @@ fn a_tree_staged_by_another_renderer_is_reported_not_failed() {
     );
     assert_eq!(j["kinds"]["rollout"]["rederived"], 1, "the rollout plan is still re-derived: {j}");
 }
+
+#[test]
+fn a_build_planned_from_another_workspace_than_it_recorded_is_a_build_divergence() {
+    let dir = bucket();
+    let p = dir.path();
+    // Every real build re-plans identically.
+    let (code, j) = check_json(p, &[]);
+    assert_eq!((code, j["kinds"]["build"]["rederived"].as_u64()), (Some(0), Some(1)), "{j}");
+    // A session records the workspace as read, but plans from one with a
+    // worker more: its decision depends on something it did not record.
+    let mut b = open(p, "build");
+    let conf = b.conf.clone();
+    let paths = b.paths.clone();
+    let mut s = b.begin(maand::bucket::session_info("build")).unwrap();
+    let id = s.id();
+    let raw = maand::workspace::read(&paths, &conf).unwrap();
+    let mut other = raw.clone();
+    other
+        .files
+        .insert("workers.json".into(), r#"[{"host": "10.0.0.1"}, {"host": "10.0.0.2"}, {"host": "10.0.0.3"}]"#.into());
+    let ca_pem = std::fs::read_to_string(paths.ca_crt()).unwrap();
+    let ctx = maand::plan::build::BuildContext {
+        bucket_id: s.state().bucket_id().unwrap().to_string(),
+        now: 1_800_000_000_000,
+        ca_pem: ca_pem.clone(),
+        ca_fingerprint: "fp".into(),
+        certs_renewal_buffer_days: 30,
+        purge_job_kv: false,
+        scrape_rendered: BTreeMap::new(),
+    };
+    let plan = maand::plan::build::plan_build(s.state(), &maand::workspace::assemble(&other).unwrap(), &ctx).unwrap();
+    assert!(plan.certs.is_empty());
+    let job_files = raw
+        .jobs
+        .iter()
+        .map(|(j, f)| {
+            (j.clone(), f.iter().map(|(p, f)| (p.clone(), maand::build::file_digest(&f.content, f.mode))).collect())
+        })
+        .collect();
+    let inputs = maand::event::BuildInputs {
+        files: raw.files.clone(),
+        job_overrides_file: raw.job_overrides_file.clone(),
+        job_files,
+        now: ctx.now,
+        ca_pem,
+        ca_fingerprint: ctx.ca_fingerprint.clone(),
+        certs_renewal_buffer_days: 30,
+        purge_job_kv: false,
+        scrape_rendered: BTreeMap::new(),
+    };
+    s.record(Event::BuildPlanned(Box::new(inputs))).unwrap();
+    for e in plan.events {
+        s.record(e).unwrap();
+    }
+    s.checkpoint("catalog").unwrap();
+    s.commit().unwrap();
+    let (code, j) = check_json(p, &[]);
+    assert_eq!(code, Some(1), "{j}");
+    let d = &j["divergence"];
+    assert_eq!((d["kind"].as_str(), d["session"].as_u64()), (Some("build"), Some(id)), "{j}");
+    let named = ok(&journal(p, &["export", "--jsonl"]))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["seq"] == d["seq"])
+        .unwrap();
+    assert!(named["event"].get("BuildPlanned").is_some(), "names the build's own record: {named}");
+    assert!(d["recorded"].as_str().unwrap().contains("10.0.0.3"), "{j}");
+    assert!(d["field"].as_str().unwrap().starts_with("event "), "{j}");
+}

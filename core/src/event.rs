@@ -13,7 +13,7 @@
 //! variant appended to the newest record version, and both conversions.
 
 use crate::model::catalog::{Allocation, CertRecord, JobFile, JobSpec, Worker};
-pub use crate::model::decision::{HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
+pub use crate::model::decision::{BuildInputs, HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::model::rollout::{JobPlan, RolloutFlags, Tree};
 pub use crate::model::{Hash32, Millis};
 
@@ -414,6 +414,9 @@ pub enum Event {
     /// One hook's run planned: inputs, worker set, batches, every variable.
     /// Informational; `replay --check` plans it again.
     HookRunPlanned(Box<HookRunPlan>),
+    /// A build's inputs beside the state, recorded before its plan's
+    /// events. Informational; `replay --check` plans the build again.
+    BuildPlanned(Box<BuildInputs>),
 }
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
@@ -517,6 +520,7 @@ impl Event {
             Event::JobStaged(_) => "job_staged",
             Event::ReconcilePlanned(_) => "reconcile_planned",
             Event::HookRunPlanned(_) => "hook_run_planned",
+            Event::BuildPlanned(_) => "build_planned",
         }
     }
 
@@ -553,6 +557,7 @@ impl Event {
                     | Event::JobStaged(_)
                     | Event::ReconcilePlanned(_)
                     | Event::HookRunPlanned(_)
+                    | Event::BuildPlanned(_)
             )
     }
 }
@@ -706,6 +711,12 @@ impl Event {
                 "cert metrics: {series} series to {url}: {} after {attempts} attempt(s){}",
                 if *ok { "accepted" } else { "failed" },
                 if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
+            Event::BuildPlanned(b) => format!(
+                "build inputs: {} workspace file(s), {} job(s), {} job file(s)",
+                b.files.len(),
+                b.job_files.len(),
+                b.job_files.values().map(|f| f.len()).sum::<usize>()
             ),
             Event::JobStaged(st) => format!("{} staged by {}", st.job, st.renderer),
             Event::ReconcilePlanned(r) => {

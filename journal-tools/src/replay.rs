@@ -97,6 +97,7 @@ fn check(paths: &BucketPaths, args: &Args) -> Result<i32> {
 fn print_report(r: &CheckReport) {
     if let Some(d) = &r.divergence {
         let on = d.allocation.as_deref().map(|a| format!(" on {a}")).unwrap_or_default();
+        let job = if d.job.is_empty() { String::new() } else { format!(" for job {}", d.job) };
         if d.kind == Kind::Rollout {
             // The rollout wording predates the other kinds (CI greps it).
             eprintln!(
@@ -105,11 +106,10 @@ fn print_report(r: &CheckReport) {
             );
         } else {
             eprintln!(
-                "replay --check: the {} decision recorded at event {} (session {}) for job {}{on} differs when derived again: {}",
+                "replay --check: the {} decision recorded at event {} (session {}){job}{on} differs when derived again: {}",
                 d.kind.name(),
                 d.seq,
                 d.session,
-                d.job,
                 d.field
             );
         }

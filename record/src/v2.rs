@@ -69,7 +69,7 @@ pub enum KvValueV2 {
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`, 37: `JobStaged`,
-/// 38: `ReconcilePlanned`, 39: `HookRunPlanned`).
+/// 38: `ReconcilePlanned`, 39: `HookRunPlanned`, 40: `BuildPlanned`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -241,6 +241,8 @@ pub enum EventV2 {
     ReconcilePlanned(Box<ReconcilePlanV2>),
     /// One hook's run: its planner inputs and batches.
     HookRunPlanned(Box<HookRunPlanV2>),
+    /// A build's inputs beside the state.
+    BuildPlanned(Box<BuildInputsV2>),
 }
 
 /// A staging decision's renderer.
@@ -312,6 +314,29 @@ pub struct HookRunPlanV2 {
     pub extra: BTreeMap<String, String>,
     /// Batches.
     pub batches: Vec<Vec<PlannedHookV2>>,
+}
+
+/// A build's inputs beside the state.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BuildInputsV2 {
+    /// Workspace files outside job folders, by name.
+    pub files: BTreeMap<String, String>,
+    /// The bucket.jobs file name.
+    pub job_overrides_file: String,
+    /// Per job, per file: `sha256:mode`.
+    pub job_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// The session's time.
+    pub now: Millis,
+    /// CA certificate PEM.
+    pub ca_pem: String,
+    /// CA fingerprint.
+    pub ca_fingerprint: String,
+    /// Renewal buffer in days.
+    pub certs_renewal_buffer_days: u32,
+    /// `--purge-job-kv`.
+    pub purge_job_kv: bool,
+    /// Rendered scrape templates per job.
+    pub scrape_rendered: BTreeMap<String, String>,
 }
 
 /// The stored body of a format-2 record (the hash follows it).

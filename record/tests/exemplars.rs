@@ -309,6 +309,17 @@ pub fn events_v2() -> Vec<EventV2> {
             env: map(&[("ALLOCATION_IP", "10.0.0.1"), ("BATCH_INDEX", "0")]),
         }]],
     })));
+    v.push(EventV2::BuildPlanned(Box::new(BuildInputsV2 {
+        files: map(&[("workers.json", "[{\"host\": \"10.0.0.1\"}]"), ("bucket.conf", "greeting = \"hi\"\n")]),
+        job_overrides_file: s("bucket.jobs.conf"),
+        job_files: [(s("api"), map(&[("Makefile", "9f86d081884c7d65:644")]))].into(),
+        now: 1_763_780_645_300,
+        ca_pem: s("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+        ca_fingerprint: s("ab12cd34"),
+        certs_renewal_buffer_days: 30,
+        purge_job_kv: false,
+        scrape_rendered: map(&[("prom", "scrape_configs: []\n")]),
+    })));
     v
 }
 

@@ -7,8 +7,8 @@
 //! compile error here until someone decides how it is recorded (a new
 //! record version) or that it is not.
 
+use crate::event::{BuildInputs, HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, SealAlg, SessionInfo};
-use crate::event::{HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags};
 use crate::state::{
     Allocation, BucketInfo, CertConfig, CertRecord, Deployed, Hook, HookDemand, Job, JobFile, JobSpec, KvVersion, Port,
@@ -111,6 +111,17 @@ mirror!(JobPlan <=> JobPlanV1 {
 });
 mirror!(JobRollout <=> JobRolloutV1 { update_seq, flags, staged, plan });
 mirror!(Staging <=> StagingV2 { job, renderer });
+mirror!(BuildInputs <=> BuildInputsV2 {
+    files,
+    job_overrides_file,
+    job_files,
+    now,
+    ca_pem,
+    ca_fingerprint,
+    certs_renewal_buffer_days,
+    purge_job_kv,
+    scrape_rendered
+});
 mirror!(ReconcileItem <=> ReconcileItemV2 { job, ip, removed, worker_gone, version, stop });
 mirror!(ReconcilePlan <=> ReconcilePlanV2 { jobs, all_jobs, items });
 mirror!(PlannedHook <=> PlannedHookV2 { alloc_id, ip, env });
@@ -311,7 +322,7 @@ events! {
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
     ],
-    v2_only_tuple: [JobStaged, ReconcilePlanned, HookRunPlanned],
+    v2_only_tuple: [JobStaged, ReconcilePlanned, HookRunPlanned, BuildPlanned],
 }
 
 /// The newest-format body of an event about to be stored.

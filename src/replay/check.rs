@@ -118,7 +118,16 @@ pub struct CheckOptions {
 const BEFORE_STAGED: &str = "recorded before format 2 recorded staging decisions (job_staged)";
 const BEFORE_RECONCILE: &str = "recorded before format 2 recorded reconcile decisions (reconcile_planned)";
 const BEFORE_HOOKS: &str = "recorded before format 2 recorded hook plans (hook_run_planned)";
-const BUILD_NOT_RECORDED: &str = "build plans are not recorded with their inputs yet";
+const BEFORE_BUILD: &str = "recorded before format 2 recorded build inputs (build_planned)";
+
+/// A build planned in this session, checked at its checkpoint (when its
+/// job files are in the state).
+struct PendingBuild {
+    seq: u64,
+    before: State,
+    inputs: crate::event::BuildInputs,
+    events: Vec<Event>,
+}
 
 /// One session's progress through the walk.
 #[derive(Default)]
@@ -132,6 +141,8 @@ struct Live {
     planned_jobs: bool,
     hook_plans: BTreeSet<(String, String, String)>,
     unplanned_hooks: BTreeSet<(String, String, String)>,
+    build: Option<PendingBuild>,
+    build_planned: bool,
 }
 
 /// Derive every recorded decision again (of `opts.only` when given).
@@ -158,12 +169,12 @@ pub fn check(paths: &BucketPaths, opts: &CheckOptions) -> Result<CheckReport> {
         }
         if let Some(l) = live.as_mut().filter(|l| l.session == env.session_id)
             && opts.only.is_none_or(|s| s == env.session_id)
-            && let Err(failed) = decision(&mut report, l, &env.event, kv_key.as_ref(), opts)
+            && let Err(failed) = decision(&mut report, l, env.seq, &env.event, kv_key.as_ref(), opts)
         {
             let (kind, d) = *failed;
             report.divergence = Some(Divergence {
                 kind,
-                seq: env.seq,
+                seq: d.at.unwrap_or(env.seq),
                 session: env.session_id,
                 job: d.job,
                 allocation: d.allocation,
@@ -198,8 +209,8 @@ fn end_session(report: &mut CheckReport, l: Live) {
     for _ in l.unplanned_hooks.difference(&l.hook_plans) {
         report.not(Kind::Hooks, BEFORE_HOOKS);
     }
-    if l.command == "build" {
-        report.not(Kind::Build, BUILD_NOT_RECORDED);
+    if l.command == "build" && !l.build_planned {
+        report.not(Kind::Build, BEFORE_BUILD);
     }
 }
 
@@ -207,6 +218,7 @@ fn end_session(report: &mut CheckReport, l: Live) {
 fn decision(
     report: &mut CheckReport,
     l: &mut Live,
+    seq: u64,
     event: &Event,
     kv_key: Option<&KvKey>,
     opts: &CheckOptions,
@@ -216,16 +228,32 @@ fn decision(
         report.kinds.entry(k).or_default().rederived += 1;
         report.sessions.insert(l.session);
     };
+    // A build's events are collected until its checkpoint, where its job
+    // files are in the state; then it is planned again.
+    if matches!(event, Event::Checkpoint { .. }) {
+        if let Some(b) = l.build.take() {
+            super::build::build(b.seq, &b.before, &l.state, &b.inputs, &b.events, perturb(Kind::Build))
+                .map_err(|d| Box::new((Kind::Build, *d)))?;
+            done(report, Kind::Build);
+        }
+    } else if let Some(b) = l.build.as_mut() {
+        b.events.push(event.clone());
+    }
     match event {
+        Event::BuildPlanned(inputs) => {
+            l.build_planned = true;
+            l.build =
+                Some(PendingBuild { seq, before: l.state.clone(), inputs: (**inputs).clone(), events: Vec::new() });
+        }
         Event::JobStaged(s) => l.staged = Some((s.job.clone(), s.renderer.clone())),
         Event::ReconcilePlanned(p) => {
             l.reconciled = true;
-            derive::reconcile(&l.state, p, perturb(Kind::Reconcile)).map_err(|d| Box::new((Kind::Reconcile, d)))?;
+            derive::reconcile(&l.state, p, perturb(Kind::Reconcile)).map_err(|d| Box::new((Kind::Reconcile, *d)))?;
             done(report, Kind::Reconcile);
         }
         Event::HookRunPlanned(p) => {
             l.hook_plans.insert((p.job.clone(), p.hook.clone(), p.event.clone()));
-            derive::hooks(&l.state, p, perturb(Kind::Hooks)).map_err(|d| Box::new((Kind::Hooks, d)))?;
+            derive::hooks(&l.state, p, perturb(Kind::Hooks)).map_err(|d| Box::new((Kind::Hooks, *d)))?;
             done(report, Kind::Hooks);
         }
         Event::HookInvoked(h) => {
@@ -241,11 +269,12 @@ fn decision(
                 ),
                 (Some(_), None) => report.not(Kind::Staged, "secrets/kv.key is not readable here"),
                 (Some(_), Some(key)) => {
-                    derive::staged(&l.state, r, key, perturb(Kind::Staged)).map_err(|d| Box::new((Kind::Staged, d)))?;
+                    derive::staged(&l.state, r, key, perturb(Kind::Staged))
+                        .map_err(|d| Box::new((Kind::Staged, *d)))?;
                     done(report, Kind::Staged);
                 }
             }
-            derive::rollout(&l.state, r, perturb(Kind::Rollout)).map_err(|d| Box::new((Kind::Rollout, d)))?;
+            derive::rollout(&l.state, r, perturb(Kind::Rollout)).map_err(|d| Box::new((Kind::Rollout, *d)))?;
             done(report, Kind::Rollout);
         }
         _ => {}

@@ -28,20 +28,24 @@ pub struct Diff {
     pub recorded: String,
     /// The re-derived value.
     pub rederived: String,
+    /// The event that recorded the decision, when it is not the event at
+    /// which it is checked (a build is checked at its checkpoint).
+    pub at: Option<u64>,
 }
 
-fn diff(job: &str, allocation: Option<&str>, field: &str, recorded: String, rederived: String) -> Diff {
-    Diff {
+fn diff(job: &str, allocation: Option<&str>, field: &str, recorded: String, rederived: String) -> Box<Diff> {
+    Box::new(Diff {
         job: job.to_string(),
         allocation: allocation.map(String::from),
         field: field.to_string(),
         recorded,
         rederived,
-    }
+        at: None,
+    })
 }
 
 /// The rollout planner on the recorded staged trees and flags.
-pub fn rollout(state: &State, r: &JobRollout, perturb: bool) -> Result<(), Diff> {
+pub fn rollout(state: &State, r: &JobRollout, perturb: bool) -> Result<(), Box<Diff>> {
     let job = &r.plan.job;
     let mut replanned = plan_job(state, job, &r.staged, &r.flags).map_err(|e| e.message().to_string());
     if perturb && let Ok(p) = replanned.as_mut() {
@@ -64,7 +68,7 @@ pub fn rollout(state: &State, r: &JobRollout, perturb: bool) -> Result<(), Diff>
 
 /// Re-render and re-hash every staged file of every allocation the job was
 /// staged for, from the job files, catalog and KV in `state`.
-pub fn staged(state: &State, r: &JobRollout, kv_key: &KvKey, perturb: bool) -> Result<usize, Diff> {
+pub fn staged(state: &State, r: &JobRollout, kv_key: &KvKey, perturb: bool) -> Result<usize, Box<Diff>> {
     let job = &r.plan.job;
     let ips: Vec<String> = r.staged.keys().cloned().collect();
     let view = Arc::new(staging_state(state, job, &ips));
@@ -105,7 +109,7 @@ fn item_line(it: &ReconcileItem) -> String {
 }
 
 /// The reconcile planner on the recorded selection.
-pub fn reconcile(state: &State, p: &ReconcilePlan, perturb: bool) -> Result<(), Diff> {
+pub fn reconcile(state: &State, p: &ReconcilePlan, perturb: bool) -> Result<(), Box<Diff>> {
     let mut items = plan_reconcile(state, &p.jobs, p.all_jobs);
     if perturb {
         let first = p.jobs.first().cloned().unwrap_or_default();
@@ -133,7 +137,7 @@ pub fn hook_event(name: &str) -> Option<HookEvent> {
 
 /// The hook planner on the recorded inputs: worker set, batches, order and
 /// every variable of every invocation.
-pub fn hooks(state: &State, p: &HookRunPlan, perturb: bool) -> Result<(), Diff> {
+pub fn hooks(state: &State, p: &HookRunPlan, perturb: bool) -> Result<(), Box<Diff>> {
     let Some(event) = hook_event(&p.event) else {
         return Err(diff(&p.job, None, "event", p.event.clone(), "(unknown event)".into()));
     };

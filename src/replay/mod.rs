@@ -4,6 +4,7 @@
 //! point in history where it was made, by the same planner or renderer
 //! ([`derive`]); the first one that comes out different is reported.
 
+mod build;
 mod check;
 mod derive;
 

@@ -5,5 +5,5 @@
 pub mod job_dir;
 mod load;
 
-pub use load::load;
+pub use load::{RawWorkspace, assemble, load, read};
 pub use maand_core::workspace::*;

@@ -191,10 +191,18 @@ pub fn last_session(dir: &Path) -> u64 {
     s.last().unwrap()["id"].as_u64().unwrap()
 }
 
-/// Kinds of the state-changing events (not session records) of a session.
+/// Kinds of the state-changing events (not session records, nor a build's
+/// record of its inputs) of a session.
 pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
-    const RECORDS: &[&str] =
-        &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted", "SessionSigned"];
+    const RECORDS: &[&str] = &[
+        "SessionOpened",
+        "Checkpoint",
+        "SessionCommitted",
+        "SessionFailed",
+        "SessionAborted",
+        "SessionSigned",
+        "BuildPlanned",
+    ];
     session_events(dir, id)
         .iter()
         .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next().cloned()))

@@ -84,3 +84,31 @@ pub struct Staging {
     /// Renderer identity, e.g. `maand-stage/1 gotmpl/0.6.1`.
     pub renderer: String,
 }
+
+/// A build's inputs beside the state: the workspace's own files (their
+/// text), a digest of every job file (the contents are in the journal once
+/// the build's file events are folded), and the build context. With them
+/// the build planner can be run again on the state before the build.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuildInputs {
+    /// `workers.json`, `bucket.conf`, the bucket.jobs file and
+    /// `disabled.json` as read (absent files absent), by name.
+    pub files: BTreeMap<String, String>,
+    /// The bucket.jobs file name read (`bucket.jobs.conf`, or with the
+    /// `job_config_selector`).
+    pub job_overrides_file: String,
+    /// Per job, per file: `sha256:mode` of what was read.
+    pub job_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// The session's time.
+    pub now: crate::model::Millis,
+    /// The CA certificate PEM.
+    pub ca_pem: String,
+    /// Its SHA-256 fingerprint.
+    pub ca_fingerprint: String,
+    /// Renew leaf certificates this many days before expiry.
+    pub certs_renewal_buffer_days: u32,
+    /// `--purge-job-kv`.
+    pub purge_job_kv: bool,
+    /// Each job's `_prometheus/scrape.yaml.tpl` as rendered.
+    pub scrape_rendered: BTreeMap<String, String>,
+}

@@ -117,7 +117,8 @@ impl State {
             | Event::CertMetricsPushed { .. }
             | Event::JobStaged(_)
             | Event::ReconcilePlanned(_)
-            | Event::HookRunPlanned(_) => {}
+            | Event::HookRunPlanned(_)
+            | Event::BuildPlanned(_) => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);
