@@ -265,7 +265,8 @@ fn v0_1_0_fixture_verifies_replays_and_exports_what_0_1_0_wrote() {
         "staged     ",
         "not re-derivable: recorded before format 2 recorded staging decisions (job_staged)",
         "not re-derivable: recorded before format 2 recorded hook plans (hook_run_planned)",
-        "not re-derivable: build plans are not recorded with their inputs yet",
+        "not re-derivable: recorded before format 2 recorded build inputs (build_planned)",
+        "not re-derivable: recorded before format 2 recorded reconcile decisions (reconcile_planned)",
     ] {
         assert!(replay.contains(line), "{line}: {replay}");
     }
