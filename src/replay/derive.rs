@@ -51,6 +51,8 @@ pub fn rollout(state: &State, r: &JobRollout, perturb: bool) -> Result<(), Box<D
     if perturb && let Ok(p) = replanned.as_mut() {
         p.allocations.reverse();
         p.order.reverse();
+        // A single allocation reverses into itself.
+        p.order_source.push_str(" (injected)");
     }
     if replanned.as_ref() == Ok(&r.plan) {
         return Ok(());
