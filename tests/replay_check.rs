@@ -186,3 +186,23 @@ fn a_build_planned_from_another_workspace_than_it_recorded_is_a_build_divergence
     assert!(d["recorded"].as_str().unwrap().contains("10.0.0.3"), "{j}");
     assert!(d["field"].as_str().unwrap().starts_with("event "), "{j}");
 }
+
+#[test]
+fn bad_check_arguments_exit_2_naming_what_is_wrong() {
+    let dir = bucket();
+    let p = dir.path();
+    let o = journal(p, &["replay", "--check", "--session", "99"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--session 99: the journal has no session 99"), "{}", stderr(&o));
+    let o = journal(p, &["replay", "--check", "--inject-nondeterminism", "bogus"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown decision kind \"bogus\" (one of build, reconcile, staged, rollout, hooks)"));
+    let o = journal(p, &["replay", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "--json needs --check: {}", stderr(&o));
+    // A session's own counts only.
+    let (code, j) = check_json(p, &["--session", "1"]);
+    assert_eq!(code, Some(0), "{j}");
+    assert_eq!((j["kinds"]["build"]["rederived"].as_u64(), j["sessions"].as_u64()), (Some(0), Some(0)), "{j}");
+    let (_, j) = check_json(p, &["--session", "2"]);
+    assert_eq!(j["kinds"]["build"]["rederived"], 1, "{j}");
+}

@@ -149,6 +149,11 @@ struct Live {
 pub fn check(paths: &BucketPaths, opts: &CheckOptions) -> Result<CheckReport> {
     let reader = JournalReader::open(&paths.journal())?;
     let txn = reader.begin_read()?;
+    if let Some(id) = opts.only
+        && journal::reader_session(&txn, id)?.is_none()
+    {
+        return Err(Error::usage(format!("--session {id}: the journal has no session {id}")));
+    }
     // Staged trees hold opened secrets and private keys: without the key
     // they cannot be re-hashed (reported, not failed).
     let kv_key = KvKey::load(&paths.kv_key()).ok();
@@ -157,7 +162,7 @@ pub fn check(paths: &BucketPaths, opts: &CheckOptions) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     journal::for_each_event(&txn, .., |env| {
         if let Event::SessionOpened(info) = &env.event {
-            if let Some(done) = live.take() {
+            if let Some(done) = live.take().filter(|l| opts.only.is_none_or(|s| s == l.session)) {
                 end_session(&mut report, done);
             }
             live = Some(Live {
@@ -193,7 +198,7 @@ pub fn check(paths: &BucketPaths, opts: &CheckOptions) -> Result<CheckReport> {
         fold.push(&env);
         Ok(ControlFlow::Continue(()))
     })?;
-    if let Some(done) = live.take()
+    if let Some(done) = live.take().filter(|l| opts.only.is_none_or(|s| s == l.session))
         && report.divergence.is_none()
     {
         end_session(&mut report, done);
