@@ -81,6 +81,46 @@ fn width_one_runs_three_batches_with_every_seed_variable() {
     assert_eq!(ones, 1);
 }
 
+/// The `hook_run_planned` events of the bucket's journal (JSON records).
+fn hook_plans(p: &Path) -> Vec<serde_json::Value> {
+    ok(&journal(p, &["export", "--jsonl"]))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|e| e["event"].get("HookRunPlanned").cloned())
+        .collect()
+}
+
+#[test]
+fn a_hook_run_is_recorded_as_it_ran_and_replay_check_plans_it_again() {
+    let dir = hook_bucket(&manifest(1, r#""hook_env": {"executed_on": ["cli"]}"#), &[("hook_env.py", ENV_DUMP)]);
+    let p = dir.path();
+    ok(&maand(p, &["hooks", "hook_env", "api"]));
+    let plans = hook_plans(p);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let batches = plans[0]["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 3, "width 1: one batch per worker");
+    // Every recorded variable is the one the process saw (the API port and
+    // token are per run and not recorded).
+    for inv in batches.iter().flat_map(|b| b.as_array().unwrap()) {
+        let seen = env_of(p, inv["ip"].as_str().unwrap());
+        let env = inv["env"].as_object().unwrap();
+        assert!(env.len() >= 18 && !env.contains_key("HOOK_API_PORT") && !env.contains_key("HOOK_API_TOKEN"));
+        for (k, v) in env {
+            assert_eq!(&seen[k], v, "{k}");
+        }
+    }
+    replay_checks(p, &["build", "hooks"]);
+    // The divergence names the allocation and the variable.
+    let o = journal(p, &["replay", "--check", "--inject-nondeterminism", "hooks"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the hooks decision recorded at event")
+            && stderr(&o).contains("for job api on 10.0.0.1 differs when derived again: hook hook_env env INJECTED"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 fn kv_alloc_id(p: &Path, ip: &str) -> String {
     let allocs: Vec<serde_json::Value> =
         serde_json::from_str(&ok(&maand(p, &["cat", "allocations", "--json", "--workers", ip]))).unwrap();
@@ -137,6 +177,11 @@ with open(os.path.join(os.environ["BUCKET_ROOT"], "order-%s" % maand.allocation_
     assert!(shown.contains("maand/job/api rollout_order = \"10.0.0.3,10.0.0.1,10.0.0.2\""), "{shown}");
     assert!(shown.contains("hook_invoked"), "{shown}");
     ok(&journal(p, &["verify"]));
+    // The second run's order came from the KV the first run wrote: replay
+    // plans it from the state at that point and agrees.
+    let orders: Vec<serde_json::Value> = hook_plans(p).iter().map(|h| h["batches"][0][0]["ip"].clone()).collect();
+    assert_eq!(orders, ["10.0.0.1", "10.0.0.3"], "recorded first workers of the two runs");
+    replay_checks(p, &["build", "hooks"]);
 }
 
 const PROBE: &str = r#"

@@ -7,8 +7,12 @@
 mod sim;
 
 use maand::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
-use maand::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, PeerScope, SealAlg, SessionInfo};
+use maand::event::{
+    BuildInputs, Envelope, Event, HookInvocation, HookRunPlan, JobRollout, KvValue, PeerScope, PlannedHook,
+    ReconcileItem, ReconcilePlan, SealAlg, SessionInfo, Staging,
+};
 use maand::journal::{codec, snapshot};
+use maand::plan::hooks::LifecycleBatch;
 use maand::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags, Tree, plan_job};
 use maand::state::ids::alloc_id;
 use maand::state::{
@@ -355,6 +359,59 @@ fn event() -> BoxedStrategy<Event> {
                 scope: if job { PeerScope::Job(name) } else { PeerScope::Label(name) },
                 members,
                 at,
+            })
+            .boxed(),
+        (s(), s()).prop_map(|(job, renderer)| Event::JobStaged(Box::new(Staging { job, renderer }))).boxed(),
+        (s(), s(), i(), any::<bool>())
+            .prop_map(|(name, text, now, purge_job_kv)| {
+                let files: BTreeMap<String, String> = [(name.clone(), text.clone())].into();
+                Event::BuildPlanned(Box::new(BuildInputs {
+                    files: files.clone(),
+                    job_overrides_file: name.clone(),
+                    job_files: [(name, files.clone())].into(),
+                    now,
+                    ca_pem: text,
+                    ca_fingerprint: "fp".into(),
+                    certs_renewal_buffer_days: 30,
+                    purge_job_kv,
+                    scrape_rendered: files,
+                }))
+            })
+            .boxed(),
+        (s(), s(), any::<bool>(), any::<bool>())
+            .prop_map(|(job, ip, removed, all_jobs)| {
+                let item = ReconcileItem {
+                    job: job.clone(),
+                    ip,
+                    removed,
+                    worker_gone: !removed,
+                    version: "1.0.0".into(),
+                    stop: true,
+                };
+                Event::ReconcilePlanned(Box::new(ReconcilePlan { jobs: vec![job], all_jobs, items: vec![item] }))
+            })
+            .boxed(),
+        (s(), s(), s(), any::<bool>())
+            .prop_map(|(job, hook, ip, first_start)| {
+                let env: std::collections::BTreeMap<String, String> = [("JOB".to_string(), job.clone())].into();
+                Event::HookRunPlanned(Box::new(HookRunPlan {
+                    job,
+                    hook,
+                    event: "cli".into(),
+                    phase: "cli".into(),
+                    filter: Some(vec![ip.clone()]),
+                    first_start,
+                    bucket_root: "/b".into(),
+                    extra: env.clone(),
+                    batches: vec![vec![PlannedHook { alloc_id: "a".into(), ip: ip.clone(), env }]],
+                    lifecycle: first_start.then(|| LifecycleBatch {
+                        index: 0,
+                        count: 1,
+                        allocations: vec![ip.clone()],
+                        order: vec![ip],
+                        order_source: "default".into(),
+                    }),
+                }))
             })
             .boxed(),
     ];

@@ -13,6 +13,7 @@
 //! variant appended to the newest record version, and both conversions.
 
 use crate::model::catalog::{Allocation, CertRecord, JobFile, JobSpec, Worker};
+pub use crate::model::decision::{BuildInputs, HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::model::rollout::{JobPlan, RolloutFlags, Tree};
 pub use crate::model::{Hash32, Millis};
 
@@ -483,6 +484,19 @@ pub enum Event {
         /// Version whose gate failed.
         version: String,
     },
+    /// Deploy staged a job with this renderer (its trees follow in the
+    /// job's `JobRolloutPlanned`). Informational; `replay --check`
+    /// re-renders the trees when the renderer is the running one.
+    JobStaged(Box<Staging>),
+    /// A deploy's reconcile decision with its inputs (what it stops and
+    /// removes). Informational; `replay --check` plans it again.
+    ReconcilePlanned(Box<ReconcilePlan>),
+    /// One hook's run planned: inputs, worker set, batches, every variable.
+    /// Informational; `replay --check` plans it again.
+    HookRunPlanned(Box<HookRunPlan>),
+    /// A build's inputs beside the state, recorded before its plan's
+    /// events. Informational; `replay --check` plans the build again.
+    BuildPlanned(Box<BuildInputs>),
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -603,6 +617,10 @@ impl Event {
             Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
             Event::KvImported { .. } => "kv_imported",
             Event::AllocationHealthFailed { .. } => "allocation_health_failed",
+            Event::JobStaged(_) => "job_staged",
+            Event::ReconcilePlanned(_) => "reconcile_planned",
+            Event::HookRunPlanned(_) => "hook_run_planned",
+            Event::BuildPlanned(_) => "build_planned",
         }
     }
 
@@ -637,6 +655,10 @@ impl Event {
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
                     | Event::LegacyImported { .. }
+                    | Event::JobStaged(_)
+                    | Event::ReconcilePlanned(_)
+                    | Event::HookRunPlanned(_)
+                    | Event::BuildPlanned(_)
             )
     }
 }
@@ -814,6 +836,33 @@ impl Event {
             Event::LegacyDeploymentImported { job, ip, hash, version, .. } => format!(
                 "{job} on {ip}: the original maand deployed {} version {version} (to be proven)",
                 &hash[..hash.len().min(12)]
+            ),
+            Event::BuildPlanned(b) => format!(
+                "build inputs: {} workspace file(s), {} job(s), {} job file(s)",
+                b.files.len(),
+                b.job_files.len(),
+                b.job_files.values().map(|f| f.len()).sum::<usize>()
+            ),
+            Event::JobStaged(st) => format!("{} staged by {}", st.job, st.renderer),
+            Event::ReconcilePlanned(r) => {
+                let items: Vec<String> = r
+                    .items
+                    .iter()
+                    .map(|i| format!("{}@{}={}", i.job, i.ip, if i.removed { "remove" } else { "stop" }))
+                    .collect();
+                format!("reconcile {} item(s): {}", r.items.len(), items.join(" "))
+            }
+            Event::HookRunPlanned(h) => format!(
+                "{} {} ({}) {} batch(es) [{}]",
+                h.job,
+                h.hook,
+                h.event,
+                h.batches.len(),
+                h.batches
+                    .iter()
+                    .map(|b| b.iter().map(|i| i.ip.as_str()).collect::<Vec<_>>().join(","))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         }
     }

@@ -7,7 +7,7 @@ use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
 use crate::error::{Error, Result};
-use crate::event::PeerScope;
+use crate::event::{Event, PeerScope, Staging};
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
@@ -118,7 +118,13 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                     env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
                 }),
             )),
-            Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
+            Step::Stage { job, ips } => {
+                // The renderer is part of the staging decision's inputs
+                // (`replay --check` compares trees only under the same one).
+                let renderer = stage::RENDERER.to_string();
+                session.record(Event::JobStaged(Box::new(Staging { job: job.clone(), renderer })))?;
+                Outcome::Staged(stage(session, env, &job, &ips, update_seq))
+            }
             Step::Compare { job, ips, trees } => {
                 let empty = BTreeMap::new();
                 let results =
@@ -218,11 +224,7 @@ fn stage(
     let paths = session.bucket().paths.clone();
     let cx = StageContext {
         paths: &paths,
-        state: Arc::new(if needs_whole_state(session.state(), job) {
-            session.state().clone()
-        } else {
-            staging_view(session.state(), job, ips)
-        }),
+        state: Arc::new(staging_state(session.state(), job, ips)),
         kv_key: env.kv_key,
         bucket_id: env.bucket_id,
         update_seq,
@@ -232,6 +234,12 @@ fn stage(
         staged.insert(ip.clone(), stage_job(&cx, job, ip)?);
     }
     Ok(staged)
+}
+
+/// The state staging `job` on `ips` reads: [`staging_view`], or the whole
+/// state when the job reads beyond it.
+pub fn staging_state(state: &State, job: &str, ips: &[String]) -> State {
+    if needs_whole_state(state, job) { state.clone() } else { staging_view(state, job, ips) }
 }
 
 /// Whether staging `job` reads beyond [`staging_view`]: a Prometheus server

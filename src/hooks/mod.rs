@@ -18,6 +18,7 @@ pub mod stage;
 
 use crate::bucket::{Recorder, Session};
 use crate::error::{Error, Result};
+use crate::event::{Event, HookRunPlan, PlannedHook};
 use crate::kv::seal::KvKey;
 use crate::plan::hooks::{HookRun, plan_hook_run};
 use crate::workspace::manifest::HookEvent;
@@ -63,6 +64,32 @@ pub struct ProcessHooks;
 impl HookRunner for ProcessHooks {
     fn run(&self, session: &mut Session<'_>, req: &HookRequest) -> Result<usize> {
         run_hooks(session, req)
+    }
+}
+
+/// A hook run's plan as recorded: the planner's inputs (but the promoted
+/// versions, which the state holds) and its batches, so `replay --check`
+/// can plan it again.
+pub fn recorded_plan(run: &HookRun, batches: &[crate::plan::hooks::Batch]) -> HookRunPlan {
+    HookRunPlan {
+        job: run.job.to_string(),
+        hook: run.hook.to_string(),
+        event: run.event.as_str().to_string(),
+        phase: run.phase.to_string(),
+        filter: run.filter.map(<[String]>::to_vec),
+        first_start: run.first_start,
+        bucket_root: run.bucket_root.to_string(),
+        extra: run.extra.clone(),
+        batches: batches
+            .iter()
+            .map(|b| {
+                b.invocations
+                    .iter()
+                    .map(|i| PlannedHook { alloc_id: i.alloc_id.clone(), ip: i.ip.clone(), env: i.env.clone() })
+                    .collect()
+            })
+            .collect(),
+        lifecycle: run.lifecycle.cloned(),
     }
 }
 
@@ -127,6 +154,7 @@ pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize>
         if batches.is_empty() {
             continue;
         }
+        session.record(Event::HookRunPlanned(Box::new(recorded_plan(&run, &batches))))?;
         runner.run(&base, job, hook, script, req.event, &batches, &mut |events| {
             for e in events {
                 session.record(e)?;

@@ -119,7 +119,11 @@ impl State {
             | Event::HealthChecked { .. }
             | Event::RemoteCommandRan { .. }
             | Event::CertMetricsPushed { .. }
-            | Event::LegacyImported { .. } => {}
+            | Event::LegacyImported { .. }
+            | Event::JobStaged(_)
+            | Event::ReconcilePlanned(_)
+            | Event::HookRunPlanned(_)
+            | Event::BuildPlanned(_) => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);

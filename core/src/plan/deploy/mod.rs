@@ -21,7 +21,7 @@ mod steps;
 
 pub use health::{GatePolicy, health_config};
 pub use job::plan_lines;
-pub use reconcile::{ReconcileItem, plan_reconcile};
+pub use reconcile::{ReconcileItem, ReconcilePlan, plan_reconcile};
 pub use steps::{DeployInput, DeployResult, HookCall, LifecycleRun, Outcome, RunResult, Step};
 
 use crate::error::Error;
@@ -107,6 +107,9 @@ pub struct DeployMachine {
     waiting: Option<Await>,
     job: Option<JobRun>,
     failures: Vec<String>,
+    /// Removed allocations recorded undeployed without a removal (their
+    /// worker was unreachable when stopping).
+    undeployed: BTreeSet<(String, String)>,
     result: DeployResult,
     done: bool,
 }
@@ -135,6 +138,7 @@ impl DeployMachine {
             waiting: None,
             job: None,
             failures: Vec::new(),
+            undeployed: BTreeSet::new(),
             result: DeployResult::default(),
             done: false,
         }
@@ -202,7 +206,12 @@ impl DeployMachine {
                     }
                 }
                 Op::ReconcileItem(it) => return self.reconcile_step(it),
-                Op::ReconcileRemove(it) => return self.remove_step(it),
+                Op::ReconcileRemove(it) => {
+                    // An unreachable worker's allocation was already undeployed.
+                    if !self.undeployed.contains(&(it.job.clone(), it.ip.clone())) {
+                        return self.remove_step(it);
+                    }
+                }
                 Op::FailJob(e) => self.fail_job(e),
                 #[cfg(feature = "plant-promote-before-gate")]
                 Op::PromoteEarly(ips) => self.promote(Some(&ips)),
@@ -413,32 +422,42 @@ impl DeployMachine {
             all.sort();
             all.dedup();
             front.push(Op::Step(Step::WriteWorkerJson(all)));
-            let selected: Vec<String> = self.input.jobs.iter().map(|(_, j)| j.clone()).collect();
-            let items = plan_reconcile(state, &selected, self.input.all_jobs);
-            // after_allocation_stopped hooks first, grouped per job.
-            let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for it in &items {
-                by_job.entry(it.job.clone()).or_default().push(it.ip.clone());
-            }
-            for (job, ips) in by_job {
-                front.push(Op::Step(Step::Hooks(hook(&job, HookEvent::AfterAllocationStopped, Some(ips)))));
-            }
-            for it in items {
-                front.push(Op::ReconcileItem(it));
-            }
-            front.push(Op::Step(Step::Checkpoint("reconcile".into())));
         }
+        front.extend(self.reconcile_ops(state));
         self.push_front(front);
     }
 
-    /// The first step of a reconciled allocation: stop it, or remove it.
-    fn reconcile_step(&mut self, it: ReconcileItem) -> Step {
-        if it.stop {
-            self.waiting = Some(Await::Stop(it.clone()));
-            Step::Stop { job: it.job, ip: it.ip, version: it.version }
-        } else {
-            self.remove_step(it)
+    /// Plan reconcile ([`plan_reconcile`]), record the plan with its inputs,
+    /// and queue it: the `after_allocation_stopped` hooks, then every stop,
+    /// then every removal — a worker leaving the bucket is wiped only after
+    /// every job on it stopped. A dry run only prints it.
+    fn reconcile_ops(&self, state: &State) -> Vec<Op> {
+        let jobs: Vec<String> = self.input.jobs.iter().map(|(_, j)| j.clone()).collect();
+        let items = plan_reconcile(state, &jobs, self.input.all_jobs);
+        let plan = ReconcilePlan { jobs, all_jobs: self.input.all_jobs, items: items.clone() };
+        let mut ops = vec![Op::Step(Step::Record(vec![Event::ReconcilePlanned(Box::new(plan))]))];
+        if self.input.dry_run {
+            ops.extend(items.iter().map(|it| Op::Step(Step::Say(reconcile::preview_line(it)))));
+            return ops;
         }
+        let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for it in &items {
+            by_job.entry(it.job.clone()).or_default().push(it.ip.clone());
+        }
+        for (job, ips) in by_job {
+            ops.push(Op::Step(Step::Hooks(hook(&job, HookEvent::AfterAllocationStopped, Some(ips)))));
+        }
+        ops.extend(items.iter().filter(|it| it.stop).cloned().map(Op::ReconcileItem));
+        // As before this ordering: what is not stopped (job_control) is removed.
+        ops.extend(items.into_iter().filter(|it| it.removed || !it.stop).map(Op::ReconcileRemove));
+        ops.push(Op::Step(Step::Checkpoint("reconcile".into())));
+        ops
+    }
+
+    /// Stop a reconciled allocation.
+    fn reconcile_step(&mut self, it: ReconcileItem) -> Step {
+        self.waiting = Some(Await::Stop(it.clone()));
+        Step::Stop { job: it.job, ip: it.ip, version: it.version }
     }
 
     fn remove_step(&mut self, it: ReconcileItem) -> Step {
@@ -448,13 +467,19 @@ impl DeployMachine {
 
     fn stopped(&mut self, it: ReconcileItem, r: std::result::Result<RunResult, Error>) {
         match r {
-            Err(e) if it.removed => self.push_front(vec![
-                Op::Step(Step::Say(format!(
-                    "reconcile: {} on {}: worker unreachable, treated as dead ({e})",
-                    it.job, it.ip
-                ))),
-                Op::Step(Step::Record(vec![Event::AllocationUndeployed { job: it.job.clone(), ip: it.ip.clone() }])),
-            ]),
+            Err(e) if it.removed => {
+                self.undeployed.insert((it.job.clone(), it.ip.clone()));
+                self.push_front(vec![
+                    Op::Step(Step::Say(format!(
+                        "reconcile: {} on {}: worker unreachable, treated as dead ({e})",
+                        it.job, it.ip
+                    ))),
+                    Op::Step(Step::Record(vec![Event::AllocationUndeployed {
+                        job: it.job.clone(),
+                        ip: it.ip.clone(),
+                    }])),
+                ])
+            }
             Err(e) => self.abort(e),
             Ok(r) => {
                 let mut events = vec![Event::LifecycleRan {
@@ -482,7 +507,8 @@ impl DeployMachine {
                 if !it.removed {
                     events.push(Event::AllocationStopped { job: it.job.clone(), ip: it.ip.clone() });
                 }
-                let mut front = vec![
+                // A removed allocation's files go after every stop (reconcile_ops).
+                self.push_front(vec![
                     Op::Step(Step::Record(events)),
                     Op::Step(Step::Say(format!(
                         "reconcile: {} on {}: stopped ({})",
@@ -490,11 +516,7 @@ impl DeployMachine {
                         it.ip,
                         if r.ok() { "ok" } else { "make stop failed" }
                     ))),
-                ];
-                if it.removed {
-                    front.push(Op::ReconcileRemove(it));
-                }
-                self.push_front(front);
+                ]);
             }
         }
     }

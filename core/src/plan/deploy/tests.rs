@@ -243,3 +243,60 @@ fn what_the_original_maand_deployed_is_adopted_only_where_the_files_compare_equa
     let (steps, _) = drive(&mut s, input, ok);
     assert!(!steps.iter().any(|s| matches!(s, Step::Compare { .. } | Step::Lifecycle { .. })));
 }
+
+/// Both jobs deployed; then 10.0.0.2 leaves the bucket.
+fn worker_two_left() -> State {
+    let mut s = state();
+    let _ = drive(&mut s, input(), ok);
+    s.apply(&Event::WorkerRemoved { ip: "10.0.0.2".into() });
+    for job in ["web", "app"] {
+        let mut a = s.catalog.allocations[&(job.to_string(), "10.0.0.2".to_string())].clone();
+        a.removed = true;
+        s.apply(&Event::AllocationUpserted(a));
+    }
+    s
+}
+
+#[test]
+fn a_worker_leaving_is_wiped_only_after_every_job_on_it_stopped() {
+    let mut s = worker_two_left();
+    let (steps, r) = drive(&mut s, DeployInput { update_seq: 2, ..input() }, ok);
+    r.unwrap();
+    let recorded = steps.iter().find_map(|st| match st {
+        Step::Record(ev) => ev.iter().find_map(|e| match e {
+            Event::ReconcilePlanned(p) => Some(p.clone()),
+            _ => None,
+        }),
+        _ => None,
+    });
+    let plan = recorded.expect("the reconcile plan is recorded");
+    assert_eq!(plan.items.len(), 2, "{plan:?}");
+    assert!(plan.items.iter().all(|i| i.removed && i.worker_gone && i.stop));
+    let stops: Vec<usize> =
+        steps.iter().enumerate().filter(|(_, st)| matches!(st, Step::Stop { .. })).map(|(i, _)| i).collect();
+    let wipes: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| matches!(st, Step::Remove { worker_gone: true, .. }))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!((stops.len(), wipes.len()), (2, 2), "{steps:#?}");
+    assert!(stops.iter().max() < wipes.iter().min(), "every stop before the first wipe: {steps:#?}");
+    assert!(!s.deployed.keys().any(|(_, ip)| ip == "10.0.0.2"));
+}
+
+#[test]
+fn a_dry_run_previews_reconcile_without_stopping_anything() {
+    let mut s = worker_two_left();
+    let (steps, r) = drive(&mut s, DeployInput { dry_run: true, update_seq: 1, ..input() }, ok);
+    r.unwrap();
+    let said: Vec<&String> = steps.iter().filter_map(|st| if let Step::Say(l) = st { Some(l) } else { None }).collect();
+    for job in ["web", "app"] {
+        assert!(
+            said.iter()
+                .any(|l| l.starts_with(&format!("reconcile (dry run): {job} on 10.0.0.2: would stop, then remove"))),
+            "{said:#?}"
+        );
+    }
+    assert!(!steps.iter().any(|st| matches!(st, Step::Stop { .. } | Step::Remove { .. })));
+}
