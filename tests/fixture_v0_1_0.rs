@@ -100,7 +100,10 @@ fn kind_index(e: &Event) -> Option<usize> {
         Event::KvHistoryPruned { .. } => 33,
         Event::RemoteCommandRan { .. } => 34,
         Event::SessionSigned { .. } => return None,
-        Event::CertMetricsPushed { .. } => return None,
+        Event::CertMetricsPushed { .. }
+        | Event::JobDeployFailed { .. }
+        | Event::JobDeploySkipped { .. }
+        | Event::LifecycleOutput { .. } => return None,
     })
 }
 

@@ -563,7 +563,7 @@ if (isOneShot()) {
 (await putJobSecret("token", "bun-" + process.env.BATCH_INDEX)).raiseForStatus();
 const back = await getKvValue("secrets/job/api", "token");
 const missing = await getStoreValue("vars/job/api", "nope");
-const demands = (await listHookDemands()).json();
+const demands = await (await listHookDemands()).json();
 await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, missing: missing.statusCode, demands }));
 "#;
     let dir = hook_bucket(&manifest(8, r#""hook_ts": {"executed_on": ["cli"]}"#), &[("hook_ts.ts", script)]);
@@ -608,19 +608,46 @@ except maand.HTTPError:
 out = {"missing": missing, "keys": keys, "status": r.status_code, "raised": raised, "text": r.text,
        "ctx": [maand.allocation_index(), maand.job_name(), maand.hook_event(), maand.hook_name(),
                maand.is_allocation_disabled(), maand.is_single_batch(), maand.is_first_batch()],
-       "ssh": list(maand.load_ssh()), "order": maand.get_rollout_order()}
+       "ssh": [str(x) if i == 1 else x for i, x in enumerate(maand.load_ssh())], "order": maand.rollout_order()}
 json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "py.json"), "w"))
 "#;
     let dir = hook_bucket(&manifest(8, r#""hook_py": {"executed_on": ["cli"]}"#), &[("hook_py.py", script)]);
     let p = dir.path();
+    // load_ssh() raises without the key, as the original.
+    std::fs::write(p.join("secrets/worker.key"), "not used without a worker\n").unwrap();
     ok(&maand(p, &["hooks", "hook_py", "api", "--allocations", "10.0.0.2"]));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("py.json")).unwrap()).unwrap();
     assert_eq!(r["missing"], serde_json::json!([]));
     assert_eq!(r["keys"], serde_json::json!({"vars/job/api": ["a"], "secrets/job/api": ["s"]}));
     assert_eq!((r["status"].clone(), r["raised"].clone()), (404.into(), true.into()));
-    assert_eq!(r["ctx"], serde_json::json!([1, "api", "cli", "hook_py", false, true, true]));
+    assert_eq!(r["ctx"], serde_json::json!(["1", "api", "cli", "hook_py", false, true, true]), "index: the env string");
     assert_eq!(r["ssh"], serde_json::json!(["agent", format!("{}/secrets/worker.key", p.display()), true]));
     assert_eq!(r["order"], serde_json::json!(["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+}
+
+/// Every helper of the original's maand.py: name, signature and return
+/// type (tests/helpers/contract.py holds the table; docs/hooks.md shows it).
+#[test]
+fn python_helpers_match_the_originals_table() {
+    let script = include_str!("helpers/contract.py");
+    let dir =
+        hook_bucket(&manifest(8, r#""hook_contract": {"executed_on": ["cli"]}"#), &[("hook_contract.py", script)]);
+    let p = dir.path();
+    std::fs::write(p.join("secrets/worker.key"), "not used without a worker\n").unwrap();
+    ok(&maand(p, &["hooks", "hook_contract", "api", "--allocations", "10.0.0.2"]));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("contract-10.0.0.2.json")).unwrap()).unwrap();
+    assert_eq!(r["problems"], serde_json::json!([]), "{r:#}");
+    assert_eq!(r["checked"], 35);
+    let res = &r["results"];
+    assert_eq!(res["allocation_index"], "1", "the env string, as the original");
+    assert_eq!(res["kv_get"], 200, "kv_get is the response, as the original");
+    assert_eq!(res["get_kv_value"], kv_get(p, "maand/bucket", "bucket_id"));
+    assert_eq!(res["get_kv_value_missing"], 404, "get_kv_value raises on a missing key");
+    assert_eq!(res["command_event"], "cli");
+    assert_eq!(res["command_name"], "hook_contract");
+    assert_eq!(res["find_bucket_root"], std::fs::canonicalize(p).unwrap().display().to_string());
+    assert_eq!(res["ns_keyword"], serde_json::json!([200, 200]), "ns= is accepted as well as namespace=");
 }
 
 #[test]

@@ -318,6 +318,11 @@ fn event() -> BoxedStrategy<Event> {
                 detail,
             })
             .boxed(),
+        (s(), u(), s()).prop_map(|(job, wave, reason)| Event::JobDeployFailed { job, wave, reason }).boxed(),
+        (s(), u(), s()).prop_map(|(job, wave, reason)| Event::JobDeploySkipped { job, wave, reason }).boxed(),
+        (s(), s(), s(), s())
+            .prop_map(|(job, ip, target, tail)| Event::LifecycleOutput { job, ip, target, tail })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }

@@ -403,7 +403,44 @@ pub enum Event {
         /// The last failure, when it failed.
         detail: String,
     },
+    /// A deploy failed one job (staging, templates, a hook, a lifecycle
+    /// batch, a health gate): the job's other steps were dropped, the
+    /// deploy went on with the jobs that do not demand it. Informational.
+    JobDeployFailed {
+        /// Job.
+        job: String,
+        /// Its wave (`deployment_seq`).
+        wave: u64,
+        /// Why, as the operator is told.
+        reason: String,
+    },
+    /// A deploy skipped a job because it demands (transitively) a job that
+    /// failed or was skipped in the same deploy. Informational.
+    JobDeploySkipped {
+        /// Job.
+        job: String,
+        /// Its wave (`deployment_seq`).
+        wave: u64,
+        /// Why (names the demanded job).
+        reason: String,
+    },
+    /// The end of a lifecycle target's output on one worker (stdout and
+    /// stderr, bounded), recorded beside its [`Event::LifecycleRan`].
+    /// Informational.
+    LifecycleOutput {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// `start`, `stop`, `restart`, `reload`.
+        target: String,
+        /// The last lines of output (at most [`LIFECYCLE_TAIL_BYTES`]).
+        tail: String,
+    },
 }
+
+/// The most bytes of a lifecycle target's output kept in the journal.
+pub const LIFECYCLE_TAIL_BYTES: usize = 4096;
 
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
 pub const SIGNATURE_NAMESPACE: &str = "maand-journal";
@@ -503,6 +540,9 @@ impl Event {
             Event::KvHistoryPruned { .. } => "kv_history_pruned",
             Event::SessionSigned { .. } => "session_signed",
             Event::CertMetricsPushed { .. } => "cert_metrics_pushed",
+            Event::JobDeployFailed { .. } => "job_deploy_failed",
+            Event::JobDeploySkipped { .. } => "job_deploy_skipped",
+            Event::LifecycleOutput { .. } => "lifecycle_output",
         }
     }
 
@@ -536,6 +576,9 @@ impl Event {
                     | Event::HealthChecked { .. }
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
+                    | Event::JobDeployFailed { .. }
+                    | Event::JobDeploySkipped { .. }
+                    | Event::LifecycleOutput { .. }
             )
     }
 }
@@ -690,6 +733,11 @@ impl Event {
                 if *ok { "accepted" } else { "failed" },
                 if detail.is_empty() { String::new() } else { format!(" ({detail})") }
             ),
+            Event::JobDeployFailed { job, wave, reason } => format!("wave {wave}: {job} FAILED: {reason}"),
+            Event::JobDeploySkipped { job, wave, reason } => format!("wave {wave}: {job} skipped: {reason}"),
+            Event::LifecycleOutput { job, ip, target, tail } => {
+                format!("{job} on {ip} make {target} output ({} lines)", tail.lines().count())
+            }
         }
     }
 }

@@ -69,6 +69,8 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
             | Event::AllocationReady { .. }
             | Event::AllocationStopped { .. }
             | Event::AllocationUndeployed { .. }
+            | Event::JobDeployFailed { .. }
+            | Event::JobDeploySkipped { .. }
             | Event::Checkpoint { .. } => Some(format!("{:<20} {}", env.event.kind(), env.event.summary())),
             Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } => {
                 kv += 1;

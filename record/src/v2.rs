@@ -68,7 +68,8 @@ pub enum KvValueV2 {
 }
 
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
-/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`).
+/// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
+/// 37: `JobDeployFailed`, 38: `JobDeploySkipped`, 39: `LifecycleOutput`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -233,6 +234,25 @@ pub enum EventV2 {
         attempts: u32,
         ok: bool,
         detail: String,
+    },
+    /// A deploy failed one job; the others went on.
+    JobDeployFailed {
+        job: String,
+        wave: u64,
+        reason: String,
+    },
+    /// A deploy skipped a job that demands a failed or skipped one.
+    JobDeploySkipped {
+        job: String,
+        wave: u64,
+        reason: String,
+    },
+    /// The bounded end of a lifecycle target's output on one worker.
+    LifecycleOutput {
+        job: String,
+        ip: String,
+        target: String,
+        tail: String,
     },
 }
 

@@ -42,6 +42,7 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             Step::Done(result) => return result,
             Step::Record(events) => {
                 for e in events {
+                    log_job_issue(&e);
                     session.record(e)?;
                 }
                 Outcome::Done
@@ -130,6 +131,20 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             }
         };
         machine.complete(outcome);
+    }
+}
+
+/// A job's failure or skip also goes to `logs/` (the journal has it too).
+fn log_job_issue(e: &crate::event::Event) {
+    use crate::event::Event;
+    match e {
+        Event::JobDeployFailed { job, reason, .. } => {
+            crate::logs::record(&[("event", "job_failed"), ("job", job), ("msg", reason)])
+        }
+        Event::JobDeploySkipped { job, reason, .. } => {
+            crate::logs::record(&[("event", "job_skipped"), ("job", job), ("msg", reason)])
+        }
+        _ => {}
     }
 }
 

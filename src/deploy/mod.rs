@@ -133,6 +133,13 @@ pub fn run_with(
     let mut session = bucket.begin(info)?;
     let result = exec::execute(&mut session, &env, input);
     match result {
+        // A job failed or was skipped: the others ran (and what they
+        // promoted is checkpointed); the command fails with the summary.
+        Ok(r) if r.failure().is_some() => {
+            let e = r.failure().unwrap_or_else(|| Error::op("deploy failed"));
+            crate::logs::record(&[("event", "deploy_failed"), ("msg", e.message())]);
+            session.finish(Err(e))
+        }
         Ok(r) if !opts.dry_run => {
             let report =
                 DeployReport { session: session.id(), update_seq, promoted: r.promoted, up_to_date: r.up_to_date };

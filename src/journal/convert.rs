@@ -301,6 +301,9 @@ events! {
     v2_only: [
         SessionSigned { seq, head, signature },
         CertMetricsPushed { url, series, attempts, ok, detail },
+        JobDeployFailed { job, wave, reason },
+        JobDeploySkipped { job, wave, reason },
+        LifecycleOutput { job, ip, target, tail },
     ],
 }
 

@@ -114,7 +114,10 @@ impl State {
             | Event::LifecycleRan { .. }
             | Event::HealthChecked { .. }
             | Event::RemoteCommandRan { .. }
-            | Event::CertMetricsPushed { .. } => {}
+            | Event::CertMetricsPushed { .. }
+            | Event::JobDeployFailed { .. }
+            | Event::JobDeploySkipped { .. }
+            | Event::LifecycleOutput { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);
