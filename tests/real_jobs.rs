@@ -100,3 +100,148 @@ fn one_jobs_broken_template_fails_that_job_and_what_demands_it_the_rest_deploys(
     }
     assert_eq!(history(&w, p, "db"), "start\n", "db untouched");
 }
+
+/// A hook library as real jobs ship it: waits for the node with
+/// `run_ssh(...).stdout` and opens the certificates beside its own file.
+const DBLIB: &str = r#"
+import json, os, time
+import maand
+
+CERTS = os.path.join(os.path.dirname(__file__), "certs")
+
+
+def wait_up(job, attempts=150):
+    bid = maand.get_kv_value("maand/bucket", "bucket_id")
+    for _ in range(attempts):
+        r = maand.run_ssh(maand.allocation_ip(), "cat /opt/worker/%s/jobs/%s/data/state 2>/dev/null || true" % (bid, job))
+        if r.stdout.strip() == "up":
+            return r
+        time.sleep(0.2)
+    raise SystemExit("node never came up")
+
+
+def report(name, **fields):
+    fields["certs"] = sorted(os.listdir(CERTS)) if os.path.isdir(CERTS) else None
+    with open(os.path.join(os.environ["BUCKET_ROOT"], "%s-%s.json" % (name, maand.allocation_ip())), "w") as f:
+        json.dump(fields, f)
+"#;
+
+#[test]
+fn hook_libraries_wait_with_run_ssh_stdout_and_find_their_certs() {
+    let Some(w) = start_or_skip(1) else { return };
+    let dir = bucket(&w);
+    let p = dir.path();
+    let ip = &w.ips[0];
+    // db comes up two seconds after `make start` returns.
+    let hooks = r#""hook_check": {"executed_on": ["pre_deploy"]}, "hook_wait": {"executed_on": ["post_deploy"]},
+                   "hook_contract": {"executed_on": ["post_deploy"]}"#;
+    job(p, "db", hooks, r#", "certs": {"tls": {"subject": {"common_name": "db.internal"}}}"#);
+    write(
+        p,
+        "workspace/jobs/db/Makefile",
+        "start:\n\t@mkdir -p data\n\t@rm -f data/state\n\t@(sleep 2; echo up > data/state) > /dev/null 2>&1 &\n\
+         stop:\n\t@rm -f data/state\nrestart: stop start\nstatus:\n\t@echo db-status-ok\n",
+    );
+    write(p, "workspace/jobs/db/_hooks/dblib.py", DBLIB);
+    write(
+        p,
+        "workspace/jobs/db/_hooks/hook_check.py",
+        "import os, dblib\n\
+         for f in ('tls.crt', 'tls.key', 'ca.crt'):\n    assert os.path.exists(os.path.join(dblib.CERTS, f)), f\n\
+         dblib.report('check')\n",
+    );
+    write(
+        p,
+        "workspace/jobs/db/_hooks/hook_wait.py",
+        "import dblib, maand\nr = dblib.wait_up('db')\n\
+         m = maand.run_make_target('status', timeout=30)\n\
+         dblib.report('wait', stdout=r.stdout, stderr=r.stderr, make=m.stdout, make_err=m.stderr)\n",
+    );
+    write(p, "workspace/jobs/db/_hooks/hook_contract.py", include_str!("helpers/contract.py"));
+    // A job without certificates of its own still finds the CA.
+    job(p, "plain", r#""hook_ca": {"executed_on": ["pre_deploy"]}"#, "");
+    write(p, "workspace/jobs/plain/_hooks/dblib.py", DBLIB);
+    write(p, "workspace/jobs/plain/_hooks/hook_ca.py", "import dblib\ndblib.report('ca')\n");
+    ok(&maand(p, &["build"]));
+    let out = ok(&maand(p, &["deploy"]));
+    assert!(out.contains("db: promoted") && out.contains("plain: promoted"), "{out}");
+
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join(format!("{name}-{ip}.json"))).unwrap()).unwrap()
+    };
+    assert_eq!(read("check")["certs"], serde_json::json!(["ca.crt", "tls.crt", "tls.key"]));
+    assert_eq!(read("ca")["certs"], serde_json::json!(["ca.crt"]), "ca.crt for every job");
+    let wait = read("wait");
+    assert_eq!(wait["stdout"], "up\n", "run_ssh captures stdout as text");
+    assert_eq!(wait["stderr"], "", "no ssh notices in the hook's output");
+    assert!(wait["make"].as_str().unwrap().contains("\ndb-status-ok\n"), "{wait}");
+    let contract = read("contract");
+    assert_eq!(contract["problems"], serde_json::json!([]), "{contract:#}");
+    let res = &contract["results"];
+    assert_eq!(res["run_ssh"][0], 0);
+    assert!(res["run_ssh"][1].as_str().unwrap().starts_with("hello-from-"), "{res}");
+    assert_eq!(res["run_ssh"][2], "");
+    assert!(res["run_make_target"][1].as_str().unwrap().contains("\ndb-status-ok\n"), "{res}");
+    assert_eq!(res["run_runner_target"][0], 0, "{res}");
+    assert_eq!(res["run_ssh_check"], 3, "check=True raises CalledProcessError");
+    assert_eq!(res["run_ssh_timeout"], 124, "the remote command is bounded by timeout");
+}
+
+#[test]
+fn a_service_healthy_after_seconds_passes_a_hook_only_health_check_every_time() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = bucket(&w);
+    let p = dir.path();
+    // Health judged by a hook only: wait and timeout, no checks.
+    job(
+        p,
+        "svc",
+        r#""hook_health": {"executed_on": ["health_check"]}"#,
+        r#", "max_concurrent_upgrades": 1,
+           "health_check": {"wait": {"attempts": 15, "interval_seconds": 1}, "timeout_seconds": 2}"#,
+    );
+    write(
+        p,
+        "workspace/jobs/svc/Makefile",
+        "start:\n\t@mkdir -p data\n\t@rm -f data/health\n\t@(sleep 2; echo ok > data/health) > /dev/null 2>&1 &\n\
+         stop:\n\t@rm -f data/health\nrestart: stop start\n",
+    );
+    write(
+        p,
+        "workspace/jobs/svc/_hooks/hook_health.py",
+        "import sys, maand\nbid = maand.get_kv_value('maand/bucket', 'bucket_id')\n\
+         r = maand.run_ssh(maand.allocation_ip(), 'cat /opt/worker/%s/jobs/svc/data/health' % bid, check=False)\n\
+         sys.exit(0 if r.stdout.strip() == 'ok' else 1)\n",
+    );
+    let built = ok(&maand(p, &["build"]));
+    assert!(built.contains("change"), "a health_check without checks builds: {built}");
+    let hook_runs = |session: u64| -> (usize, usize) {
+        let evs = session_events(p, session);
+        let runs: Vec<&serde_json::Value> = evs
+            .iter()
+            .filter_map(|e| e["event"]["HookInvoked"].as_object())
+            .filter_map(|h| h.get("exit_code"))
+            .collect();
+        (runs.len(), runs.iter().filter(|c| **c == 0).count())
+    };
+
+    let out = ok(&maand(p, &["deploy"]));
+    assert!(out.contains("svc: promoted"), "{out}");
+    assert!(out.contains("health_check hooks failed (attempt 1), retrying"), "{out}");
+    let (runs, passed) = hook_runs(last_session(p));
+    assert!(runs > passed && passed == 2, "each attempt journaled, the last one passed on both: {runs} {passed}");
+
+    // `maand job restart --health_check`: the gate after every batch.
+    let out = ok(&maand(p, &["job", "restart", "svc", "--health_check"]));
+    let gates: Vec<&str> = out.lines().filter(|l| l.starts_with("svc: healthy [")).collect();
+    assert_eq!(gates, [format!("svc: healthy [{}]", w.ips[0]), format!("svc: healthy [{}]", w.ips[1])], "{out}");
+    assert!(out.contains("retrying"), "the hook needed retries after each restart: {out}");
+
+    // `maand health_check --wait` retries too (here it passes at once).
+    let out = ok(&maand(p, &["health_check", "--wait"]));
+    assert!(out.contains("health check passed: svc"), "{out}");
+
+    // `maand run_command --health_check` gates every job after every batch.
+    let out = ok(&maand(p, &["run_command", "true", "-c", "1", "--health_check"]));
+    assert_eq!(out.matches("health check passed: svc").count(), 2, "{out}");
+}

@@ -17,7 +17,8 @@ pub struct RunCommandArgs {
     /// How many workers at a time.
     #[arg(short = 'c', long = "concurrency", default_value_t = 4)]
     pub concurrency: usize,
-    /// Run `maand health_check` afterwards.
+    /// After every batch, gate on every job's health (probes and
+    /// health_check hooks, waiting as `maand health_check --wait`).
     #[arg(long = "health_check")]
     pub health_check: bool,
 }
@@ -32,10 +33,13 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
     let transport = Transport::new(&bucket.paths, &bucket.conf);
     transport.check_local()?;
     super::in_session(&mut bucket, "run_command", |session| {
-        run_command::run(session, &transport, &bucket_id, &ips, &args.command, args.concurrency)?;
-        if args.health_check {
-            super::health_check::check_all(session, &transport, &[], false, false)?;
-        }
-        Ok(())
+        let mut gate = |session: &mut crate::bucket::Session<'_>| {
+            if args.health_check {
+                super::health_check::check_all(session, &transport, &[], true, false)
+            } else {
+                Ok(())
+            }
+        };
+        run_command::run(session, &transport, &bucket_id, &ips, &args.command, args.concurrency, &mut gate)
     })
 }

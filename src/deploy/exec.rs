@@ -93,7 +93,15 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                     verbose: env.verbose,
                     extra: call.extra.clone(),
                 };
-                Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
+                Outcome::Hooks(match call.retry {
+                    None => env.hooks.run(session, &req).map(|_| ()),
+                    Some(policy) => {
+                        super::health::retry_hooks(policy, &|| env.workers.now(), &|d| env.workers.sleep(d), |_| {
+                            env.hooks.run(session, &req).map(|_| ())
+                        })
+                        .map(|_| ())
+                    }
+                })
             }
             Step::Stop { job, ip, version } => Outcome::Remote(one(&ip, |ip| {
                 let t = Instant::now();

@@ -2,10 +2,10 @@
 //! --target <t>`: after checking each worker's `worker.json` against the
 //! catalog, run the job's `job_control` hook (env `TARGET`) or
 //! `runner.py <target>` on the selected active allocations, in rollout
-//! order, `max_concurrent_upgrades` at a time.
+//! order, `max_concurrent_upgrades` at a time; with `--health_check`, the
+//! job's gate (probes, then `health_check` hooks) after every batch.
 
 use crate::bucket::Session;
-use crate::deploy::health;
 use crate::deploy::workers::runner_command;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -117,6 +117,9 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                 extra,
             },
         )?;
+        if req.health_check {
+            super::health_check::gate_batch(session, transport, &req.job, &ips, req.verbose)?;
+        }
     } else {
         let versions: BTreeMap<String, String> = ips
             .iter()
@@ -157,20 +160,12 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                     failed.join(", ")
                 )));
             }
+            // As the original: the gate (probes and health_check hooks)
+            // after every batch, before the next one starts.
+            if req.health_check {
+                super::health_check::gate_batch(session, transport, &req.job, &batch, req.verbose)?;
+            }
         }
-    }
-    if req.health_check
-        && let Some(cfg) = health::config(&spec)?
-    {
-        let r = health::gate(&spec, &cfg, &ips, transport);
-        session.record(Event::HealthChecked {
-            job: req.job.clone(),
-            allocations: ips.clone(),
-            ok: r.is_ok(),
-            detail: r.as_ref().err().cloned().unwrap_or_default(),
-        })?;
-        r.map_err(|e| Error::op(format!("health check failed for {}: {e}", req.job)))?;
-        println!("{}: healthy", req.job);
     }
     Ok(())
 }

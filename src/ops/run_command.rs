@@ -8,6 +8,8 @@ use crate::event::Event;
 use crate::transport::{Transport, shell_quote};
 
 /// Run `command` on `ips`, `concurrency` at a time; records each run.
+/// `after_batch` runs after every batch that succeeded (`--health_check`:
+/// every job's gate, as the original), before the next one starts.
 pub fn run(
     session: &mut Session<'_>,
     transport: &Transport,
@@ -15,6 +17,7 @@ pub fn run(
     ips: &[String],
     command: &str,
     concurrency: usize,
+    after_batch: &mut dyn FnMut(&mut Session<'_>) -> Result<()>,
 ) -> Result<()> {
     let script = format!(
         "cd /opt/worker/{b} 2>/dev/null || cd; export BUCKET_ID={b}; export WORKER_IP=\"$MAAND_WORKER_IP\"; {command}",
@@ -37,6 +40,9 @@ pub fn run(
             if code != Some(0) {
                 failed.push(format!("{ip} ({})", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
             }
+        }
+        if failed.is_empty() {
+            after_batch(session)?;
         }
     }
     if !failed.is_empty() {

@@ -2,13 +2,13 @@
 //! staged trees, lifecycle batches, health gates, ready and promotion.
 
 use super::steps::{HookCall, LifecycleRun, RunResult, Step};
-use super::{DeployMachine, Op, health_config, hook};
+use super::{DeployMachine, GatePolicy, Op, health_config, hook};
 use crate::error::Error;
 use crate::event::{Event, JobRollout};
 use crate::model::rollout::{Action, JobPlan};
 use crate::plan::rollout::plan_job;
 use crate::state::State;
-use crate::workspace::manifest::HookEvent;
+use crate::workspace::manifest::{HealthCheckJson, HookEvent};
 use std::collections::BTreeMap;
 
 impl DeployMachine {
@@ -57,12 +57,16 @@ impl DeployMachine {
             let trees = ship.iter().map(|ip| (ip.clone(), staged.get(ip).cloned().unwrap_or_default())).collect();
             ops.push(Op::Step(Step::Ship { job: job.clone(), ips: ship, trees }));
         }
+        // health_check hooks retry within the job's wait budget (the
+        // default 30 × 1 s without a health_check configuration).
+        let hook_policy = GatePolicy::of(&config.clone().unwrap_or_else(HealthCheckJson::hooks_only), true);
         let gate = |ips: &[String]| -> Vec<Op> {
             let mut v = Vec::new();
             if let Some(config) = &config {
                 v.push(Op::Step(Step::Gate { job: job.clone(), ips: ips.to_vec(), config: config.clone() }));
             }
-            v.push(Op::Step(Step::Hooks(hook(&job, HookEvent::HealthCheck, Some(ips.to_vec())))));
+            let call = HookCall { retry: Some(hook_policy), ..health_hooks(&job, ips) };
+            v.push(Op::Step(Step::Hooks(call)));
             v
         };
         let job_control = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "job_control"));
@@ -83,6 +87,7 @@ impl DeployMachine {
                 event: HookEvent::JobControl,
                 filter: None,
                 extra,
+                retry: None,
             })));
             ops.extend(gate(&plan.order));
             ops.push(Op::Gated(plan.order.clone()));
@@ -314,6 +319,12 @@ impl DeployMachine {
         }
         self.push_front(front);
     }
+}
+
+/// The health gate's `health_check` hook call on `ips` (the event's worker
+/// set within them is `plan::hooks`'s).
+fn health_hooks(job: &str, ips: &[String]) -> HookCall {
+    hook(job, HookEvent::HealthCheck, Some(ips.to_vec()))
 }
 
 /// The lines `maand deploy` prints for a job's plan.

@@ -534,7 +534,7 @@ impl DeployMachine {
 
 /// A hook call with no extra variables.
 fn hook(job: &str, event: HookEvent, filter: Option<Vec<String>>) -> HookCall {
-    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new() }
+    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new(), retry: None }
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub struct HookCall {
     pub filter: Option<Vec<String>>,
     /// Event-specific variables (`NEW_ALLOCATIONS`, …).
     pub extra: BTreeMap<String, String>,
+    /// Run again while it fails, within this policy's budget (the gate's
+    /// `health_check` hooks); `None`: once.
+    pub retry: Option<super::GatePolicy>,
 }
 
 /// One lifecycle target to run on one worker.
