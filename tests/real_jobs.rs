@@ -45,9 +45,21 @@ fn one_jobs_broken_template_fails_that_job_and_what_demands_it_the_rest_deploys(
     // Wave 0: db (fine) and broken (its template does not parse).
     job(p, "db", r#""hook_ready": {"executed_on": ["cli"]}"#, "");
     write(p, "workspace/jobs/db/_hooks/hook_ready.py", "print('ready')\n");
+    // Control-host folders: never shipped, their templates never rendered.
+    write(p, "workspace/jobs/db/_prometheus/runbooks/db_down.md", "# db down\n");
+    write(p, "workspace/jobs/db/_prometheus/notes.yml.tpl", "{{ notAFunction }}\n");
+    write(p, "workspace/jobs/db/_modules/lib.py", "X = 1\n");
     job(p, "broken", r#""hook_ready": {"executed_on": ["cli"]}"#, "");
     write(p, "workspace/jobs/broken/_hooks/hook_ready.py", "print('ready')\n");
     write(p, "workspace/jobs/broken/app.conf.tpl", "name = {{ .WorkerIP\n");
+    // noisy's start prints and fails: its output ends up in the summary,
+    // logs/ and the journal.
+    job(p, "noisy", "", "");
+    write(
+        p,
+        "workspace/jobs/noisy/Makefile",
+        "start:\n\t@echo line-one\n\t@echo line-two\n\t@echo boom >&2\n\t@exit 3\nstop:\n\t@true\n",
+    );
     // Wave 1: api demands db (runs); consumer demands broken (skipped).
     // Wave 2: edge demands consumer (skipped, transitively).
     let demand = |job: &str| {
@@ -66,7 +78,12 @@ fn one_jobs_broken_template_fails_that_job_and_what_demands_it_the_rest_deploys(
     let (out, err) = (stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(1), "a failed job fails the command with exit 1\n{out}\n{err}");
     assert!(out.contains("wave 0: db: promoted") && out.contains("wave 1: api: promoted"), "{out}");
-    assert!(err.contains("deploy failed: 1 job(s) failed, 2 skipped, 2 promoted"), "{err}");
+    assert!(err.contains("deploy failed: 2 job(s) failed, 2 skipped, 2 promoted"), "{err}");
+    assert!(err.contains("  failed noisy (wave 0): new batch 1/1 failed:"), "{err}");
+    assert!(err.contains("make start exit 2") || err.contains("make start exit 3"), "{err}");
+    for line in ["| line-one", "| line-two", "| boom"] {
+        assert!(err.contains(line) && out.contains(line), "the output's end is shown on failure: {line}\n{out}\n{err}");
+    }
     let failed = err.lines().find(|l| l.contains("failed broken (wave 0):")).unwrap_or_else(|| panic!("{err}"));
     assert!(failed.contains("app.conf.tpl"), "the reason names the template: {failed}");
     assert!(err.contains("  skipped consumer (wave 1): demands job broken, which failed in this deploy"), "{err}");
@@ -75,6 +92,11 @@ fn one_jobs_broken_template_fails_that_job_and_what_demands_it_the_rest_deploys(
     assert_eq!(history(&w, p, "db"), "start\n");
     assert_eq!(history(&w, p, "api"), "start\n");
     let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let db = w.opt(&w.ips[0]).join(&bid).join("jobs/db");
+    assert!(db.join("Makefile").exists());
+    for gone in ["_hooks", "_modules", "_prometheus", "notes.yml"] {
+        assert!(!db.join(gone).exists(), "{gone} was shipped");
+    }
     for j in ["broken", "consumer", "edge"] {
         assert!(!w.opt(&w.ips[0]).join(&bid).join("jobs").join(j).exists(), "{j} was shipped");
     }
@@ -91,9 +113,19 @@ fn one_jobs_broken_template_fails_that_job_and_what_demands_it_the_rest_deploys(
     let log = std::fs::read_to_string(p.join("logs/maand.log")).unwrap();
     assert!(log.contains("event=job_failed job=broken"), "{log}");
     assert!(log.contains("event=job_skipped job=edge"), "{log}");
+    let ip = &w.ips[0];
+    for line in ["line-one", "line-two", "boom"] {
+        assert!(log.contains(&format!("job=noisy worker={ip} phase=new")) && log.contains(line), "{log}");
+    }
+    let worker_log = std::fs::read_to_string(p.join(format!("logs/{ip}.log"))).unwrap();
+    assert!(worker_log.contains("line-two"), "every line in the worker's log too");
+    assert!(audit.contains("lifecycle_output") && audit.contains("noisy on"), "{audit}");
+    let shown = ok(&journal(p, &["show", &last_session(p).to_string(), "--json"]));
+    assert!(shown.contains("line-one\\nline-two\\nboom"), "the tail is kept in the journal: {shown}");
 
     // Fixed: the next deploy runs the three and leaves db and api alone.
     write(p, "workspace/jobs/broken/app.conf.tpl", "name = {{ .WorkerIP }}\n");
+    write(p, "workspace/jobs/noisy/Makefile", MAKEFILE);
     let out = ok(&maand(p, &["deploy", "--build"]));
     for j in ["broken", "consumer", "edge"] {
         assert!(out.contains(&format!("{j}: promoted")), "{out}");

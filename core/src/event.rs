@@ -442,6 +442,42 @@ pub enum Event {
 /// The most bytes of a lifecycle target's output kept in the journal.
 pub const LIFECYCLE_TAIL_BYTES: usize = 4096;
 
+/// The end of a target's output as the journal keeps it: stdout, then
+/// stderr (where failures are explained), cut to the last
+/// [`LIFECYCLE_TAIL_BYTES`] at a line start.
+pub fn output_tail(stdout: &str, stderr: &str) -> String {
+    let mut all = String::new();
+    for part in [stdout, stderr] {
+        if !part.trim().is_empty() {
+            all.push_str(part.trim_end_matches('\n'));
+            all.push('\n');
+        }
+    }
+    if all.len() <= LIFECYCLE_TAIL_BYTES {
+        return all;
+    }
+    let mut start = all.len() - LIFECYCLE_TAIL_BYTES;
+    while !all.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = &all[start..];
+    cut.find('\n').map_or(cut, |i| &cut[i + 1..]).to_string()
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_whole_last_lines_within_the_bound() {
+        assert_eq!(output_tail("a\nb\n", "err\n"), "a\nb\nerr\n");
+        assert_eq!(output_tail("", "  \n"), "");
+        let long: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+        let t = output_tail(&long, "boom\n");
+        assert!(t.len() <= LIFECYCLE_TAIL_BYTES && t.starts_with("line ") && t.ends_with("line 1999\nboom\n"), "{t}");
+    }
+}
+
 /// The SSH signature namespace of journal signatures (`ssh-keygen -Y sign -n`).
 pub const SIGNATURE_NAMESPACE: &str = "maand-journal";
 

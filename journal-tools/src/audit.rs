@@ -60,6 +60,13 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
                 }
                 Some(s)
             }
+            Event::LifecycleOutput { tail, .. } => {
+                let mut s = format!("{:<20} {}", env.event.kind(), env.event.summary());
+                for line in tail.lines() {
+                    s.push_str(&format!("\n               | {line}"));
+                }
+                Some(s)
+            }
             Event::BatchStarted { .. }
             | Event::BatchEnded { .. }
             | Event::LifecycleRan { .. }

@@ -7,6 +7,7 @@ use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
 use crate::error::{Error, Result};
+use crate::event::output_tail;
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
@@ -105,7 +106,9 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             }
             Step::Stop { job, ip, version } => Outcome::Remote(one(&ip, |ip| {
                 let t = Instant::now();
-                env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
+                let r = env.workers.lifecycle(ip, &job, "stop", &version, &version)?;
+                crate::ops::log_output(Some(&job), ip, "reconcile", &r);
+                Ok(run_result(ip, r, t))
             })),
             Step::Remove { job, ip, worker_gone } => Outcome::Remote(one(&ip, |ip| {
                 let t = Instant::now();
@@ -176,6 +179,7 @@ fn run_result(ip: &str, r: Remote, t: Instant) -> RunResult {
         exit_code: r.code,
         duration_ms: t.elapsed().as_millis() as u64,
         detail: r.stderr.trim().lines().last().unwrap_or("").to_string(),
+        output: output_tail(&r.stdout, &r.stderr),
     }
 }
 
@@ -304,15 +308,24 @@ fn lifecycle(env: &Env<'_>, job: &str, phase: &str, runs: &[LifecycleRun]) -> Ve
                 Err(panicked) => (Err(panicked), 0),
             };
             let res = match out {
-                Ok(out) => RunResult {
-                    ip: run.ip.clone(),
-                    exit_code: out.code,
-                    duration_ms: ms,
-                    detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
-                },
-                Err(e) => {
-                    RunResult { ip: run.ip.clone(), exit_code: None, duration_ms: ms, detail: e.message().to_string() }
+                Ok(out) => {
+                    // Every line to logs/ (per worker and run), the end to the journal.
+                    crate::ops::log_output(Some(job), &run.ip, phase, &out);
+                    RunResult {
+                        ip: run.ip.clone(),
+                        exit_code: out.code,
+                        duration_ms: ms,
+                        detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+                        output: output_tail(&out.stdout, &out.stderr),
+                    }
                 }
+                Err(e) => RunResult {
+                    ip: run.ip.clone(),
+                    exit_code: None,
+                    duration_ms: ms,
+                    detail: e.message().to_string(),
+                    output: String::new(),
+                },
             };
             let outcome = format!(
                 "make {}: {} ({ms} ms){}",

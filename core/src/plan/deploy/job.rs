@@ -188,6 +188,7 @@ impl DeployMachine {
                 exit_code: None,
                 duration_ms: 0,
                 detail: "no result (internal error)".into(),
+                output: String::new(),
             });
             events.push(Event::LifecycleRan {
                 job: job.clone(),
@@ -196,15 +197,24 @@ impl DeployMachine {
                 exit_code: res.exit_code,
                 duration_ms: res.duration_ms,
             });
+            if !res.output.is_empty() {
+                events.push(Event::LifecycleOutput {
+                    job: job.clone(),
+                    ip: r.ip.clone(),
+                    target: r.target.clone(),
+                    tail: res.output.clone(),
+                });
+            }
             if res.ok() {
                 run.ran.insert(r.ip.clone());
             } else {
                 failed.push(format!(
-                    "{}: make {} {} {}",
+                    "{}: make {} {} {}{}",
                     r.ip,
                     r.target,
                     res.exit_code.map_or("did not run".into(), |c| format!("exit {c}")),
-                    res.detail
+                    res.detail,
+                    shown_tail(&res.output)
                 ));
             }
         }
@@ -325,6 +335,14 @@ impl DeployMachine {
 /// set within them is `plan::hooks`'s).
 fn health_hooks(job: &str, ips: &[String]) -> HookCall {
     hook(job, HookEvent::HealthCheck, Some(ips.to_vec()))
+}
+
+/// The last lines of a failed run's output, indented under its line.
+fn shown_tail(output: &str) -> String {
+    const LINES: usize = 20;
+    let lines: Vec<&str> = output.lines().collect();
+    let from = lines.len().saturating_sub(LINES);
+    lines[from..].iter().map(|l| format!("\n    | {l}")).collect()
 }
 
 /// The lines `maand deploy` prints for a job's plan.

@@ -496,6 +496,14 @@ impl DeployMachine {
                     exit_code: r.exit_code,
                     duration_ms: r.duration_ms,
                 }];
+                if !r.output.is_empty() {
+                    events.push(Event::LifecycleOutput {
+                        job: it.job.clone(),
+                        ip: it.ip.clone(),
+                        target: "stop".into(),
+                        tail: r.output.clone(),
+                    });
+                }
                 if !it.removed && !r.ok() {
                     // It may still run: not marked stopped, so the next
                     // deploy tries again (a disabled allocation is never

@@ -56,7 +56,7 @@ pub struct LifecycleRun {
 }
 
 /// How one remote command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunResult {
     /// Worker.
     pub ip: String,
@@ -66,6 +66,9 @@ pub struct RunResult {
     pub duration_ms: u64,
     /// Last line of stderr, or why it could not run.
     pub detail: String,
+    /// The end of its output ([`crate::event::output_tail`]), recorded as
+    /// [`Event::LifecycleOutput`] and shown when it failed.
+    pub output: String,
 }
 
 impl RunResult {

@@ -56,12 +56,12 @@ fn ok(step: &Step) -> Outcome {
             .collect())),
         Step::Lifecycle { runs, .. } => Outcome::Ran(
             runs.iter()
-                .map(|r| RunResult { ip: r.ip.clone(), exit_code: Some(0), duration_ms: 1, detail: String::new() })
+                .map(|r| RunResult { ip: r.ip.clone(), exit_code: Some(0), duration_ms: 1, ..Default::default() })
                 .collect(),
         ),
         Step::Gate { .. } => Outcome::Gate(Ok(1)),
         Step::Stop { ip, .. } | Step::Remove { ip, .. } => {
-            Outcome::Remote(Ok(RunResult { ip: ip.clone(), exit_code: Some(0), duration_ms: 1, detail: String::new() }))
+            Outcome::Remote(Ok(RunResult { ip: ip.clone(), exit_code: Some(0), duration_ms: 1, ..Default::default() }))
         }
         _ => Outcome::Done,
     }
@@ -205,13 +205,22 @@ fn a_failed_or_missing_lifecycle_result_fails_the_batch() {
     let (steps, r) = drive(&mut s, input(), |step| match step {
         Step::Lifecycle { runs, index: 1, .. } => Outcome::Ran(
             runs.iter()
-                .map(|r| RunResult { ip: r.ip.clone(), exit_code: None, duration_ms: 0, detail: "panicked".into() })
+                .map(|r| RunResult {
+                    ip: r.ip.clone(),
+                    exit_code: None,
+                    duration_ms: 0,
+                    detail: "panicked".into(),
+                    output: "building\nmake: *** [start] Error 1\n".into(),
+                })
                 .collect(),
         ),
         other => ok(other),
     });
     let e = r.unwrap().failure().unwrap();
     assert!(e.message().contains("new batch 2/2 failed:\n        10.0.0.2: make start did not run panicked"), "{e}");
+    assert!(e.message().contains("\n          | make: *** [start] Error 1"), "the output's end is shown: {e}");
+    assert!(steps.iter().any(|st| matches!(st, Step::Record(ev) if ev.iter().any(|e| matches!(e,
+        Event::LifecycleOutput { ip, target, tail, .. } if ip == "10.0.0.2" && target == "start" && tail.starts_with("building"))))));
     assert!(!steps.iter().any(|st| matches!(st, Step::Gate { .. })));
     assert!(steps.iter().any(|st| matches!(st, Step::Record(ev) if ev.contains(&Event::BatchEnded {
         job: "web".into(), phase: "new".into(), index: 1, ok: false
