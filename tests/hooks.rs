@@ -650,6 +650,29 @@ fn python_helpers_match_the_originals_table() {
     assert_eq!(res["ns_keyword"], serde_json::json!([200, 200]), "ns= is accepted as well as namespace=");
 }
 
+/// A build whose only changes are a post_build hook's KV writes says so.
+#[test]
+fn post_build_kv_writes_count_as_changes_of_the_build() {
+    let script = r#"
+import os, maand
+path = os.path.join(os.environ["BUCKET_ROOT"], "generation")
+gen = open(path).read().strip() if os.path.exists(path) else "1"
+if maand.is_one_shot():
+    maand.put_job_variable("generation", gen).raise_for_status()
+"#;
+    let dir = hook_bucket(&manifest(8, r#""hook_gen": {"executed_on": ["post_build"]}"#), &[("hook_gen.py", script)]);
+    let p = dir.path();
+    assert_eq!(kv_get(p, "vars/job/api", "generation"), "1");
+    // Same workspace, same value: nothing changed.
+    let out = ok(&maand(p, &["build"]));
+    assert!(out.contains("nothing changed"), "{out}");
+    // Same workspace, the hook writes a new value: one change.
+    write(p, "generation", "2");
+    let out = ok(&maand(p, &["build"]));
+    assert!(out.contains("recorded 1 change(s)"), "{out}");
+    assert_eq!(kv_get(p, "vars/job/api", "generation"), "2");
+}
+
 #[test]
 fn the_first_failing_batch_stops_the_run() {
     let script = r#"
