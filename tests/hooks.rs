@@ -216,7 +216,7 @@ out["status"] = req("GET", "/semaphore/status?name=lock")
 out["bad_capacity"] = req("POST", "/semaphore/acquire", {"name": "x", "capacity": 65})
 out["bad_timeout"] = req("POST", "/semaphore/acquire", {"name": "x", "timeout_seconds": 3601})
 out["release"] = req("POST", "/semaphore/release", {"name": "lock"})
-out["helpers"] = [maand.get_kv_value("maand/bucket", "jobs"), maand.get_kv_value(vars_ns, "missing"),
+out["helpers"] = [maand.get_kv_value("maand/bucket", "jobs"), maand.kv_value_or_none(vars_ns, "missing"),
                   maand.list_hook_demands().json(), maand.semaphore_status("lock").json()["available"]]
 json.dump(out, open(os.path.join(root, "probe.json"), "w"))
 "#;

@@ -323,10 +323,11 @@ def run_ssh(worker_ip, remote_cmd, *, timeout=300, check=True, connect_timeout=1
         wrapped = "sudo -n " + wrapped
     args = [
         "ssh", "-i", str(key), "-p", str(c["ssh_port"]),
-        "-o", "BatchMode=yes",
+        "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
         "-o", "ConnectTimeout=%d" % int(connect_timeout),
+        # The bucket's pins, as maand's own connections use them.
         "-o", "UserKnownHostsFile=" + str(root / "secrets" / "known_hosts"),
-        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "StrictHostKeyChecking=accept-new", "-o", "HashKnownHosts=no",
         # No "Permanently added ..." (or other notices) in the hook's output.
         "-o", "LogLevel=ERROR",
         # No multiplexing through sockets an ssh_config may place elsewhere.
