@@ -564,7 +564,19 @@ if (isOneShot()) {
 const back = await getKvValue("secrets/job/api", "token");
 const missing = await getStoreValue("vars/job/api", "nope");
 const demands = await (await listHookDemands()).json();
-await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, missing: missing.statusCode, demands }));
+// The original's names, return types (a fetch Response; env strings).
+const m: Record<string, any> = await import("./maand");
+const original = ["allocationId", "allocationIp", "allocationIndex", "isAllocationDisabled", "commandEvent", "commandName",
+  "jobName", "getStoreValue", "putRolloutOrder", "getRolloutOrder", "putJobVariable", "putJobSecret", "listJobKeys",
+  "deleteJobVariable", "deleteJobSecret", "listCommandDemands", "acquireSemaphore", "releaseSemaphore", "semaphoreStatus",
+  "getAllocationId", "getAllocationIp", "getAllocationIndex", "getEvent", "getCommand", "getJob", "kvGet", "kvPut",
+  "kvPutSecret", "getDemands"];
+const absent = original.filter((n) => typeof m[n] !== "function");
+const kv = await m.kvGet("maand/bucket", "bucket_id");
+const compat = { absent, index: typeof m.allocationIndex(), kvGetIsResponse: kv instanceof Response, status: kv.status,
+  value: (await kv.json()).value.length > 0, again: (await kv.text()).length > 0,
+  order: (await m.getRolloutOrder()) instanceof Response };
+await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, missing: missing.statusCode, demands, compat }));
 "#;
     let dir = hook_bucket(&manifest(8, r#""hook_ts": {"executed_on": ["cli"]}"#), &[("hook_ts.ts", script)]);
     let p = dir.path();
@@ -577,6 +589,9 @@ await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, miss
         assert_eq!(r["back"], "bun-0");
         assert_eq!(r["missing"], 404);
         assert_eq!(r["demands"], serde_json::json!([]));
+        let want = serde_json::json!({"absent": [], "index": "string", "kvGetIsResponse": true, "status": 200,
+                                      "value": true, "again": true, "order": true});
+        assert_eq!(r["compat"], want, "the original's maand.ts names and return types");
     }
     assert_eq!(kv_get(p, "maand/job/api", "rollout_order"), "10.0.0.2,10.0.0.1,10.0.0.3");
 }
