@@ -284,3 +284,43 @@ fn a_service_healthy_after_seconds_passes_a_hook_only_health_check_every_time() 
     let out = ok(&maand(p, &["run_command", "true", "-c", "1", "--health_check"]));
     assert_eq!(out.matches("health check passed: svc").count(), 2, "{out}");
 }
+
+/// A leader-last ordering hook as real libraries write it: it talks to the
+/// cluster with the certificates beside its file and, when it cannot, falls
+/// back to the default order silently — which restarts the leader first.
+#[test]
+fn a_leader_last_hook_finds_its_certs_and_orders_the_rollout() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = bucket(&w);
+    let p = dir.path();
+    let (leader, follower) = (&w.ips[0], &w.ips[1]);
+    job(
+        p,
+        "coord",
+        r#""hook_order": {"executed_on": ["pre_deploy"]}"#,
+        r#", "max_concurrent_upgrades": 1, "certs": {"peer": {"subject": {"common_name": "coord"}}}"#,
+    );
+    write(
+        p,
+        "workspace/jobs/coord/_hooks/hook_order.py",
+        &format!(
+            "import os, maand\n\
+             certs = os.path.join(os.path.dirname(__file__), 'certs')\n\
+             try:\n    ca = open(os.path.join(certs, 'ca.crt')).read()\n    \
+             peer = open(os.path.join(certs, 'peer.crt')).read()\n\
+             except OSError:\n    raise SystemExit(0)  # no cluster access: default order\n\
+             assert 'BEGIN CERTIFICATE' in ca and 'BEGIN CERTIFICATE' in peer\n\
+             if maand.is_one_shot():\n    maand.put_rollout_order(['{follower}', '{leader}']).raise_for_status()\n"
+        ),
+    );
+    ok(&maand(p, &["build"]));
+    // Rollout order is written by pre_deploy before this job is planned.
+    let out = ok(&maand(p, &["deploy"]));
+    assert!(out.contains(&format!("wave 0: coord (order kv {follower},{leader})")), "leader last: {out}");
+    assert_eq!(kv_get(p, "maand/job/coord", "rollout_order"), format!("{follower},{leader}"));
+    write(p, "workspace/jobs/coord/config.txt", "v2\n");
+    let out = ok(&maand(p, &["deploy", "--build"]));
+    let batches: Vec<&str> = out.lines().filter(|l| l.contains("coord update batch")).collect();
+    assert_eq!(batches.len(), 2, "{out}");
+    assert!(batches[0].contains(&format!("[{follower}]")) && batches[1].contains(&format!("[{leader}]")), "{out}");
+}
