@@ -148,6 +148,15 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                     exit_code: code,
                     duration_ms: ms,
                 })?;
+                let tail = r.as_ref().map(|r| crate::event::output_tail(&r.stdout, &r.stderr)).unwrap_or_default();
+                if !tail.is_empty() {
+                    session.record(Event::LifecycleOutput {
+                        job: req.job.clone(),
+                        ip: ip.clone(),
+                        target: req.target.clone(),
+                        tail,
+                    })?;
+                }
                 if code != Some(0) {
                     failed.push(format!("{ip}: {}", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
                 }

@@ -338,7 +338,7 @@ fn health_hooks(job: &str, ips: &[String]) -> HookCall {
 }
 
 /// The last lines of a failed run's output, indented under its line.
-fn shown_tail(output: &str) -> String {
+pub(super) fn shown_tail(output: &str) -> String {
     const LINES: usize = 20;
     let lines: Vec<&str> = output.lines().collect();
     let from = lines.len().saturating_sub(LINES);

@@ -509,11 +509,12 @@ impl DeployMachine {
                     // deploy tries again (a disabled allocation is never
                     // stopped by anything else).
                     let e = Error::op(format!(
-                        "reconcile: {} on {}: make stop failed ({}){}: it is not marked stopped",
+                        "reconcile: {} on {}: make stop failed ({}){}: it is not marked stopped{}",
                         it.job,
                         it.ip,
                         r.exit_code.map_or("did not run".into(), |c| format!("exit {c}")),
-                        if r.detail.is_empty() { String::new() } else { format!(": {}", r.detail) }
+                        if r.detail.is_empty() { String::new() } else { format!(": {}", r.detail) },
+                        job::shown_tail(&r.output)
                     ));
                     // Outside a job, failing it ends the deploy.
                     self.push_front(vec![Op::Step(Step::Record(events)), Op::FailJob(e)]);
