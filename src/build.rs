@@ -7,7 +7,7 @@ use crate::certs;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::event::{BuildInputs, Event, KvValue, SealAlg};
-use crate::hooks::{HookRequest, run_hooks};
+use crate::hooks::{HookRequest, run_hooks_counted};
 use crate::kv::seal::KvKey;
 use crate::plan::build::{BuildContext, plan_build};
 use crate::state::CertRecord;
@@ -171,8 +171,10 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         extra: Default::default(),
         lifecycle: None,
     };
-    if let Err(e) = run_hooks(&mut session, &req) {
-        return session.finish(Err(e));
+    match run_hooks_counted(&mut session, &req) {
+        // The hooks' KV writes are changes of this build too.
+        Ok((_, kv)) => changes += kv,
+        Err(e) => return session.finish(Err(e)),
     }
     let id = session.id();
     let cat = &session.state().catalog;

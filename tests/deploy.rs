@@ -312,7 +312,11 @@ fn a_failing_job_leaves_earlier_promotions_and_the_rerun_touches_only_it() {
     ok(&maand(p, &["build"]));
     let o = maand(p, &["deploy"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("job app: hook hook_check of job app (post_deploy) failed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("  failed app (wave 1): hook hook_check of job app (post_deploy) failed"),
+        "{}",
+        stderr(&o)
+    );
     let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
     // previous_hash is what was last promoted (current_hash: last staged).
     let promoted = |job: &str| deps.iter().filter(|d| d["job"] == job && d["previous_hash"] != "").count();

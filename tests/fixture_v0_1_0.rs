@@ -109,7 +109,10 @@ fn kind_index(e: &Event) -> Option<usize> {
         | Event::JobStaged(_)
         | Event::ReconcilePlanned(_)
         | Event::HookRunPlanned(_)
-        | Event::BuildPlanned(_) => {
+        | Event::BuildPlanned(_)
+        | Event::JobDeployFailed { .. }
+        | Event::JobDeploySkipped { .. }
+        | Event::LifecycleOutput { .. } => {
             return None;
         }
     })

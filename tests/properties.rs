@@ -414,6 +414,11 @@ fn event() -> BoxedStrategy<Event> {
                 }))
             })
             .boxed(),
+        (s(), u(), s()).prop_map(|(job, wave, reason)| Event::JobDeployFailed { job, wave, reason }).boxed(),
+        (s(), u(), s()).prop_map(|(job, wave, reason)| Event::JobDeploySkipped { job, wave, reason }).boxed(),
+        (s(), s(), s(), s())
+            .prop_map(|(job, ip, target, tail)| Event::LifecycleOutput { job, ip, target, tail })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }

@@ -497,6 +497,79 @@ pub enum Event {
     /// A build's inputs beside the state, recorded before its plan's
     /// events. Informational; `replay --check` plans the build again.
     BuildPlanned(Box<BuildInputs>),
+    /// A deploy failed one job (staging, templates, a hook, a lifecycle
+    /// batch, a health gate): the job's other steps were dropped, the
+    /// deploy went on with the jobs that do not demand it. Informational.
+    JobDeployFailed {
+        /// Job.
+        job: String,
+        /// Its wave (`deployment_seq`).
+        wave: u64,
+        /// Why, as the operator is told.
+        reason: String,
+    },
+    /// A deploy skipped a job because it demands (transitively) a job that
+    /// failed or was skipped in the same deploy. Informational.
+    JobDeploySkipped {
+        /// Job.
+        job: String,
+        /// Its wave (`deployment_seq`).
+        wave: u64,
+        /// Why (names the demanded job).
+        reason: String,
+    },
+    /// The end of a lifecycle target's output on one worker (stdout and
+    /// stderr, bounded), recorded beside its [`Event::LifecycleRan`].
+    /// Informational.
+    LifecycleOutput {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// `start`, `stop`, `restart`, `reload`.
+        target: String,
+        /// The last lines of output (at most [`LIFECYCLE_TAIL_BYTES`]).
+        tail: String,
+    },
+}
+
+/// The most bytes of a lifecycle target's output kept in the journal.
+pub const LIFECYCLE_TAIL_BYTES: usize = 4096;
+
+/// The end of a target's output as the journal keeps it: stdout, then
+/// stderr (where failures are explained), cut to the last
+/// [`LIFECYCLE_TAIL_BYTES`] at a line start.
+pub fn output_tail(stdout: &str, stderr: &str) -> String {
+    let mut all = String::new();
+    for part in [stdout, stderr] {
+        if !part.trim().is_empty() {
+            all.push_str(part.trim_end_matches('\n'));
+            all.push('\n');
+        }
+    }
+    if all.len() <= LIFECYCLE_TAIL_BYTES {
+        return all;
+    }
+    let mut start = all.len() - LIFECYCLE_TAIL_BYTES;
+    while !all.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = &all[start..];
+    cut.find('\n').map_or(cut, |i| &cut[i + 1..]).to_string()
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_whole_last_lines_within_the_bound() {
+        assert_eq!(output_tail("a\nb\n", "err\n"), "a\nb\nerr\n");
+        assert_eq!(output_tail("", "  \n"), "");
+        let long: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+        let t = output_tail(&long, "boom\n");
+        assert!(t.len() <= LIFECYCLE_TAIL_BYTES && t.starts_with("line ") && t.ends_with("line 1999\nboom\n"), "{t}");
+    }
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -621,6 +694,9 @@ impl Event {
             Event::ReconcilePlanned(_) => "reconcile_planned",
             Event::HookRunPlanned(_) => "hook_run_planned",
             Event::BuildPlanned(_) => "build_planned",
+            Event::JobDeployFailed { .. } => "job_deploy_failed",
+            Event::JobDeploySkipped { .. } => "job_deploy_skipped",
+            Event::LifecycleOutput { .. } => "lifecycle_output",
         }
     }
 
@@ -659,6 +735,9 @@ impl Event {
                     | Event::ReconcilePlanned(_)
                     | Event::HookRunPlanned(_)
                     | Event::BuildPlanned(_)
+                    | Event::JobDeployFailed { .. }
+                    | Event::JobDeploySkipped { .. }
+                    | Event::LifecycleOutput { .. }
             )
     }
 }
@@ -864,6 +943,11 @@ impl Event {
                     .collect::<Vec<_>>()
                     .join(" | ")
             ),
+            Event::JobDeployFailed { job, wave, reason } => format!("wave {wave}: {job} FAILED: {reason}"),
+            Event::JobDeploySkipped { job, wave, reason } => format!("wave {wave}: {job} skipped: {reason}"),
+            Event::LifecycleOutput { job, ip, target, tail } => {
+                format!("{job} on {ip} make {target} output ({} lines)", tail.lines().count())
+            }
         }
     }
 }

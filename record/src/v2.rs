@@ -71,7 +71,8 @@ pub enum KvValueV2 {
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
 /// 37: `PeerSetRecorded`, 38: `LegacyImported`, 39: `LegacyDeploymentImported`,
 /// 40: `KvImported`, 41: `AllocationHealthFailed`, 42: `JobStaged`,
-/// 43: `ReconcilePlanned`, 44: `HookRunPlanned`, 45: `BuildPlanned`).
+/// 43: `ReconcilePlanned`, 44: `HookRunPlanned`, 45: `BuildPlanned`, 46: `JobDeployFailed`,
+/// 47: `JobDeploySkipped`, 48: `LifecycleOutput`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -285,6 +286,25 @@ pub enum EventV2 {
     HookRunPlanned(Box<HookRunPlanV2>),
     /// A build's inputs beside the state.
     BuildPlanned(Box<BuildInputsV2>),
+    /// A deploy failed one job; the others went on.
+    JobDeployFailed {
+        job: String,
+        wave: u64,
+        reason: String,
+    },
+    /// A deploy skipped a job that demands a failed or skipped one.
+    JobDeploySkipped {
+        job: String,
+        wave: u64,
+        reason: String,
+    },
+    /// The bounded end of a lifecycle target's output on one worker.
+    LifecycleOutput {
+        job: String,
+        ip: String,
+        target: String,
+        tail: String,
+    },
 }
 
 /// Whose peer set a `PeerSetRecorded` records.

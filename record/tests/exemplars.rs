@@ -369,6 +369,18 @@ pub fn events_v2() -> Vec<EventV2> {
         purge_job_kv: false,
         scrape_rendered: map(&[("prom", "scrape_configs: []\n")]),
     })));
+    v.push(EventV2::JobDeployFailed {
+        job: s("api"),
+        wave: 1,
+        reason: s("staging: api/config.json.tpl line 3: function \"nope\" not defined"),
+    });
+    v.push(EventV2::JobDeploySkipped { job: s("frontend"), wave: 2, reason: s("demands job api, which failed") });
+    v.push(EventV2::LifecycleOutput {
+        job: s("api"),
+        ip: s("10.0.0.1"),
+        target: s("start"),
+        tail: s("starting api\nmake: *** [start] Error 1\n"),
+    });
     v
 }
 

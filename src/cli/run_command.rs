@@ -20,7 +20,8 @@ pub struct RunCommandArgs {
     /// stops the run.
     #[arg(short = 'c', long = "concurrency", default_value_t = 1)]
     pub concurrency: usize,
-    /// Health-check every job after each batch (a failure stops the run).
+    /// After every batch, gate on every job's health (probes and
+    /// health_check hooks, waiting as `maand health_check --wait`).
     #[arg(long = "health_check")]
     pub health_check: bool,
 }
@@ -38,7 +39,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs
     let health_check = args.health_check;
     super::in_session(&mut bucket, "run_command", |session| {
         run_command::run(session, &transport, &bucket_id, &ips, &command, args.concurrency, &mut |session| {
-            if health_check { super::health_check::check_all(session, &transport, &[], false, false) } else { Ok(()) }
+            if health_check { super::health_check::check_all(session, &transport, &[], true, false) } else { Ok(()) }
         })
     })
 }

@@ -7,7 +7,7 @@ use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
 use crate::error::{Error, Result};
-use crate::event::{Event, PeerScope, Staging};
+use crate::event::{Event, PeerScope, Staging, output_tail};
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
@@ -43,6 +43,7 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             Step::Done(result) => return result,
             Step::Record(events) => {
                 for e in events {
+                    log_job_issue(&e);
                     session.record(e)?;
                 }
                 Outcome::Done
@@ -98,7 +99,15 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                     extra: call.extra.clone(),
                     lifecycle: call.lifecycle.clone(),
                 };
-                Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
+                Outcome::Hooks(match call.retry {
+                    None => env.hooks.run(session, &req).map(|_| ()),
+                    Some(policy) => {
+                        super::health::retry_hooks(policy, &|| env.workers.now(), &|d| env.workers.sleep(d), |_| {
+                            env.hooks.run(session, &req).map(|_| ())
+                        })
+                        .map(|_| ())
+                    }
+                })
             }
             Step::Stop { job, ip, version } => Outcome::Remote(logged(
                 &job,
@@ -176,6 +185,20 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
     }
 }
 
+/// A job's failure or skip also goes to `logs/` (the journal has it too).
+fn log_job_issue(e: &crate::event::Event) {
+    use crate::event::Event;
+    match e {
+        Event::JobDeployFailed { job, reason, .. } => {
+            crate::logs::record(&[("event", "job_failed"), ("job", job), ("msg", reason)])
+        }
+        Event::JobDeploySkipped { job, reason, .. } => {
+            crate::logs::record(&[("event", "job_skipped"), ("job", job), ("msg", reason)])
+        }
+        _ => {}
+    }
+}
+
 /// One worker operation under the fan-out failure policy (a panic is
 /// that worker's failure).
 fn one<T: Send>(ip: &str, f: impl Fn(&str) -> Result<T> + Sync) -> Result<T> {
@@ -210,6 +233,7 @@ fn run_result(ip: &str, r: Remote, t: Instant) -> RunResult {
         exit_code: r.code,
         duration_ms: t.elapsed().as_millis() as u64,
         detail: r.stderr.trim().lines().last().unwrap_or("").to_string(),
+        output: output_tail(&r.stdout, &r.stderr),
     }
 }
 
@@ -347,15 +371,24 @@ fn lifecycle(env: &Env<'_>, job: &str, phase: &str, runs: &[LifecycleRun]) -> Ve
                 Err(panicked) => (Err(panicked), 0),
             };
             let res = match out {
-                Ok(out) => RunResult {
-                    ip: run.ip.clone(),
-                    exit_code: out.code,
-                    duration_ms: ms,
-                    detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
-                },
-                Err(e) => {
-                    RunResult { ip: run.ip.clone(), exit_code: None, duration_ms: ms, detail: e.message().to_string() }
+                Ok(out) => {
+                    // Every line to logs/ (per worker and run), the end to the journal.
+                    crate::ops::log_output(Some(job), &run.ip, phase, &out);
+                    RunResult {
+                        ip: run.ip.clone(),
+                        exit_code: out.code,
+                        duration_ms: ms,
+                        detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+                        output: output_tail(&out.stdout, &out.stderr),
+                    }
                 }
+                Err(e) => RunResult {
+                    ip: run.ip.clone(),
+                    exit_code: None,
+                    duration_ms: ms,
+                    detail: e.message().to_string(),
+                    output: String::new(),
+                },
             };
             let outcome = format!(
                 "make {}: {} ({ms} ms){}",

@@ -15,7 +15,7 @@ use crate::bucket::{Bucket, session_info};
 use crate::error::{Error, Result};
 use crate::hooks::{HookRunner, ProcessHooks};
 use crate::kv::seal::KvKey;
-use crate::plan::deploy::DeployInput;
+use crate::plan::deploy::{DeployInput, DeployResult, JobIssue};
 use crate::plan::rollout::RolloutFlags;
 use crate::transport::Transport;
 pub use workers::{SshWorkers, Workers, runner_command};
@@ -50,9 +50,32 @@ pub struct DeployReport {
     pub promoted: Vec<String>,
     /// Jobs already up to date.
     pub up_to_date: Vec<String>,
+    /// Jobs that failed, and why (the other jobs went on).
+    pub failed: Vec<JobIssue>,
+    /// Jobs skipped because they demand a failed or skipped job, and why.
+    pub skipped: Vec<JobIssue>,
 }
 
-/// Run a deploy on an open bucket over SSH, with hook processes.
+impl DeployReport {
+    /// `Err` with the summary of every failed and skipped job (exit 1)
+    /// when there is one, else the report.
+    pub fn into_result(self) -> Result<DeployReport> {
+        let summary = DeployResult {
+            promoted: self.promoted.clone(),
+            up_to_date: self.up_to_date.clone(),
+            failed: self.failed.clone(),
+            skipped: self.skipped.clone(),
+        };
+        match summary.failure() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+}
+
+/// Run a deploy on an open bucket over SSH, with hook processes. A deploy
+/// that failed or skipped jobs is `Ok` with them listed
+/// ([`DeployReport::into_result`] makes it the command's error).
 pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     check_jobs(bucket, opts)?;
     let bucket_id = bucket.require_id()?;
@@ -76,7 +99,7 @@ pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     }
     let paths = bucket.paths.clone();
     let workers = SshWorkers::new(&transport, &paths, &bucket_id);
-    run_with(bucket, opts, &workers, &ProcessHooks)
+    run_report(bucket, opts, &workers, &ProcessHooks)
 }
 
 /// `--jobs` names only known jobs.
@@ -90,8 +113,21 @@ fn check_jobs(bucket: &Bucket, opts: &DeployOptions) -> Result<()> {
 }
 
 /// Run a deploy on an open bucket with the given workers and hook runner
-/// (the real ones, or the simulation's).
+/// (the real ones, or the simulation's); failed or skipped jobs are the
+/// error.
 pub fn run_with(
+    bucket: &mut Bucket,
+    opts: &DeployOptions,
+    workers: &dyn Workers,
+    hooks: &dyn HookRunner,
+) -> Result<DeployReport> {
+    run_report(bucket, opts, workers, hooks)?.into_result()
+}
+
+/// [`run_with`], a deploy that failed or skipped jobs being `Ok` with them
+/// listed in the report (the session then ends failed, what was promoted
+/// staying promoted).
+pub fn run_report(
     bucket: &mut Bucket,
     opts: &DeployOptions,
     workers: &dyn Workers,
@@ -133,9 +169,24 @@ pub fn run_with(
     let mut session = bucket.begin(info)?;
     let result = exec::execute(&mut session, &env, input);
     match result {
+        // A job failed or was skipped: the others ran (and what they
+        // promoted is checkpointed); the command fails with the summary.
+        Ok(r) if r.failure().is_some() => {
+            let e = r.failure().unwrap_or_else(|| Error::op("deploy failed"));
+            crate::logs::record(&[("event", "deploy_failed"), ("msg", e.message())]);
+            let session_id = session.id();
+            session.fail(&e)?;
+            let (promoted, up_to_date, failed, skipped) = (r.promoted, r.up_to_date, r.failed, r.skipped);
+            Ok(DeployReport { session: session_id, update_seq, promoted, up_to_date, failed, skipped })
+        }
         Ok(r) if !opts.dry_run => {
-            let report =
-                DeployReport { session: session.id(), update_seq, promoted: r.promoted, up_to_date: r.up_to_date };
+            let report = DeployReport {
+                session: session.id(),
+                update_seq,
+                promoted: r.promoted,
+                up_to_date: r.up_to_date,
+                ..Default::default()
+            };
             // Best-effort; only a journal error stops the commit.
             if let Err(e) = crate::prometheus::push::after_deploy(&mut session, &kv_key) {
                 return session.finish(Err(e));
@@ -146,7 +197,13 @@ pub fn run_with(
         Ok(r) => {
             // A dry run persists nothing: end the session without committing.
             session.fail(&Error::op("dry run: nothing persisted"))?;
-            Ok(DeployReport { session: 0, update_seq, promoted: r.promoted, up_to_date: r.up_to_date })
+            Ok(DeployReport {
+                session: 0,
+                update_seq,
+                promoted: r.promoted,
+                up_to_date: r.up_to_date,
+                ..Default::default()
+            })
         }
         Err(e) => session.finish(Err(e)),
     }

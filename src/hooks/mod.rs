@@ -103,6 +103,13 @@ pub fn new_token() -> Result<String> {
 /// Run the hooks `req` names inside `session`, recording every invocation
 /// and every KV write. Returns how many hooks ran (0 starts no API server).
 pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize> {
+    run_hooks_counted(session, req).map(|(hooks, _)| hooks)
+}
+
+/// [`run_hooks`], also counting the KV changes (puts, deletes) the hooks'
+/// writes recorded.
+pub fn run_hooks_counted(session: &mut dyn Recorder, req: &HookRequest) -> Result<(usize, usize)> {
+    let mut kv_changes = 0;
     let mut todo: Vec<(String, String, String)> = Vec::new();
     for job in &req.jobs {
         let Some(j) = session.state().catalog.jobs.get(job) else { continue };
@@ -113,7 +120,7 @@ pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize>
         }
     }
     if todo.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let paths = session.paths().clone();
     let port = session.hook_api_port();
@@ -157,11 +164,26 @@ pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize>
         session.record(Event::HookRunPlanned(Box::new(recorded_plan(&run, &batches))))?;
         runner.run(&base, job, hook, script, req.event, &batches, &mut |events| {
             for e in events {
+                kv_changes += usize::from(kv_change(session.state(), &e));
                 session.record(e)?;
             }
             session.flush()
         })?;
     }
     drop(server);
-    Ok(todo.len())
+    Ok((todo.len(), kv_changes))
+}
+
+/// Whether recording `e` changes a KV value: a put of another value (a
+/// sealed one always differs: fresh nonce) or a delete of a live key.
+fn kv_change(state: &crate::state::State, e: &crate::event::Event) -> bool {
+    use crate::event::{Event, KvValue};
+    match e {
+        Event::KvPut { namespace, key, value: KvValue::Plain(v), .. } => {
+            !matches!(state.kv.get(namespace, key).as_deref(), Some(KvValue::Plain(old)) if old == v)
+        }
+        Event::KvPut { .. } => true,
+        Event::KvDeleted { namespace, key, .. } => state.kv.get(namespace, key).is_some(),
+        _ => false,
+    }
 }

@@ -330,6 +330,9 @@ events! {
         LegacyDeploymentImported { job, ip, alloc_id, hash, version },
         KvImported { namespace, key, version, value, ttl, at },
         AllocationHealthFailed { job, ip, hash, version },
+        JobDeployFailed { job, wave, reason },
+        JobDeploySkipped { job, wave, reason },
+        LifecycleOutput { job, ip, target, tail },
     ],
     v2_only_tuple: [JobStaged, ReconcilePlanned, HookRunPlanned, BuildPlanned],
 }

@@ -63,24 +63,34 @@ pub fn show_output(job: Option<&str>, ip: &str, phase: &str, r: &Result<crate::t
     let who = job.map_or_else(|| ip.to_string(), |j| format!("{j}@{ip}"));
     match r {
         Ok(out) => {
-            for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
+            for (mark, text) in [('|', &out.stdout), ('!', &out.stderr)] {
                 for line in text.lines() {
                     println!("{who} {mark} {line}");
-                    crate::logs::record(&[
-                        ("event", "output"),
-                        ("job", job.unwrap_or("")),
-                        ("worker", ip),
-                        ("phase", phase),
-                        ("stream", stream),
-                        ("msg", line),
-                    ]);
                 }
             }
+            log_output(job, ip, phase, out);
             out.code
         }
         Err(e) => {
             println!("{who} ! {e}");
             None
+        }
+    }
+}
+
+/// Log every line of a remote result's output (`logs/`: the run's file and
+/// the worker's), one `output` record per line with its stream.
+pub fn log_output(job: Option<&str>, ip: &str, phase: &str, out: &crate::transport::Remote) {
+    for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        for line in text.lines() {
+            crate::logs::record(&[
+                ("event", "output"),
+                ("job", job.unwrap_or("")),
+                ("worker", ip),
+                ("phase", phase),
+                ("stream", stream),
+                ("msg", line),
+            ]);
         }
     }
 }

@@ -123,7 +123,10 @@ impl State {
             | Event::JobStaged(_)
             | Event::ReconcilePlanned(_)
             | Event::HookRunPlanned(_)
-            | Event::BuildPlanned(_) => {}
+            | Event::BuildPlanned(_)
+            | Event::JobDeployFailed { .. }
+            | Event::JobDeploySkipped { .. }
+            | Event::LifecycleOutput { .. } => {}
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
                 let key = (job.clone(), ip.clone());
                 self.ready.remove(&key);

@@ -140,7 +140,10 @@ struct DemandJson {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckJson {
-    /// Probes; all must pass on every active allocation.
+    /// Probes; all must pass on every active allocation. None (health
+    /// judged by `health_check` hooks only, with this `wait`) is valid, as
+    /// in the original.
+    #[serde(default)]
     pub checks: Vec<Probe>,
     /// Per-probe timeout.
     #[serde(default = "default_timeout")]
@@ -151,6 +154,14 @@ pub struct HealthCheckJson {
 
 fn default_timeout() -> u64 {
     5
+}
+
+impl HealthCheckJson {
+    /// No probes, the default timeout and wait: how a job without a
+    /// `health_check` configuration gates on its `health_check` hooks.
+    pub fn hooks_only() -> HealthCheckJson {
+        HealthCheckJson { checks: Vec::new(), timeout_seconds: default_timeout(), wait: None }
+    }
 }
 
 /// Retry policy of health checks.
@@ -539,6 +550,14 @@ mod tests {
         assert_eq!(m.hooks["hook_migrate"].executed_on, [HookEvent::PreDeploy, HookEvent::Cli]);
         assert_eq!(m.hooks["hook_migrate"].demand.as_ref().unwrap().min_version.as_ref().unwrap().to_string(), "2.0.0");
         assert!(m.certs["tls"].one);
+        // Health judged by a hook only: wait and timeout, no checks (valid in the original).
+        let h = parse_manifest(
+            "hooked",
+            r#"{"health_check":{"wait":{"attempts":5,"interval_seconds":1},"timeout_seconds":3}}"#,
+        )
+        .unwrap();
+        let hc = h.health_check.unwrap();
+        assert!(hc.checks.is_empty() && hc.wait.unwrap().attempts == 5 && hc.timeout_seconds == 3);
         let d = parse_manifest("solo", "{}").unwrap();
         assert_eq!(d.selectors, ["solo"]);
         assert_eq!(d.max_concurrent_upgrades, 1);
