@@ -6,8 +6,8 @@ use crate::bucket::{Bucket, session_info};
 use crate::certs;
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::event::{Event, KvValue, SealAlg};
-use crate::hooks::{HookRequest, run_hooks};
+use crate::event::{BuildInputs, Event, KvValue, SealAlg};
+use crate::hooks::{HookRequest, run_hooks_counted};
 use crate::kv::seal::KvKey;
 use crate::plan::build::{BuildContext, plan_build};
 use crate::state::CertRecord;
@@ -43,7 +43,15 @@ pub struct BuildReport {
 /// Run a build on an open bucket.
 pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     let t = std::time::Instant::now();
-    let ws = workspace::load(&bucket.paths, &bucket.conf)?;
+    let raw = workspace::read(&bucket.paths, &bucket.conf)?;
+    // What the original maand accepted is noted, never ignored silently.
+    let (ws, warnings, deprecated) = workspace::assemble_noting(&raw)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for d in deprecated {
+        eprintln!("deprecated: {d}");
+    }
     tracing::info!(ms = t.elapsed().as_millis() as u64, "workspace loaded");
     let bucket_id = bucket.require_id()?;
     let ca_pem = std::fs::read_to_string(bucket.paths.ca_crt())
@@ -94,9 +102,12 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     };
 
     let t = std::time::Instant::now();
+    let inputs = build_inputs(&raw, &ctx);
     let mut session = bucket.begin(session_info("build"))?;
     let mut changes = plan.events.len();
     let recorded: Result<()> = (|| {
+        // First, so `replay --check` can plan this build again.
+        session.record(Event::BuildPlanned(Box::new(inputs)))?;
         for e in plan.events {
             session.record(e)?;
         }
@@ -163,8 +174,10 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         extra: Default::default(),
         lifecycle: None,
     };
-    if let Err(e) = run_hooks(&mut session, &req) {
-        return session.finish(Err(e));
+    match run_hooks_counted(&mut session, &req) {
+        // The hooks' KV writes are changes of this build too.
+        Ok((_, kv)) => changes += kv,
+        Err(e) => return session.finish(Err(e)),
     }
     let id = session.id();
     let cat = &session.state().catalog;
@@ -184,4 +197,33 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     session.commit()?;
     tracing::info!(ms = t.elapsed().as_millis() as u64, "committed");
     Ok(report)
+}
+
+/// What `replay --check` needs beside the state to plan this build again:
+/// the workspace's own files, a digest of every job file (their contents
+/// enter the journal through the build's file events), and the context.
+fn build_inputs(raw: &workspace::RawWorkspace, ctx: &BuildContext) -> BuildInputs {
+    BuildInputs {
+        files: raw.files.clone(),
+        job_overrides_file: raw.job_overrides_file.clone(),
+        job_files: raw
+            .jobs
+            .iter()
+            .map(|(job, files)| {
+                (job.clone(), files.iter().map(|(p, f)| (p.clone(), file_digest(&f.content, f.mode))).collect())
+            })
+            .collect(),
+        now: ctx.now,
+        ca_pem: ctx.ca_pem.clone(),
+        ca_fingerprint: ctx.ca_fingerprint.clone(),
+        certs_renewal_buffer_days: ctx.certs_renewal_buffer_days,
+        purge_job_kv: ctx.purge_job_kv,
+        scrape_rendered: ctx.scrape_rendered.clone(),
+    }
+}
+
+/// `sha256:mode` of a job file, as a build records it.
+pub fn file_digest(content: &[u8], mode: u32) -> String {
+    use sha2::Digest;
+    format!("{}:{mode:o}", hex::encode(sha2::Sha256::digest(content)))
 }

@@ -57,6 +57,8 @@ pub fn record(fields: &[(&str, &str)]) {
     append(&log.logs.join("runs").join(log.run.to_string()).join("maand.log"), &line);
     if let Some(w) = rec.get("worker").filter(|w| !w.is_empty()) {
         append(&log.logs.join(format!("{w}.log")), &line);
+        // The original's run directory also holds one file per worker.
+        append(&log.logs.join("runs").join(log.run.to_string()).join(format!("{w}.log")), &line);
     }
 }
 

@@ -18,7 +18,11 @@ fn main() {
         _ => tracing::Level::WARN,
     };
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
-    let cli = maand::cli::Cli::parse();
+    let (args, notes) = maand::cli::legacy::rewrite(std::env::args_os().collect());
+    for note in notes {
+        eprintln!("deprecated: {note}");
+    }
+    let cli = maand::cli::Cli::parse_from(args);
     let journal = maand::bucket::BucketPaths::new(cli.bucket.as_deref().unwrap_or(std::path::Path::new("."))).journal();
     if let Err(e) = maand::process::guard_journal(&journal, || maand::cli::run(cli)) {
         eprintln!("maand: error: {}", maand::process::render_error(&e));

@@ -277,4 +277,5 @@ fn gc_after_a_job_is_removed() {
     let first_build = ok(&journal(p, &["show", "2"]));
     assert!(first_build.contains("job_upserted         job web"), "{first_build}");
     ok(&journal(p, &["verify"]));
+    replay_checks(p, &["build", "reconcile", "staged", "rollout"]);
 }

@@ -51,16 +51,9 @@ fn history(w: &TestWorkers, p: &Path, ip: &str) -> String {
     std::fs::read_to_string(w.opt(ip).join(bid).join("jobs/web/data/history")).unwrap_or_default()
 }
 
-/// The determinism check passes on every recorded deploy, and a perturbed
-/// planner is caught.
-fn replay_checks(p: &Path) {
-    let out = ok(&journal(p, &["replay", "--check"]));
-    assert!(out.contains("replanned identically") && !out.starts_with("replay --check: 0 plan"), "{out}");
-    let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("TEST SWITCH --inject-nondeterminism is on"), "{}", stderr(&o));
-}
+/// What every deploy re-derives in `replay --check` (hooks when a job has some).
+const DEPLOY: &[&str] = &["build", "reconcile", "staged", "rollout"];
+const DEPLOY_HOOKS: &[&str] = &["build", "reconcile", "staged", "rollout", "hooks"];
 
 fn deploy(p: &Path, extra: &[&str]) -> String {
     let mut args = vec!["deploy"];
@@ -119,7 +112,7 @@ fn first_deploy_unchanged_redeploy_and_rolling_one_file_change() {
         "{shown}"
     );
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY);
 }
 
 #[test]
@@ -174,7 +167,7 @@ fn reload_globs_dry_run_version_bump_force_and_sync_only() {
         "<h1>v3</h1>\n"
     );
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY);
 }
 
 /// A template printing `.CurrentVersion` and `.UpdateSeq` (issue 13): start,
@@ -220,7 +213,7 @@ fn current_version_in_a_template_restarts_once_per_version() {
         assert_eq!(shipped(ip), "running=1.0.0 target=1.1.0 seq=3\n");
     }
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY);
 }
 
 #[test]
@@ -289,7 +282,7 @@ open(os.path.join(os.environ['BUCKET_ROOT'], 'stopped-' + os.environ['ALLOCATION
     let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
     assert!(deps.iter().filter(|d| d["worker_ip"] == gone.as_str()).all(|d| d["current_hash"] == ""), "{deps:?}");
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY_HOOKS);
 }
 
 #[test]
@@ -319,16 +312,21 @@ fn a_failing_job_leaves_earlier_promotions_and_the_rerun_touches_only_it() {
     ok(&maand(p, &["build"]));
     let o = maand(p, &["deploy"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("job app: hook hook_check of job app (post_deploy) failed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("  failed app (wave 1): hook hook_check of job app (post_deploy) failed"),
+        "{}",
+        stderr(&o)
+    );
     let deps: Vec<serde_json::Value> = serde_json::from_str(&ok(&maand(p, &["cat", "deployments", "--json"]))).unwrap();
-    let promoted = |job: &str| deps.iter().filter(|d| d["job"] == job && d["current_hash"] != "").count();
+    // previous_hash is what was last promoted (current_hash: last staged).
+    let promoted = |job: &str| deps.iter().filter(|d| d["job"] == job && d["previous_hash"] != "").count();
     assert_eq!((promoted("web"), promoted("app")), (2, 0), "{deps:?}");
     write(p, "fixed", "");
     let out = deploy(p, &[]);
     assert!(out.contains("app: promoted") && !out.contains("web: promoted"), "{out}");
     assert_eq!(history(&w, p, &w.ips[0]), "start 1.0.0\n", "web was not restarted");
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY_HOOKS);
 }
 
 #[test]
@@ -364,7 +362,7 @@ fn health_gate_failing_in_batch_two_resumes_without_restarting_batch_one() {
     let out = deploy(p, &[]);
     assert!(out.contains("0 promoted") || out.contains("nothing promoted"), "{out}");
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY);
 }
 
 #[test]
@@ -411,7 +409,7 @@ fn pre_deploy_rollout_order_override_audit_and_replay() {
     assert_eq!(before["deployed"], 0);
     let now: serde_json::Value = serde_json::from_str(&ok(&journal(p, &["replay"]))).unwrap();
     assert_eq!(now["deployed"], 3);
-    replay_checks(p);
+    replay_checks(p, DEPLOY_HOOKS);
 }
 
 #[test]
@@ -464,7 +462,7 @@ fn kill_9_mid_batch_then_the_next_deploy_completes() {
         assert!(history(&w, p, ip).ends_with("start 1.0.0\n"), "{}", history(&w, p, ip));
     }
     ok(&journal(p, &["verify"]));
-    replay_checks(p);
+    replay_checks(p, DEPLOY);
 }
 
 #[test]
@@ -499,4 +497,57 @@ fn job_control_hook_replaces_the_makefile_lifecycle() {
             .unwrap()
             .ends_with(&format!("job_control new= updated={both}\n"))
     );
+    replay_checks(p, DEPLOY_HOOKS);
+}
+
+/// A port of `ip` accepts connections.
+fn listening(ip: &str, port: &str) -> bool {
+    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
+}
+
+#[test]
+fn a_worker_leaving_with_two_jobs_has_both_stopped_before_its_directory_is_wiped() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = setup(&w, 2, "always");
+    let p = dir.path();
+    // A second service job on the same workers, with its own port.
+    let m =
+        std::fs::read_to_string(p.join("workspace/jobs/web/manifest.json")).unwrap().replace("web_port", "api_port");
+    write(p, "workspace/jobs/api/manifest.json", &m);
+    write(p, "workspace/jobs/api/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/api/config.env.tpl", "IP={{ .WorkerIP }}\nPORT={{ get \"maand/bucket\" \"api_port\" }}\n");
+    ok(&maand(p, &["build"]));
+    deploy(p, &[]);
+    let leaving = w.ips[1].clone();
+    let ports = [kv_get(p, "maand/bucket", "web_port"), kv_get(p, "maand/bucket", "api_port")];
+    for port in &ports {
+        assert!(listening(&leaving, port), "{leaving}:{port} serves after the deploy");
+    }
+    // The dry run previews both stops and the wipe, and changes nothing.
+    let ws = format!(r#"[{{"host": "{}", "labels": ["web"]}}]"#, w.ips[0]);
+    write(p, "workspace/workers.json", &ws);
+    ok(&maand(p, &["build"]));
+    let out = deploy(p, &["--dry-run"]);
+    for job in ["api", "web"] {
+        assert!(
+            out.contains(&format!(
+                "reconcile (dry run): {job} on {leaving}: would stop, then remove its files (worker left the bucket"
+            )),
+            "{out}"
+        );
+    }
+    assert!(listening(&leaving, &ports[0]) && listening(&leaving, &ports[1]), "a dry run stops nothing");
+    let out = deploy(p, &[]);
+    for job in ["api", "web"] {
+        assert!(out.contains(&format!("reconcile: {job} on {leaving}: stopped (ok)")), "{out}");
+        assert!(out.contains(&format!("reconcile: {job} on {leaving}: removed (worker left the bucket)")), "{out}");
+    }
+    for port in &ports {
+        assert!(!listening(&leaving, port), "{leaving}:{port} still serves: a job kept running after the wipe");
+    }
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    assert!(!w.opt(&leaving).join(bid).exists(), "the bucket directory is wiped");
+    ok(&journal(p, &["verify"]));
+    replay_checks(p, DEPLOY);
 }

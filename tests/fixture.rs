@@ -175,6 +175,10 @@ fn format1_build_fixture_replays_to_the_expected_catalog() {
         }
         _ => false,
     });
+    // `job_name` in maand/job/<job> (the original's key, added since) is
+    // the only other thing a current build adds.
+    let rest: Vec<_> =
+        rest.into_iter().filter(|e| !matches!(e, Event::KvPut { key, .. } if key == "job_name")).collect();
     assert!(rest.is_empty(), "{rest:?}");
     assert!(migration.iter().any(|e| matches!(e, Event::PeerSetRecorded { .. })));
     // Every value reads the same after it: the derived keys equal the
@@ -191,6 +195,8 @@ fn format1_build_fixture_replays_to_the_expected_catalog() {
             })
             .collect()
     };
-    assert_eq!(live(&after), live(&state));
+    let without_job_name =
+        |v: Vec<(String, String, String)>| -> Vec<_> { v.into_iter().filter(|(_, k, _)| k != "job_name").collect() };
+    assert!(without_job_name(live(&after)) == live(&state), "the move to peer sets changed a value");
     assert!(live(&after).iter().any(|(_, k, v)| k == "peer_workers" && !v.is_empty()));
 }

@@ -240,4 +240,5 @@ fn a_killed_deploy_shows_where_it_stopped_until_rerun() {
     let audit = ok(&journal(p, &["audit", &killed.to_string()]));
     assert!(audit.contains("— resumed by session"), "{audit}");
     ok(&journal(p, &["verify"]));
+    replay_checks(p, &["build", "reconcile", "staged", "rollout"]);
 }

@@ -81,6 +81,46 @@ fn width_one_runs_three_batches_with_every_seed_variable() {
     assert_eq!(ones, 1);
 }
 
+/// The `hook_run_planned` events of the bucket's journal (JSON records).
+fn hook_plans(p: &Path) -> Vec<serde_json::Value> {
+    ok(&journal(p, &["export", "--jsonl"]))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|e| e["event"].get("HookRunPlanned").cloned())
+        .collect()
+}
+
+#[test]
+fn a_hook_run_is_recorded_as_it_ran_and_replay_check_plans_it_again() {
+    let dir = hook_bucket(&manifest(1, r#""hook_env": {"executed_on": ["cli"]}"#), &[("hook_env.py", ENV_DUMP)]);
+    let p = dir.path();
+    ok(&maand(p, &["hooks", "hook_env", "api"]));
+    let plans = hook_plans(p);
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let batches = plans[0]["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 3, "width 1: one batch per worker");
+    // Every recorded variable is the one the process saw (the API port and
+    // token are per run and not recorded).
+    for inv in batches.iter().flat_map(|b| b.as_array().unwrap()) {
+        let seen = env_of(p, inv["ip"].as_str().unwrap());
+        let env = inv["env"].as_object().unwrap();
+        assert!(env.len() >= 18 && !env.contains_key("HOOK_API_PORT") && !env.contains_key("HOOK_API_TOKEN"));
+        for (k, v) in env {
+            assert_eq!(&seen[k], v, "{k}");
+        }
+    }
+    replay_checks(p, &["build", "hooks"]);
+    // The divergence names the allocation and the variable.
+    let o = journal(p, &["replay", "--check", "--inject-nondeterminism", "hooks"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the hooks decision recorded at event")
+            && stderr(&o).contains("for job api on 10.0.0.1 differs when derived again: hook hook_env env INJECTED"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 fn kv_alloc_id(p: &Path, ip: &str) -> String {
     let allocs: Vec<serde_json::Value> =
         serde_json::from_str(&ok(&maand(p, &["cat", "allocations", "--json", "--workers", ip]))).unwrap();
@@ -137,6 +177,11 @@ with open(os.path.join(os.environ["BUCKET_ROOT"], "order-%s" % maand.allocation_
     assert!(shown.contains("maand/job/api rollout_order = \"10.0.0.3,10.0.0.1,10.0.0.2\""), "{shown}");
     assert!(shown.contains("hook_invoked"), "{shown}");
     ok(&journal(p, &["verify"]));
+    // The second run's order came from the KV the first run wrote: replay
+    // plans it from the state at that point and agrees.
+    let orders: Vec<serde_json::Value> = hook_plans(p).iter().map(|h| h["batches"][0][0]["ip"].clone()).collect();
+    assert_eq!(orders, ["10.0.0.1", "10.0.0.3"], "recorded first workers of the two runs");
+    replay_checks(p, &["build", "hooks"]);
 }
 
 const PROBE: &str = r#"
@@ -219,7 +264,7 @@ out["status"] = req("GET", "/semaphore/status?name=lock")
 out["bad_capacity"] = req("POST", "/semaphore/acquire", {"name": "x", "capacity": 65})
 out["bad_timeout"] = req("POST", "/semaphore/acquire", {"name": "x", "timeout_seconds": 3601})
 out["release"] = req("POST", "/semaphore/release", {"name": "lock"})
-out["helpers"] = [maand.get_kv_value("maand/bucket", "jobs"), maand.get_kv_value(vars_ns, "missing"),
+out["helpers"] = [maand.get_kv_value("maand/bucket", "jobs"), maand.kv_value_or_none(vars_ns, "missing"),
                   maand.list_hook_demands().json(), maand.semaphore_status("lock").json()["available"]]
 json.dump(out, open(os.path.join(root, "probe.json"), "w"))
 "#;
@@ -571,8 +616,20 @@ if (isOneShot()) {
 (await putJobSecret("token", "bun-" + process.env.BATCH_INDEX)).raiseForStatus();
 const back = await getKvValue("secrets/job/api", "token");
 const missing = await getStoreValue("vars/job/api", "nope");
-const demands = (await listHookDemands()).json();
-await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, missing: missing.statusCode, demands }));
+const demands = await (await listHookDemands()).json();
+// The original's names, return types (a fetch Response; env strings).
+const m: Record<string, any> = await import("./maand");
+const original = ["allocationId", "allocationIp", "allocationIndex", "isAllocationDisabled", "commandEvent", "commandName",
+  "jobName", "getStoreValue", "putRolloutOrder", "getRolloutOrder", "putJobVariable", "putJobSecret", "listJobKeys",
+  "deleteJobVariable", "deleteJobSecret", "listCommandDemands", "acquireSemaphore", "releaseSemaphore", "semaphoreStatus",
+  "getAllocationId", "getAllocationIp", "getAllocationIndex", "getEvent", "getCommand", "getJob", "kvGet", "kvPut",
+  "kvPutSecret", "getDemands"];
+const absent = original.filter((n) => typeof m[n] !== "function");
+const kv = await m.kvGet("maand/bucket", "bucket_id");
+const compat = { absent, index: typeof m.allocationIndex(), kvGetIsResponse: kv instanceof Response, status: kv.status,
+  value: (await kv.json()).value.length > 0, again: (await kv.text()).length > 0,
+  order: (await m.getRolloutOrder()) instanceof Response };
+await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, missing: missing.statusCode, demands, compat }));
 "#;
     let dir = hook_bucket(&manifest(8, r#""hook_ts": {"executed_on": ["cli"]}"#), &[("hook_ts.ts", script)]);
     let p = dir.path();
@@ -585,6 +642,9 @@ await Bun.write(`${root}/ts-${allocationIp()}.json`, JSON.stringify({ back, miss
         assert_eq!(r["back"], "bun-0");
         assert_eq!(r["missing"], 404);
         assert_eq!(r["demands"], serde_json::json!([]));
+        let want = serde_json::json!({"absent": [], "index": "string", "kvGetIsResponse": true, "status": 200,
+                                      "value": true, "again": true, "order": true});
+        assert_eq!(r["compat"], want, "the original's maand.ts names and return types");
     }
     assert_eq!(kv_get(p, "maand/job/api", "rollout_order"), "10.0.0.2,10.0.0.1,10.0.0.3");
 }
@@ -618,19 +678,69 @@ except maand.HTTPError:
 out = {"missing": missing, "keys": keys, "status": r.status_code, "raised": raised, "text": r.text,
        "ctx": [maand.allocation_index(), maand.job_name(), maand.hook_event(), maand.hook_name(),
                maand.is_allocation_disabled(), maand.is_single_batch(), maand.is_first_batch()],
-       "ssh": list(maand.load_ssh()), "order": maand.get_rollout_order()}
+       "ssh": [str(x) if i == 1 else x for i, x in enumerate(maand.load_ssh())], "order": maand.rollout_order()}
 json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "py.json"), "w"))
 "#;
     let dir = hook_bucket(&manifest(8, r#""hook_py": {"executed_on": ["cli"]}"#), &[("hook_py.py", script)]);
     let p = dir.path();
+    // load_ssh() raises without the key, as the original.
+    std::fs::write(p.join("secrets/worker.key"), "not used without a worker\n").unwrap();
     ok(&maand(p, &["hooks", "hook_py", "api"]));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("py.json")).unwrap()).unwrap();
     assert_eq!(r["missing"], serde_json::json!([]));
     assert_eq!(r["keys"], serde_json::json!({"vars/job/api": ["a"], "secrets/job/api": ["s"]}));
     assert_eq!((r["status"].clone(), r["raised"].clone()), (404.into(), true.into()));
-    assert_eq!(r["ctx"], serde_json::json!([1, "api", "cli", "hook_py", false, true, true]));
+    assert_eq!(r["ctx"], serde_json::json!(["1", "api", "cli", "hook_py", false, true, true]), "index: the env string");
     assert_eq!(r["ssh"], serde_json::json!(["agent", format!("{}/secrets/worker.key", p.display()), true]));
     assert_eq!(r["order"], serde_json::json!(["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+}
+
+/// Every helper of the original's maand.py: name, signature and return
+/// type (tests/helpers/contract.py holds the table; docs/hooks.md shows it).
+#[test]
+fn python_helpers_match_the_originals_table() {
+    let script = include_str!("helpers/contract.py");
+    let dir =
+        hook_bucket(&manifest(8, r#""hook_contract": {"executed_on": ["cli"]}"#), &[("hook_contract.py", script)]);
+    let p = dir.path();
+    std::fs::write(p.join("secrets/worker.key"), "not used without a worker\n").unwrap();
+    ok(&maand(p, &["hooks", "hook_contract", "api"]));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("contract-10.0.0.2.json")).unwrap()).unwrap();
+    assert_eq!(r["problems"], serde_json::json!([]), "{r:#}");
+    assert_eq!(r["checked"], 35);
+    let res = &r["results"];
+    assert_eq!(res["allocation_index"], "1", "the env string, as the original");
+    assert_eq!(res["kv_get"], 200, "kv_get is the response, as the original");
+    assert_eq!(res["get_kv_value"], kv_get(p, "maand/bucket", "bucket_id"));
+    assert_eq!(res["get_kv_value_missing"], 404, "get_kv_value raises on a missing key");
+    assert_eq!(res["command_event"], "cli");
+    assert_eq!(res["command_name"], "hook_contract");
+    assert_eq!(res["find_bucket_root"], std::fs::canonicalize(p).unwrap().display().to_string());
+    assert_eq!(res["ns_keyword"], serde_json::json!([200, 200]), "ns= is accepted as well as namespace=");
+}
+
+/// A build whose only changes are a post_build hook's KV writes says so.
+#[test]
+fn post_build_kv_writes_count_as_changes_of_the_build() {
+    let script = r#"
+import os, maand
+path = os.path.join(os.environ["BUCKET_ROOT"], "generation")
+gen = open(path).read().strip() if os.path.exists(path) else "1"
+if maand.is_one_shot():
+    maand.put_job_variable("generation", gen).raise_for_status()
+"#;
+    let dir = hook_bucket(&manifest(8, r#""hook_gen": {"executed_on": ["post_build"]}"#), &[("hook_gen.py", script)]);
+    let p = dir.path();
+    assert_eq!(kv_get(p, "vars/job/api", "generation"), "1");
+    // Same workspace, same value: nothing changed.
+    let out = ok(&maand(p, &["build"]));
+    assert!(out.contains("nothing changed"), "{out}");
+    // Same workspace, the hook writes a new value: one change.
+    write(p, "generation", "2");
+    let out = ok(&maand(p, &["build"]));
+    assert!(out.contains("recorded 1 change(s)"), "{out}");
+    assert_eq!(kv_get(p, "vars/job/api", "generation"), "2");
 }
 
 #[test]

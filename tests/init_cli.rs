@@ -160,6 +160,7 @@ fn projection_has_the_catalog_schema_and_views() {
                 "previous_hash",
                 "current_version",
                 "new_version",
+                "rollout",
             ],
         ),
     ];
@@ -172,7 +173,7 @@ fn projection_has_the_catalog_schema_and_views() {
     assert_eq!(seq, 0);
     assert!(uuid::Uuid::parse_str(&id).is_ok());
     let v: i64 = conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(v, 1);
+    assert_eq!(v, 2);
 }
 
 #[test]

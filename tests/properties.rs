@@ -7,8 +7,12 @@
 mod sim;
 
 use maand::bucket::{Bucket, BucketPaths, OpenOptions, session_info};
-use maand::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, SealAlg, SessionInfo};
+use maand::event::{
+    BuildInputs, Envelope, Event, HookInvocation, HookRunPlan, JobRollout, KvValue, PeerScope, PlannedHook,
+    ReconcileItem, ReconcilePlan, SealAlg, SessionInfo, Staging,
+};
 use maand::journal::{codec, snapshot};
+use maand::plan::hooks::LifecycleBatch;
 use maand::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags, Tree, plan_job};
 use maand::state::ids::alloc_id;
 use maand::state::{
@@ -347,6 +351,74 @@ fn event() -> BoxedStrategy<Event> {
                 version,
             })
             .boxed(),
+        (s(), s(), s(), s())
+            .prop_map(|(job, ip, hash, version)| Event::AllocationHealthFailed { job, ip, hash, version })
+            .boxed(),
+        (any::<bool>(), s(), proptest::collection::vec(s(), 0..4), any::<i64>())
+            .prop_map(|(job, name, members, at)| Event::PeerSetRecorded {
+                scope: if job { PeerScope::Job(name) } else { PeerScope::Label(name) },
+                members,
+                at,
+            })
+            .boxed(),
+        (s(), s()).prop_map(|(job, renderer)| Event::JobStaged(Box::new(Staging { job, renderer }))).boxed(),
+        (s(), s(), i(), any::<bool>())
+            .prop_map(|(name, text, now, purge_job_kv)| {
+                let files: BTreeMap<String, String> = [(name.clone(), text.clone())].into();
+                Event::BuildPlanned(Box::new(BuildInputs {
+                    files: files.clone(),
+                    job_overrides_file: name.clone(),
+                    job_files: [(name, files.clone())].into(),
+                    now,
+                    ca_pem: text,
+                    ca_fingerprint: "fp".into(),
+                    certs_renewal_buffer_days: 30,
+                    purge_job_kv,
+                    scrape_rendered: files,
+                }))
+            })
+            .boxed(),
+        (s(), s(), any::<bool>(), any::<bool>())
+            .prop_map(|(job, ip, removed, all_jobs)| {
+                let item = ReconcileItem {
+                    job: job.clone(),
+                    ip,
+                    removed,
+                    worker_gone: !removed,
+                    version: "1.0.0".into(),
+                    stop: true,
+                };
+                Event::ReconcilePlanned(Box::new(ReconcilePlan { jobs: vec![job], all_jobs, items: vec![item] }))
+            })
+            .boxed(),
+        (s(), s(), s(), any::<bool>())
+            .prop_map(|(job, hook, ip, first_start)| {
+                let env: std::collections::BTreeMap<String, String> = [("JOB".to_string(), job.clone())].into();
+                Event::HookRunPlanned(Box::new(HookRunPlan {
+                    job,
+                    hook,
+                    event: "cli".into(),
+                    phase: "cli".into(),
+                    filter: Some(vec![ip.clone()]),
+                    first_start,
+                    bucket_root: "/b".into(),
+                    extra: env.clone(),
+                    batches: vec![vec![PlannedHook { alloc_id: "a".into(), ip: ip.clone(), env }]],
+                    lifecycle: first_start.then(|| LifecycleBatch {
+                        index: 0,
+                        count: 1,
+                        allocations: vec![ip.clone()],
+                        order: vec![ip],
+                        order_source: "default".into(),
+                    }),
+                }))
+            })
+            .boxed(),
+        (s(), u(), s()).prop_map(|(job, wave, reason)| Event::JobDeployFailed { job, wave, reason }).boxed(),
+        (s(), u(), s()).prop_map(|(job, wave, reason)| Event::JobDeploySkipped { job, wave, reason }).boxed(),
+        (s(), s(), s(), s())
+            .prop_map(|(job, ip, target, tail)| Event::LifecycleOutput { job, ip, target, tail })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }
@@ -426,6 +498,32 @@ fn change() -> BoxedStrategy<Event> {
             version: "1".into()
         }),
         ("[jk]", "10\\.0\\.0\\.[1-3]").prop_map(|(job, ip)| Event::AllocationStopped { job, ip }),
+        // Peer sets, and stored copies of the keys they derive (journals from
+        // before peer sets): the projection must hide and show them exactly
+        // as a rebuild does.
+        (
+            any::<bool>(),
+            "[jk]",
+            proptest::sample::subsequence(vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"], 0..=3),
+            0i64..50
+        )
+            .prop_map(|(job, name, members, at)| Event::PeerSetRecorded {
+                scope: if job { PeerScope::Job(name) } else { PeerScope::Label(name) },
+                members: members.into_iter().map(String::from).collect(),
+                at,
+            }),
+        ("[jk]", "10\\.0\\.0\\.[1-3]", "[xyz]{0,3}").prop_map(|(job, ip, v)| Event::KvPut {
+            namespace: format!("maand/job/{job}/worker/{ip}"),
+            key: "peer_workers".into(),
+            value: KvValue::Plain(v),
+            ttl: 0,
+            at: 1
+        }),
+        ("[jk]", "10\\.0\\.0\\.[1-3]").prop_map(|(label, ip)| Event::KvDeleted {
+            namespace: format!("maand/worker/{ip}"),
+            key: format!("{label}_peers"),
+            at: 2
+        }),
         // Job ids are derived from names, as build makes them.
         "[jk]".prop_map(|name| Event::JobUpserted(Box::new(JobSpec {
             job_id: maand::state::ids::job_id(&name),

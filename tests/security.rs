@@ -373,6 +373,8 @@ fn a_dry_run_keeps_its_staging_privately_and_hooks_never_overwrite_it() {
     // The next deploy removes the dry run's output.
     ok(&maand(p, &["deploy"]));
     assert!(!p.join("tmp/workers").exists());
+    // Templates holding secrets are re-rendered with the bucket's key.
+    replay_checks(p, &["build", "reconcile", "staged", "rollout", "hooks"]);
 }
 
 /// maand raises its open-files soft limit to the hard limit at start (the

@@ -452,11 +452,11 @@ def wait_for(cond):
             return
         time.sleep(0.1)
     raise SystemExit("gave up waiting")
-if maand.allocation_index() == 0:
+if maand.allocation_index() == "0":
     maand.acquire_semaphore("lock", capacity=1, timeout_seconds=60).raise_for_status()
     wait_for(lambda: os.path.exists(done))
     maand.release_semaphore("lock").raise_for_status()
-elif maand.allocation_index() == 1:
+elif maand.allocation_index() == "1":
     wait_for(lambda: maand.semaphore_status("lock").json()["holders"])
     r = maand.acquire_semaphore("lock", capacity=1, timeout_seconds=1)
     json.dump([r.status_code, r.json()], open(os.path.join(root, "sem.json"), "w"))
@@ -749,12 +749,12 @@ const names = ["allocationId", "allocationIp", "allocationIndex", "jobName", "ho
 const missing = names.filter((n) => typeof (m as any)[n] !== "function");
 (await m.putJobVariable("k_" + m.allocationIndex(), "v")).raiseForStatus();
 (await m.putJobSecret("s_" + m.allocationIndex(), "v")).raiseForStatus();
-const keys = (await m.listJobKeys()).json();
+const keys = await (await m.listJobKeys()).json();
 (await m.deleteJobVariable("k_" + m.allocationIndex())).raiseForStatus();
 (await m.deleteJobSecret("s_" + m.allocationIndex())).raiseForStatus();
 const ctx = [m.allocationId() === process.env.ALLOCATION_ID, m.allocationIp(), m.allocationIndex(), m.jobName(),
   m.hookEvent(), m.hookName(), m.isAllocationDisabled(), m.isOneShot(), m.isSingleBatch(), m.isFirstBatch(),
-  await m.getRolloutOrder(), (await m.semaphoreStatus("none")).json().available];
+  (await (await m.getRolloutOrder()).json()).value.split(","), (await (await m.semaphoreStatus("none")).json()).available];
 await Bun.write(`${process.env.BUCKET_ROOT}/bunctx-${m.allocationIp()}.json`, JSON.stringify({ missing, keys, ctx }));
 "#;
     let dir = cli_bucket(1, r#""hook_ctx": {"executed_on": ["cli"]}"#, &[("hook_ctx.ts", script)]);
@@ -769,7 +769,21 @@ await Bun.write(`${process.env.BUCKET_ROOT}/bunctx-${m.allocationIp()}.json`, JS
         let order = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
         assert_eq!(
             r["ctx"],
-            serde_json::json!([true, ip, i, "api", "cli", "hook_ctx", false, i == 0, false, i == 0, order, 1])
+            // allocationIndex() is the environment's string, as the original's.
+            serde_json::json!([
+                true,
+                ip,
+                i.to_string(),
+                "api",
+                "cli",
+                "hook_ctx",
+                false,
+                i == 0,
+                false,
+                i == 0,
+                order,
+                1
+            ])
         );
     }
 }

@@ -112,7 +112,7 @@ fn a_panicked_worker_thread_is_reported_as_that_workers_failure() {
     *fleet.panic_on.lock().unwrap() = Some(("lifecycle".into(), "10.0.0.2".into()));
     let e = deploy(d, &fleet, None, false).unwrap_err();
     assert!(
-        e.contains("job j0: new batch 1/1 failed:")
+        e.contains("failed j0 (wave 0): new batch 1/1 failed:")
             && e.contains(
                 "10.0.0.2: make start did not run worker 10.0.0.2: internal error: the task panicked: simulated panic in the lifecycle of j0 on 10.0.0.2"
             ),

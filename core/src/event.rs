@@ -13,6 +13,7 @@
 //! variant appended to the newest record version, and both conversions.
 
 use crate::model::catalog::{Allocation, CertRecord, JobFile, JobSpec, Worker};
+pub use crate::model::decision::{BuildInputs, HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::model::rollout::{JobPlan, RolloutFlags, Tree};
 pub use crate::model::{Hash32, Millis};
 
@@ -468,6 +469,68 @@ pub enum Event {
         /// When the original wrote it.
         at: Millis,
     },
+    /// A deploy's health gate failed on these allocations after their
+    /// lifecycle ran for (`hash`, `version`): they show `health_failed` in
+    /// `cat_deployments` (the original's state) and are not ready, so the
+    /// next deploy runs their lifecycle again. Checkpointed at once, so the
+    /// failed deploy's end does not drop it.
+    AllocationHealthFailed {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// Tree hash whose gate failed.
+        hash: String,
+        /// Version whose gate failed.
+        version: String,
+    },
+    /// Deploy staged a job with this renderer (its trees follow in the
+    /// job's `JobRolloutPlanned`). Informational; `replay --check`
+    /// re-renders the trees when the renderer is the running one.
+    JobStaged(Box<Staging>),
+    /// A deploy's reconcile decision with its inputs (what it stops and
+    /// removes). Informational; `replay --check` plans it again.
+    ReconcilePlanned(Box<ReconcilePlan>),
+    /// One hook's run planned: inputs, worker set, batches, every variable.
+    /// Informational; `replay --check` plans it again.
+    HookRunPlanned(Box<HookRunPlan>),
+    /// A build's inputs beside the state, recorded before its plan's
+    /// events. Informational; `replay --check` plans the build again.
+    BuildPlanned(Box<BuildInputs>),
+    /// A deploy failed one job (staging, templates, a hook, a lifecycle
+    /// batch, a health gate): the job's other steps were dropped, the
+    /// deploy went on with the jobs that do not demand it. Informational.
+    JobDeployFailed {
+        /// Job.
+        job: String,
+        /// Its wave (`deployment_seq`).
+        wave: u64,
+        /// Why, as the operator is told.
+        reason: String,
+    },
+    /// A deploy skipped a job because it demands (transitively) a job that
+    /// failed or was skipped in the same deploy. Informational.
+    JobDeploySkipped {
+        /// Job.
+        job: String,
+        /// Its wave (`deployment_seq`).
+        wave: u64,
+        /// Why (names the demanded job).
+        reason: String,
+    },
+    /// The end of a lifecycle target's output on one worker (stdout and
+    /// stderr, bounded), recorded beside its [`Event::LifecycleRan`].
+    /// Informational.
+    LifecycleOutput {
+        /// Job.
+        job: String,
+        /// Worker.
+        ip: String,
+        /// `start`, `stop`, `restart`, `reload`.
+        target: String,
+        /// The last lines of output (at most [`LIFECYCLE_TAIL_BYTES`]).
+        tail: String,
+    },
     /// The exact bytes staged for a job's allocations, recorded just before
     /// they are promoted so `maand rollback` can ship them again (never a
     /// re-render). Content-addressed: each distinct file content appears
@@ -517,6 +580,45 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+}
+
+/// The most bytes of a lifecycle target's output kept in the journal.
+pub const LIFECYCLE_TAIL_BYTES: usize = 4096;
+
+/// The end of a target's output as the journal keeps it: stdout, then
+/// stderr (where failures are explained), cut to the last
+/// [`LIFECYCLE_TAIL_BYTES`] at a line start.
+pub fn output_tail(stdout: &str, stderr: &str) -> String {
+    let mut all = String::new();
+    for part in [stdout, stderr] {
+        if !part.trim().is_empty() {
+            all.push_str(part.trim_end_matches('\n'));
+            all.push('\n');
+        }
+    }
+    if all.len() <= LIFECYCLE_TAIL_BYTES {
+        return all;
+    }
+    let mut start = all.len() - LIFECYCLE_TAIL_BYTES;
+    while !all.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = &all[start..];
+    cut.find('\n').map_or(cut, |i| &cut[i + 1..]).to_string()
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_whole_last_lines_within_the_bound() {
+        assert_eq!(output_tail("a\nb\n", "err\n"), "a\nb\nerr\n");
+        assert_eq!(output_tail("", "  \n"), "");
+        let long: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+        let t = output_tail(&long, "boom\n");
+        assert!(t.len() <= LIFECYCLE_TAIL_BYTES && t.starts_with("line ") && t.ends_with("line 1999\nboom\n"), "{t}");
+    }
 }
 
 /// Whose peer set a [`Event::PeerSetRecorded`] records.
@@ -636,6 +738,14 @@ impl Event {
             Event::LegacyImported { .. } => "legacy_imported",
             Event::LegacyDeploymentImported { .. } => "legacy_deployment_imported",
             Event::KvImported { .. } => "kv_imported",
+            Event::AllocationHealthFailed { .. } => "allocation_health_failed",
+            Event::JobStaged(_) => "job_staged",
+            Event::ReconcilePlanned(_) => "reconcile_planned",
+            Event::HookRunPlanned(_) => "hook_run_planned",
+            Event::BuildPlanned(_) => "build_planned",
+            Event::JobDeployFailed { .. } => "job_deploy_failed",
+            Event::JobDeploySkipped { .. } => "job_deploy_skipped",
+            Event::LifecycleOutput { .. } => "lifecycle_output",
             Event::StagedRecorded { .. } => "staged_recorded",
             Event::RollbackStarted { .. } => "rollback_started",
             Event::JobPinned { .. } => "job_pinned",
@@ -674,6 +784,13 @@ impl Event {
                     | Event::RemoteCommandRan { .. }
                     | Event::CertMetricsPushed { .. }
                     | Event::LegacyImported { .. }
+                    | Event::JobStaged(_)
+                    | Event::ReconcilePlanned(_)
+                    | Event::HookRunPlanned(_)
+                    | Event::BuildPlanned(_)
+                    | Event::JobDeployFailed { .. }
+                    | Event::JobDeploySkipped { .. }
+                    | Event::LifecycleOutput { .. }
                     | Event::RollbackStarted { .. }
             )
     }
@@ -828,6 +945,9 @@ impl Event {
             Event::AllocationReady { job, ip, hash, version } => {
                 format!("{job} on {ip} ready with {} version {version}", &hash[..hash.len().min(12)])
             }
+            Event::AllocationHealthFailed { job, ip, hash, version } => {
+                format!("{job} on {ip} failed its health gate with {} version {version}", &hash[..hash.len().min(12)])
+            }
             Event::SessionSigned { seq, head, .. } => {
                 format!("signed head {}… (event {seq})", &hex::encode(head)[..16])
             }
@@ -862,6 +982,38 @@ impl Event {
                 "{job} on {ip}: the original maand deployed {} version {version} (to be proven)",
                 &hash[..hash.len().min(12)]
             ),
+            Event::BuildPlanned(b) => format!(
+                "build inputs: {} workspace file(s), {} job(s), {} job file(s)",
+                b.files.len(),
+                b.job_files.len(),
+                b.job_files.values().map(|f| f.len()).sum::<usize>()
+            ),
+            Event::JobStaged(st) => format!("{} staged by {}", st.job, st.renderer),
+            Event::ReconcilePlanned(r) => {
+                let items: Vec<String> = r
+                    .items
+                    .iter()
+                    .map(|i| format!("{}@{}={}", i.job, i.ip, if i.removed { "remove" } else { "stop" }))
+                    .collect();
+                format!("reconcile {} item(s): {}", r.items.len(), items.join(" "))
+            }
+            Event::HookRunPlanned(h) => format!(
+                "{} {} ({}) {} batch(es) [{}]",
+                h.job,
+                h.hook,
+                h.event,
+                h.batches.len(),
+                h.batches
+                    .iter()
+                    .map(|b| b.iter().map(|i| i.ip.as_str()).collect::<Vec<_>>().join(","))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+            Event::JobDeployFailed { job, wave, reason } => format!("wave {wave}: {job} FAILED: {reason}"),
+            Event::JobDeploySkipped { job, wave, reason } => format!("wave {wave}: {job} skipped: {reason}"),
+            Event::LifecycleOutput { job, ip, target, tail } => {
+                format!("{job} on {ip} make {target} output ({} lines)", tail.lines().count())
+            }
         }
     }
 }

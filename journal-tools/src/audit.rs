@@ -60,6 +60,13 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
                 }
                 Some(s)
             }
+            Event::LifecycleOutput { tail, .. } => {
+                let mut s = format!("{:<20} {}", env.event.kind(), env.event.summary());
+                for line in tail.lines() {
+                    s.push_str(&format!("\n               | {line}"));
+                }
+                Some(s)
+            }
             Event::BatchStarted { .. }
             | Event::BatchEnded { .. }
             | Event::LifecycleRan { .. }
@@ -67,10 +74,13 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
             | Event::HookInvoked(_)
             | Event::AllocationPromoted { .. }
             | Event::AllocationReady { .. }
+            | Event::AllocationHealthFailed { .. }
             | Event::AllocationStopped { .. }
             | Event::AllocationUndeployed { .. }
             | Event::LegacyImported { .. }
             | Event::LegacyDeploymentImported { .. }
+            | Event::JobDeployFailed { .. }
+            | Event::JobDeploySkipped { .. }
             | Event::RollbackStarted { .. }
             | Event::Checkpoint { .. } => Some(format!("{:<20} {}", env.event.kind(), env.event.summary())),
             Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } | Event::KvImported { .. } => {

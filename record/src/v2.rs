@@ -70,8 +70,10 @@ pub enum KvValueV2 {
 /// Every event of format 2. Variants 0–34 are format 1's, in order; later
 /// ones are appended (35: `SessionSigned`, 36: `CertMetricsPushed`,
 /// 37: `PeerSetRecorded`, 38: `LegacyImported`, 39: `LegacyDeploymentImported`,
-/// 40: `KvImported`, 41: `StagedRecorded`, 42: `RollbackStarted`,
-/// 43: `JobPinned`, 44: `JobUnpinned`).
+/// 40: `KvImported`, 41: `AllocationHealthFailed`, 42: `JobStaged`,
+/// 43: `ReconcilePlanned`, 44: `HookRunPlanned`, 45: `BuildPlanned`, 46: `JobDeployFailed`,
+/// 47: `JobDeploySkipped`, 48: `LifecycleOutput`, 49: `StagedRecorded`,
+/// 50: `RollbackStarted`, 51: `JobPinned`, 52: `JobUnpinned`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, strum::EnumCount, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
@@ -270,6 +272,40 @@ pub enum EventV2 {
         ttl: u64,
         at: Millis,
     },
+    /// A deploy's health gate failed on an allocation (issue 17).
+    AllocationHealthFailed {
+        job: String,
+        ip: String,
+        hash: String,
+        version: String,
+    },
+    /// Deploy staged a job with this renderer (identity and version).
+    JobStaged(Box<StagingV2>),
+    /// A deploy's reconcile decision with its inputs.
+    ReconcilePlanned(Box<ReconcilePlanV2>),
+    /// One hook's run: its planner inputs and batches.
+    HookRunPlanned(Box<HookRunPlanV2>),
+    /// A build's inputs beside the state.
+    BuildPlanned(Box<BuildInputsV2>),
+    /// A deploy failed one job; the others went on.
+    JobDeployFailed {
+        job: String,
+        wave: u64,
+        reason: String,
+    },
+    /// A deploy skipped a job that demands a failed or skipped one.
+    JobDeploySkipped {
+        job: String,
+        wave: u64,
+        reason: String,
+    },
+    /// The bounded end of a lifecycle target's output on one worker.
+    LifecycleOutput {
+        job: String,
+        ip: String,
+        target: String,
+        tail: String,
+    },
     /// The exact staged bytes of a job's allocations about to be promoted
     /// (content-addressed, sealed).
     StagedRecorded {
@@ -305,6 +341,117 @@ pub enum PeerScopeV2 {
     Job(String),
     /// A worker label's workers.
     Label(String),
+}
+
+/// A staging decision's renderer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StagingV2 {
+    /// Job.
+    pub job: String,
+    /// Renderer identity and version.
+    pub renderer: String,
+}
+
+/// One allocation a reconcile stops or removes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileItemV2 {
+    /// Job.
+    pub job: String,
+    /// Worker.
+    pub ip: String,
+    /// Removed rather than disabled.
+    pub removed: bool,
+    /// The worker left the bucket.
+    pub worker_gone: bool,
+    /// Promoted version.
+    pub version: String,
+    /// `make stop` runs first.
+    pub stop: bool,
+}
+
+/// A reconcile decision: inputs and items.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ReconcilePlanV2 {
+    /// Selected jobs.
+    pub jobs: Vec<String>,
+    /// No `--jobs` given.
+    pub all_jobs: bool,
+    /// Items, in order.
+    pub items: Vec<ReconcileItemV2>,
+}
+
+/// One planned hook process.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PlannedHookV2 {
+    /// Allocation id.
+    pub alloc_id: String,
+    /// Worker.
+    pub ip: String,
+    /// Environment (without API port and token).
+    pub env: BTreeMap<String, String>,
+}
+
+/// One hook run's planner inputs and batches.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct HookRunPlanV2 {
+    /// Job.
+    pub job: String,
+    /// Hook.
+    pub hook: String,
+    /// Event.
+    pub event: String,
+    /// `DEPLOY_PHASE`.
+    pub phase: String,
+    /// Worker filter.
+    pub filter: Option<Vec<String>>,
+    /// Batched by `max_concurrent_starts`.
+    pub first_start: bool,
+    /// `BUCKET_ROOT`.
+    pub bucket_root: String,
+    /// Event-specific variables.
+    pub extra: BTreeMap<String, String>,
+    /// Batches.
+    pub batches: Vec<Vec<PlannedHookV2>>,
+    /// The lifecycle batch an `after_allocation_started` run was.
+    pub lifecycle: Option<LifecycleBatchV2>,
+}
+
+/// A lifecycle batch a hook run was planned as.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleBatchV2 {
+    /// `BATCH_INDEX`.
+    pub index: u64,
+    /// `BATCH_COUNT`.
+    pub count: u64,
+    /// `BATCH_ALLOCATIONS`.
+    pub allocations: Vec<String>,
+    /// `ROLLOUT_ORDER`.
+    pub order: Vec<String>,
+    /// `ROLLOUT_ORDER_SOURCE`.
+    pub order_source: String,
+}
+
+/// A build's inputs beside the state.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BuildInputsV2 {
+    /// Workspace files outside job folders, by name.
+    pub files: BTreeMap<String, String>,
+    /// The bucket.jobs file name.
+    pub job_overrides_file: String,
+    /// Per job, per file: `sha256:mode`.
+    pub job_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// The session's time.
+    pub now: Millis,
+    /// CA certificate PEM.
+    pub ca_pem: String,
+    /// CA fingerprint.
+    pub ca_fingerprint: String,
+    /// Renewal buffer in days.
+    pub certs_renewal_buffer_days: u32,
+    /// `--purge-job-kv`.
+    pub purge_job_kv: bool,
+    /// Rendered scrape templates per job.
+    pub scrape_rendered: BTreeMap<String, String>,
 }
 
 /// The stored body of a format-2 record (the hash follows it).

@@ -322,6 +322,65 @@ pub fn events_v2() -> Vec<EventV2> {
         ttl: 0,
         at: 1_763_780_645_301,
     });
+    v.push(EventV2::AllocationHealthFailed { job: s("api"), ip: s("10.0.0.1"), hash: s("ff00"), version: s("1.2.3") });
+    v.push(EventV2::JobStaged(Box::new(StagingV2 { job: s("api"), renderer: s("maand-stage/1 gotmpl/0.6.1") })));
+    v.push(EventV2::ReconcilePlanned(Box::new(ReconcilePlanV2 {
+        jobs: vec![s("api"), s("web")],
+        all_jobs: true,
+        items: vec![ReconcileItemV2 {
+            job: s("api"),
+            ip: s("10.0.0.2"),
+            removed: true,
+            worker_gone: true,
+            version: s("1.0.0"),
+            stop: true,
+        }],
+    })));
+    v.push(EventV2::HookRunPlanned(Box::new(HookRunPlanV2 {
+        job: s("api"),
+        hook: s("hook_check"),
+        event: s("pre_deploy"),
+        phase: s("pre_deploy"),
+        filter: Some(vec![s("10.0.0.1")]),
+        first_start: false,
+        bucket_root: s("/srv/bucket"),
+        extra: map(&[("TARGET", "start")]),
+        batches: vec![vec![PlannedHookV2 {
+            alloc_id: s("6f1c1e2a-0000-5000-8000-000000000003"),
+            ip: s("10.0.0.1"),
+            env: map(&[("ALLOCATION_IP", "10.0.0.1"), ("BATCH_INDEX", "0")]),
+        }]],
+        lifecycle: Some(LifecycleBatchV2 {
+            index: 1,
+            count: 2,
+            allocations: vec![s("10.0.0.1")],
+            order: vec![s("10.0.0.2"), s("10.0.0.1")],
+            order_source: s("kv"),
+        }),
+    })));
+    v.push(EventV2::BuildPlanned(Box::new(BuildInputsV2 {
+        files: map(&[("workers.json", "[{\"host\": \"10.0.0.1\"}]"), ("bucket.conf", "greeting = \"hi\"\n")]),
+        job_overrides_file: s("bucket.jobs.conf"),
+        job_files: [(s("api"), map(&[("Makefile", "9f86d081884c7d65:644")]))].into(),
+        now: 1_763_780_645_300,
+        ca_pem: s("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+        ca_fingerprint: s("ab12cd34"),
+        certs_renewal_buffer_days: 30,
+        purge_job_kv: false,
+        scrape_rendered: map(&[("prom", "scrape_configs: []\n")]),
+    })));
+    v.push(EventV2::JobDeployFailed {
+        job: s("api"),
+        wave: 1,
+        reason: s("staging: api/config.json.tpl line 3: function \"nope\" not defined"),
+    });
+    v.push(EventV2::JobDeploySkipped { job: s("frontend"), wave: 2, reason: s("demands job api, which failed") });
+    v.push(EventV2::LifecycleOutput {
+        job: s("api"),
+        ip: s("10.0.0.1"),
+        target: s("start"),
+        tail: s("starting api\nmake: *** [start] Error 1\n"),
+    });
     v.push(EventV2::StagedRecorded {
         job: s("web"),
         blobs: BTreeMap::from([(

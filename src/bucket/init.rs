@@ -131,12 +131,15 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
             _ => (uuid::Uuid::new_v4().to_string(), Some("new")),
         },
     };
+    // A rotated CA may carry any common name: the original (and `maand
+    // build`) accept it, so init does too, saying so.
+    let mut ca_note = None;
     if let Some((cn, _)) = &existing_ca
         && *cn != bucket_id
     {
-        return Err(Error::input(format!(
-            "secrets/ca.crt belongs to bucket {cn:?}, but this bucket is {bucket_id}: restore the right CA pair"
-        )));
+        ca_note = Some(format!(
+            "secrets/ca.crt has common name {cn:?}, not this bucket's id {bucket_id}; kept as the bucket CA (a rotated CA). If it belongs to another bucket, restore the right CA pair"
+        ));
     }
     if let Some(src) = id_source {
         session.record(Event::BucketInitialized { bucket_id: bucket_id.clone(), id_source: src.to_string() })?;
@@ -169,7 +172,7 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         created: id_source.is_some(),
         files_created: created,
         session: session_id,
-        notes: bucket.notes.into_iter().chain(notes).collect(),
+        notes: bucket.notes.into_iter().chain(notes).chain(ca_note).collect(),
     })
 }
 

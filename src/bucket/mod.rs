@@ -9,10 +9,12 @@ mod lock;
 mod open;
 mod paths;
 pub mod private;
+mod recorder;
 mod session;
 
 pub use conf::{DEFAULT_CONF, LogFormat, MaandConf, SigningKey};
 pub use lock::{BucketLock, Holder};
 pub use open::{Bucket, BucketView, OpenOptions};
 pub use paths::BucketPaths;
+pub use recorder::{Detached, Recorder};
 pub use session::{Session, session_info};

@@ -45,7 +45,8 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) ->
         verbose: args.verbose,
         ..Default::default()
     };
-    let r = deploy(&mut bucket, &opts)?;
+    // Failed and skipped jobs: the summary is the command's error (exit 1).
+    let r = deploy(&mut bucket, &opts)?.into_result()?;
     if args.dry_run {
         println!("dry run: nothing was changed");
         let staged = crate::deploy::stage::workers_dir(paths);

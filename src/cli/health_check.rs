@@ -1,6 +1,6 @@
 //! `maand health_check [--jobs j1,j2] [--wait] [--verbose]`.
 
-use crate::bucket::{BucketPaths, OpenOptions, Session};
+use crate::bucket::{BucketPaths, OpenOptions, Recorder};
 use crate::error::{Error, Result};
 use crate::ops::health_check;
 use crate::transport::Transport;
@@ -21,7 +21,7 @@ pub struct HealthCheckArgs {
 
 /// Workers, then every selected job; failures are collected per job.
 pub(super) fn check_all(
-    session: &mut Session<'_>,
+    session: &mut dyn Recorder,
     transport: &Transport,
     jobs: &[String],
     wait: bool,
@@ -65,15 +65,15 @@ pub(super) fn check_all(
     Ok(())
 }
 
+/// A check, not a writer: it runs beside a deploy (see `cli::detached`).
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArgs) -> Result<()> {
-    let mut bucket = super::open_writer(paths, open)?;
-    let unknown: Vec<&str> =
-        args.jobs.iter().filter(|j| !bucket.state.catalog.jobs.contains_key(*j)).map(String::as_str).collect();
-    if !unknown.is_empty() {
-        return Err(Error::usage(format!("--jobs: unknown job(s) {} (see `maand cat jobs`)", unknown.join(", "))));
-    }
-    let transport = Transport::new(&bucket.paths, &bucket.conf);
-    super::in_session(&mut bucket, "health_check", |session| {
+    super::detached::run_check(paths, open, |session| {
+        let unknown: Vec<&str> =
+            args.jobs.iter().filter(|j| !session.state().catalog.jobs.contains_key(*j)).map(String::as_str).collect();
+        if !unknown.is_empty() {
+            return Err(Error::usage(format!("--jobs: unknown job(s) {} (see `maand cat jobs`)", unknown.join(", "))));
+        }
+        let transport = Transport::new(session.paths(), session.conf());
         check_all(session, &transport, &args.jobs, args.wait, args.verbose)
     })
 }

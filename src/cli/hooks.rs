@@ -7,7 +7,7 @@ use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
 use crate::hooks::{HookRequest, run_hooks};
 use crate::workspace::manifest::HookEvent;
-use crate::workspace::names::check_hook_name;
+use crate::workspace::names::check_cli_hook_name;
 use std::collections::BTreeMap;
 
 /// Flags of `maand hooks`.
@@ -34,7 +34,7 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> 
              `maand job run <job> --target <target> --allocations <ips>`",
         ));
     }
-    check_hook_name(&args.hook).map_err(Error::usage)?;
+    check_cli_hook_name(&args.hook).map_err(Error::usage)?;
     let mut bucket = super::open_writer(paths, open)?;
     let cat = &bucket.state.catalog;
     let registers = |job: &str| {

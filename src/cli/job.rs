@@ -1,6 +1,6 @@
 //! `maand job create|start|stop|restart|status|run`.
 
-use crate::bucket::{BucketPaths, OpenOptions};
+use crate::bucket::{BucketPaths, OpenOptions, Recorder};
 use crate::error::{Error, Result};
 use crate::ops::job::{JobRequest, valid_target};
 use crate::transport::Transport;
@@ -100,10 +100,6 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
             "--target {target:?}: a make target may only hold letters, digits, '_', '.' and '-'"
         )));
     }
-    let mut bucket = super::open_writer(paths, open)?;
-    let bucket_id = bucket.require_id()?;
-    let transport = Transport::new(&bucket.paths, &bucket.conf);
-    transport.check_local()?;
     let req = JobRequest {
         job: t.job.clone(),
         target: target.to_string(),
@@ -111,7 +107,23 @@ fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) 
         health_check: t.health_check,
         verbose: t.verbose,
     };
-    super::in_session(&mut bucket, "job", |session| crate::ops::job::run(session, &transport, &bucket_id, &req))
+    let run = |session: &mut dyn Recorder| {
+        let bucket_id = session
+            .state()
+            .bucket_id()
+            .map(str::to_string)
+            .ok_or_else(|| Error::usage("the bucket has no id yet: run `maand init`"))?;
+        let transport = Transport::new(session.paths(), session.conf());
+        transport.check_local()?;
+        crate::ops::job::run(session, &transport, &bucket_id, &req)
+    };
+    // `status` only reads: it runs beside a deploy (see `cli::detached`);
+    // start/stop/restart change workers and stay writers.
+    if target == "status" {
+        return super::detached::run_check(paths, open, run);
+    }
+    let mut bucket = super::open_writer(paths, open)?;
+    super::in_session(&mut bucket, "job", |session| run(session))
 }
 
 fn create(paths: &BucketPaths, job: &str, selectors: &[String]) -> Result<()> {

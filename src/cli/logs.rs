@@ -1,5 +1,5 @@
-//! `maand logs show [--worker IP] [--run N] [--job J] [--phase P] [--event E]
-//! [--tail N] [--format raw|human]`.
+//! `maand logs show [--worker IP] [--run N [--run-dir]] [--job J] [--phase P]
+//! [--event E] [--tail N] [--format raw|human]`.
 
 use crate::bucket::{BucketPaths, BucketView};
 use crate::error::{Error, Result};
@@ -36,6 +36,11 @@ struct ShowArgs {
     /// Only this run (journal session id; reads logs/runs/<run>/maand.log).
     #[arg(long)]
     run: Option<u64>,
+    /// Read the run's directory (logs/runs/<run>/: every file, or
+    /// <worker>.log with --worker) instead of the aggregate logs, as the
+    /// original's `--run-dir`.
+    #[arg(long = "run-dir", requires = "run")]
+    run_dir: bool,
     /// Only this job.
     #[arg(long)]
     job: Option<String>,
@@ -56,18 +61,7 @@ struct ShowArgs {
 pub(super) fn run(paths: &BucketPaths, args: &LogsArgs) -> Result<()> {
     let LogsCommand::Show(a) = &args.command;
     BucketView::open(paths.clone())?;
-    let file = match (&a.run, &a.worker) {
-        (Some(r), _) => paths.logs().join("runs").join(r.to_string()).join("maand.log"),
-        (None, Some(w)) => paths.logs().join(format!("{w}.log")),
-        (None, None) => paths.logs().join("maand.log"),
-    };
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::usage(format!("no log at {} (nothing logged for that selection)", paths.rel(&file))));
-        }
-        Err(e) => return Err(Error::op(format!("{}: {e}", file.display()))),
-    };
+    let text = if a.run_dir { read_run_dir(paths, a)? } else { read_one(paths, a)? };
     let records: Vec<(&str, BTreeMap<String, String>)> =
         text.lines().filter_map(|l| parse_line(l).map(|r| (l, r))).collect();
     let mut lines = filter_records(records, a);
@@ -98,6 +92,36 @@ pub(super) fn run(paths: &BucketPaths, args: &LogsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_file(paths: &BucketPaths, file: &std::path::Path) -> Result<String> {
+    match std::fs::read_to_string(file) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::usage(format!("no log at {} (nothing logged for that selection)", paths.rel(file))))
+        }
+        Err(e) => Err(Error::op(format!("{}: {e}", file.display()))),
+    }
+}
+
+/// The one aggregate file the selection reads.
+fn read_one(paths: &BucketPaths, a: &ShowArgs) -> Result<String> {
+    let file = match (&a.run, &a.worker) {
+        (Some(r), _) => paths.logs().join("runs").join(r.to_string()).join("maand.log"),
+        (None, Some(w)) => paths.logs().join(format!("{w}.log")),
+        (None, None) => paths.logs().join("maand.log"),
+    };
+    read_file(paths, &file)
+}
+
+/// `--run-dir`: the run's `<worker>.log`, or its `maand.log` (which holds
+/// every record of the run, the workers' included).
+fn read_run_dir(paths: &BucketPaths, a: &ShowArgs) -> Result<String> {
+    let dir = paths.logs().join("runs").join(a.run.unwrap_or_default().to_string());
+    match &a.worker {
+        Some(w) => read_file(paths, &dir.join(format!("{w}.log"))),
+        None => read_file(paths, &dir.join("maand.log")),
+    }
 }
 
 /// The records `a`'s filters select. Every filter applies to every line: a

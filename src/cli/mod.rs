@@ -4,12 +4,14 @@
 mod build;
 mod cat;
 mod deploy;
+mod detached;
 mod gc;
 mod health_check;
 mod hooks;
 mod info;
 mod init;
 mod job;
+pub mod legacy;
 mod logs;
 mod rollback;
 mod run_command;

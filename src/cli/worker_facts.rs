@@ -14,7 +14,7 @@ pub struct WorkerFactsArgs {
     #[command(flatten)]
     pub select: WorkerSelection,
     /// How many workers at a time.
-    #[arg(short = 'c', long = "concurrency", default_value_t = 8)]
+    #[arg(short = 'c', long = "concurrency", default_value_t = 1)]
     pub concurrency: usize,
     /// Show what would change; write nothing.
     #[arg(long)]

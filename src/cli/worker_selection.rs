@@ -11,7 +11,8 @@ pub struct WorkerSelection {
     /// Only these workers (comma-separated addresses).
     #[arg(short = 'w', long = "workers", value_delimiter = ',', conflicts_with = "labels")]
     pub workers: Vec<String>,
-    /// Only workers carrying all these labels (comma-separated).
+    /// Only workers carrying any of these labels (comma-separated), as
+    /// the original selects.
     #[arg(short = 'l', long = "labels", value_delimiter = ',')]
     pub labels: Vec<String>,
 }

@@ -7,7 +7,7 @@ use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
 use crate::error::{Error, Result};
-use crate::event::PeerScope;
+use crate::event::{Event, PeerScope, Staging, output_tail};
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
@@ -51,6 +51,7 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                     session.record(e)?;
                 }
                 for e in events {
+                    log_job_issue(&e);
                     session.record(e)?;
                 }
                 Outcome::Done
@@ -78,17 +79,21 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             }
             Step::WriteWorkerJson(ips) => {
                 let state = session.state();
-                let bodies: Vec<(String, String)> = ips
+                let bodies: Vec<(String, String, String)> = ips
                     .into_iter()
                     .map(|ip| {
                         let body = stage::worker_json(state, env.bucket_id, &ip, update_seq);
-                        (ip, body)
+                        let jobs = stage::jobs_json(state, &ip);
+                        (ip, body, jobs)
                     })
                     .collect();
-                let results =
-                    fan_out(&bodies, |(ip, _)| worker(ip), |(ip, body)| env.workers.write_worker_json(ip, body));
+                let results = fan_out(
+                    &bodies,
+                    |(ip, _, _)| worker(ip),
+                    |(ip, body, jobs)| env.workers.write_worker_json(ip, body, jobs),
+                );
                 Outcome::PerWorker(
-                    bodies.into_iter().zip(results).map(|((ip, _), r)| (ip, r.and_then(|r| r))).collect(),
+                    bodies.into_iter().zip(results).map(|((ip, _, _), r)| (ip, r.and_then(|r| r))).collect(),
                 )
             }
             Step::Hooks(call) => {
@@ -102,17 +107,46 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                     extra: call.extra.clone(),
                     lifecycle: call.lifecycle.clone(),
                 };
-                Outcome::Hooks(env.hooks.run(session, &req).map(|_| ()))
+                Outcome::Hooks(match call.retry {
+                    None => env.hooks.run(session, &req).map(|_| ()),
+                    Some(policy) => {
+                        super::health::retry_hooks(policy, &|| env.workers.now(), &|d| env.workers.sleep(d), |_| {
+                            env.hooks.run(session, &req).map(|_| ())
+                        })
+                        .map(|_| ())
+                    }
+                })
             }
-            Step::Stop { job, ip, version } => Outcome::Remote(one(&ip, |ip| {
-                let t = Instant::now();
-                env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
-            })),
-            Step::Remove { job, ip, worker_gone } => Outcome::Remote(one(&ip, |ip| {
-                let t = Instant::now();
-                env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
-            })),
-            Step::Stage { job, ips } => Outcome::Staged(stage(session, env, &job, &ips, update_seq)),
+            Step::Stop { job, ip, version } => Outcome::Remote(logged(
+                &job,
+                &ip,
+                "stop",
+                one(&ip, |ip| {
+                    let t = Instant::now();
+                    env.workers.lifecycle(ip, &job, "stop", &version, &version).map(|r| run_result(ip, r, t))
+                }),
+            )),
+            Step::Remove { job, ip, worker_gone } => Outcome::Remote(logged(
+                &job,
+                &ip,
+                "remove",
+                one(&ip, |ip| {
+                    let t = Instant::now();
+                    env.workers.remove(ip, &job, worker_gone).map(|r| run_result(ip, r, t))
+                }),
+            )),
+            Step::Stage { job, ips } => {
+                // The renderer is part of the staging decision's inputs
+                // (`replay --check` compares trees only under the same one).
+                let renderer = if env.release.is_some_and(|r| r.jobs.contains_key(&job)) {
+                    // A rollback ships recorded bytes: nothing is rendered.
+                    super::recorded::RENDERER.to_string()
+                } else {
+                    stage::RENDERER.to_string()
+                };
+                session.record(Event::JobStaged(Box::new(Staging { job: job.clone(), renderer })))?;
+                Outcome::Staged(stage(session, env, &job, &ips, update_seq))
+            }
             Step::Compare { job, ips, trees } => {
                 let empty = BTreeMap::new();
                 let results =
@@ -122,7 +156,22 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             Step::Ship { job, ips, trees } => {
                 let empty = BTreeMap::new();
                 let results = fan_out(&ips, worker, |ip| env.workers.ship(ip, &job, trees.get(ip).unwrap_or(&empty)));
-                Outcome::PerWorker(ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect())
+                let results: Vec<(String, Result<_>)> =
+                    ips.into_iter().zip(results).map(|(ip, r)| (ip, r.and_then(|r| r))).collect();
+                for (ip, r) in &results {
+                    let msg = match r {
+                        Ok(_) => "shipped".to_string(),
+                        Err(e) => format!("failed: {}", e.message()),
+                    };
+                    crate::logs::record(&[
+                        ("event", "rsync"),
+                        ("job", &job),
+                        ("worker", ip),
+                        ("phase", "rsync"),
+                        ("msg", &msg),
+                    ]);
+                }
+                Outcome::PerWorker(results)
             }
             Step::Lifecycle { job, phase, index, count, batch, runs } => {
                 let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
@@ -149,6 +198,20 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
     }
 }
 
+/// A job's failure or skip also goes to `logs/` (the journal has it too).
+fn log_job_issue(e: &crate::event::Event) {
+    use crate::event::Event;
+    match e {
+        Event::JobDeployFailed { job, reason, .. } => {
+            crate::logs::record(&[("event", "job_failed"), ("job", job), ("msg", reason)])
+        }
+        Event::JobDeploySkipped { job, reason, .. } => {
+            crate::logs::record(&[("event", "job_skipped"), ("job", job), ("msg", reason)])
+        }
+        _ => {}
+    }
+}
+
 /// One worker operation under the fan-out failure policy (a panic is
 /// that worker's failure).
 fn one<T: Send>(ip: &str, f: impl Fn(&str) -> Result<T> + Sync) -> Result<T> {
@@ -157,6 +220,20 @@ fn one<T: Send>(ip: &str, f: impl Fn(&str) -> Result<T> + Sync) -> Result<T> {
         .pop()
         .unwrap_or_else(|| Err(Error::op("internal error: no result")))
         .and_then(|r| r)
+}
+
+/// Log a reconcile action (`stop`, `remove`) of `job` on `ip` with its
+/// result, as the original's `phase=reconcile` lines.
+fn logged(job: &str, ip: &str, action: &str, r: Result<RunResult>) -> Result<RunResult> {
+    let msg = match &r {
+        Ok(res) => format!(
+            "{action}: {}",
+            res.exit_code.map_or_else(|| format!("not run — {}", res.detail), |c| format!("exit {c}"))
+        ),
+        Err(e) => format!("{action}: failed — {}", e.message()),
+    };
+    crate::logs::record(&[("event", action), ("job", job), ("worker", ip), ("phase", "reconcile"), ("msg", &msg)]);
+    r
 }
 
 fn worker(ip: &String) -> String {
@@ -169,6 +246,7 @@ fn run_result(ip: &str, r: Remote, t: Instant) -> RunResult {
         exit_code: r.code,
         duration_ms: t.elapsed().as_millis() as u64,
         detail: r.stderr.trim().lines().last().unwrap_or("").to_string(),
+        output: output_tail(&r.stdout, &r.stderr),
     }
 }
 
@@ -183,11 +261,7 @@ fn stage(
     let paths = session.bucket().paths.clone();
     let cx = StageContext {
         paths: &paths,
-        state: Arc::new(if needs_whole_state(session.state(), job) {
-            session.state().clone()
-        } else {
-            staging_view(session.state(), job, ips)
-        }),
+        state: Arc::new(staging_state(session.state(), job, ips)),
         kv_key: env.kv_key,
         bucket_id: env.bucket_id,
         update_seq,
@@ -222,6 +296,12 @@ fn staged_record(
     let Some(job) = job else { return Ok(None) };
     super::recorded::record_event(&session.bucket().paths, env.kv_key, &job, &promoted, &session.state().staged_blobs)
         .map(Some)
+}
+
+/// The state staging `job` on `ips` reads: [`staging_view`], or the whole
+/// state when the job reads beyond it.
+pub fn staging_state(state: &State, job: &str, ips: &[String]) -> State {
+    if needs_whole_state(state, job) { state.clone() } else { staging_view(state, job, ips) }
 }
 
 /// Whether staging `job` reads beyond [`staging_view`]: a Prometheus server
@@ -329,15 +409,24 @@ fn lifecycle(env: &Env<'_>, job: &str, phase: &str, runs: &[LifecycleRun]) -> Ve
                 Err(panicked) => (Err(panicked), 0),
             };
             let res = match out {
-                Ok(out) => RunResult {
-                    ip: run.ip.clone(),
-                    exit_code: out.code,
-                    duration_ms: ms,
-                    detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
-                },
-                Err(e) => {
-                    RunResult { ip: run.ip.clone(), exit_code: None, duration_ms: ms, detail: e.message().to_string() }
+                Ok(out) => {
+                    // Every line to logs/ (per worker and run), the end to the journal.
+                    crate::ops::log_output(Some(job), &run.ip, phase, &out);
+                    RunResult {
+                        ip: run.ip.clone(),
+                        exit_code: out.code,
+                        duration_ms: ms,
+                        detail: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+                        output: output_tail(&out.stdout, &out.stderr),
+                    }
                 }
+                Err(e) => RunResult {
+                    ip: run.ip.clone(),
+                    exit_code: None,
+                    duration_ms: ms,
+                    detail: e.message().to_string(),
+                    output: String::new(),
+                },
             };
             let outcome = format!(
                 "make {}: {} ({ms} ms){}",

@@ -153,3 +153,43 @@ pub fn check_with<P: Probes + ?Sized>(
         }
     }
 }
+
+/// Run `run` (one whole run of a job's `health_check` hooks) until it
+/// passes or `policy`'s budget is spent, pausing as the probe gate does;
+/// `now`/`sleep` are the caller's clock (the workers', the wall clock).
+/// Bad input or usage (a hook that cannot run at all) is not retried.
+/// `Ok(attempts)`, or the last failure naming how many attempts were made.
+pub fn retry_hooks(
+    policy: GatePolicy,
+    now: &dyn Fn() -> Duration,
+    sleep: &dyn Fn(Duration),
+    mut run: impl FnMut(u64) -> crate::error::Result<()>,
+) -> crate::error::Result<u64> {
+    let started = now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let e = match run(tries) {
+            Ok(()) => return Ok(tries),
+            Err(e) if e.exit_code() == 2 => return Err(e),
+            Err(e) => e,
+        };
+        match policy.next_pause(tries, now().saturating_sub(started)) {
+            Some(pause) => {
+                let first = e.message().lines().next().unwrap_or_default().to_string();
+                println!("  health_check hooks failed (attempt {tries}), retrying: {first}");
+                sleep(pause);
+            }
+            None if tries > 1 => {
+                return Err(crate::error::Error::op(format!("{} (after {tries} attempts)", e.message())));
+            }
+            None => return Err(e),
+        }
+    }
+}
+
+/// The wall clock for [`retry_hooks`] (day-2 commands).
+pub fn wall_clock() -> (impl Fn() -> Duration, impl Fn(Duration)) {
+    let origin = std::time::Instant::now();
+    (move || origin.elapsed(), std::thread::sleep)
+}

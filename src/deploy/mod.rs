@@ -16,7 +16,7 @@ use crate::bucket::{Bucket, session_info};
 use crate::error::{Error, Result};
 use crate::hooks::{HookRunner, ProcessHooks};
 use crate::kv::seal::KvKey;
-use crate::plan::deploy::DeployInput;
+use crate::plan::deploy::{DeployInput, DeployResult, JobIssue};
 use crate::plan::rollout::RolloutFlags;
 use crate::transport::Transport;
 pub use workers::{SshWorkers, Workers, runner_command};
@@ -51,13 +51,36 @@ pub struct DeployReport {
     pub promoted: Vec<String>,
     /// Jobs already up to date.
     pub up_to_date: Vec<String>,
+    /// Jobs that failed, and why (the other jobs went on).
+    pub failed: Vec<JobIssue>,
+    /// Jobs skipped because they demand a failed or skipped job, and why.
+    pub skipped: Vec<JobIssue>,
 }
 
-/// Run a deploy on an open bucket over SSH, with hook processes.
+impl DeployReport {
+    /// `Err` with the summary of every failed and skipped job (exit 1)
+    /// when there is one, else the report.
+    pub fn into_result(self) -> Result<DeployReport> {
+        let summary = DeployResult {
+            promoted: self.promoted.clone(),
+            up_to_date: self.up_to_date.clone(),
+            failed: self.failed.clone(),
+            skipped: self.skipped.clone(),
+        };
+        match summary.failure() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+}
+
+/// Run a deploy on an open bucket over SSH, with hook processes. A deploy
+/// that failed or skipped jobs is `Ok` with them listed
+/// ([`DeployReport::into_result`] makes it the command's error).
 pub fn run(bucket: &mut Bucket, opts: &DeployOptions) -> Result<DeployReport> {
     check_jobs(bucket, opts)?;
     check_bun(bucket, &opts.jobs)?;
-    with_ssh_workers(bucket, |bucket, workers| run_with(bucket, opts, workers, &ProcessHooks))
+    with_ssh_workers(bucket, |bucket, workers| run_report(bucket, opts, workers, &ProcessHooks))
 }
 
 /// Bun is installed when a selected job (all when `jobs` is empty) has
@@ -108,8 +131,21 @@ fn check_jobs(bucket: &Bucket, opts: &DeployOptions) -> Result<()> {
 }
 
 /// Run a deploy on an open bucket with the given workers and hook runner
-/// (the real ones, or the simulation's).
+/// (the real ones, or the simulation's); failed or skipped jobs are the
+/// error.
 pub fn run_with(
+    bucket: &mut Bucket,
+    opts: &DeployOptions,
+    workers: &dyn Workers,
+    hooks: &dyn HookRunner,
+) -> Result<DeployReport> {
+    run_report(bucket, opts, workers, hooks)?.into_result()
+}
+
+/// [`run_with`], a deploy that failed or skipped jobs being `Ok` with them
+/// listed in the report (the session then ends failed, what was promoted
+/// staying promoted).
+pub fn run_report(
     bucket: &mut Bucket,
     opts: &DeployOptions,
     workers: &dyn Workers,
@@ -197,9 +233,24 @@ pub(crate) fn drive(bucket: &mut Bucket, opts: &DeployOptions, d: Drive<'_>) -> 
     }
     let result = exec::execute(&mut session, &env, input);
     match result {
+        // A job failed or was skipped: the others ran (and what they
+        // promoted is checkpointed); the command fails with the summary.
+        Ok(r) if r.failure().is_some() => {
+            let e = r.failure().unwrap_or_else(|| Error::op("deploy failed"));
+            crate::logs::record(&[("event", "deploy_failed"), ("msg", e.message())]);
+            let session_id = session.id();
+            session.fail(&e)?;
+            let (promoted, up_to_date, failed, skipped) = (r.promoted, r.up_to_date, r.failed, r.skipped);
+            Ok(DeployReport { session: session_id, update_seq, promoted, up_to_date, failed, skipped })
+        }
         Ok(r) if !opts.dry_run => {
-            let report =
-                DeployReport { session: session.id(), update_seq, promoted: r.promoted, up_to_date: r.up_to_date };
+            let report = DeployReport {
+                session: session.id(),
+                update_seq,
+                promoted: r.promoted,
+                up_to_date: r.up_to_date,
+                ..Default::default()
+            };
             // Best-effort; only a journal error stops the commit.
             if let Err(e) = crate::prometheus::push::after_deploy(&mut session, &kv_key) {
                 return session.finish(Err(e));
@@ -210,7 +261,13 @@ pub(crate) fn drive(bucket: &mut Bucket, opts: &DeployOptions, d: Drive<'_>) -> 
         Ok(r) => {
             // A dry run persists nothing: end the session without committing.
             session.fail(&Error::op("dry run: nothing persisted"))?;
-            Ok(DeployReport { session: 0, update_seq, promoted: r.promoted, up_to_date: r.up_to_date })
+            Ok(DeployReport {
+                session: 0,
+                update_seq,
+                promoted: r.promoted,
+                up_to_date: r.up_to_date,
+                ..Default::default()
+            })
         }
         Err(e) => session.finish(Err(e)),
     }

@@ -21,6 +21,11 @@ use std::path::Path;
 /// The namespace staged bytes are sealed for (the AEAD binds it).
 pub const NAMESPACE: &str = "maand/staged";
 
+/// The renderer a rollback's `JobStaged` names: the job was staged from
+/// the recorded bytes, not rendered (`replay --check` says so instead of
+/// rendering it again).
+pub const RENDERER: &str = "maand-rollback/recorded-bytes";
+
 /// What a rollback ships for one allocation.
 #[derive(Debug, Clone, Default)]
 pub struct RecordedAlloc {

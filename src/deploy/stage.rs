@@ -56,6 +56,46 @@ pub struct StageContext<'a> {
     pub update_seq: u64,
 }
 
+/// `jobs.json` of worker `ip` in the original's shape, `[{"job", "disabled"}]`
+/// for its allocations not removed: runner.py without --jobs starts every
+/// enabled job from it (reboot recovery).
+pub fn jobs_json(state: &State, ip: &str) -> String {
+    let jobs: Vec<serde_json::Value> = state
+        .catalog
+        .allocations
+        .values()
+        .filter(|a| a.worker_ip == ip && !a.removed)
+        .map(|a| serde_json::json!({ "job": a.job, "disabled": u8::from(a.disabled) }))
+        .collect();
+    format!("{}\n", serde_json::Value::Array(jobs))
+}
+
+/// The staging renderer's identity and version, recorded with each staging
+/// decision (`JobStaged`). Raise the number whenever what a staged tree
+/// holds for the same inputs changes (template engine, its functions,
+/// staging rules): `replay --check` then reports older trees as "renderer
+/// changed since this session" instead of a divergence.
+pub const RENDERER: &str = concat!("maand-stage/1 gotmpl/", "0.6.1");
+
+/// The files of `jobs/<job>/` for one worker: (relative path, content,
+/// mode), and the tree change detection compares (path → hash:mode).
+pub struct RenderedJob {
+    /// Files to write, in order.
+    pub files: Vec<(String, Vec<u8>, u32)>,
+    /// The staged tree.
+    pub tree: Tree,
+}
+
+/// Stage `job` for `ip`; returns the tree of `jobs/<job>/` (path → hash).
+pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
+    let dir = stage_worker_files(cx, job, ip)?;
+    let rendered = render_job(&cx.state, cx.kv_key, cx.bucket_id, cx.update_seq, job, ip)?;
+    for (rel, content, mode) in &rendered.files {
+        write(&dir.join(rel), content, *mode)?;
+    }
+    Ok(rendered.tree)
+}
+
 /// Write `ip`'s `worker.json`, `jobs.json` and `bin/`, and an empty
 /// `jobs/<job>/`; returns that directory. Shared by staging and by a
 /// rollback's staging of recorded bytes.
@@ -63,14 +103,7 @@ pub fn stage_worker_files(cx: &StageContext, job: &str, ip: &str) -> Result<Path
     let state = &cx.state;
     let root = worker_dir(cx.paths, ip);
     write(&root.join("worker.json"), worker_json(state, cx.bucket_id, ip, cx.update_seq).as_bytes(), 0o644)?;
-    let jobs: Vec<&str> = state
-        .catalog
-        .allocations
-        .values()
-        .filter(|a| a.worker_ip == ip && !a.removed)
-        .map(|a| a.job.as_str())
-        .collect();
-    write(&root.join("jobs.json"), format!("{}\n", serde_json::json!({ "jobs": jobs })).as_bytes(), 0o644)?;
+    write(&root.join("jobs.json"), jobs_json(state, ip).as_bytes(), 0o644)?;
     write(&root.join("bin/runner.py"), RUNNER_PY.as_bytes(), 0o755)?;
     write(&root.join("bin/worker.py"), WORKER_PY.as_bytes(), 0o755)?;
 
@@ -82,12 +115,21 @@ pub fn stage_worker_files(cx: &StageContext, job: &str, ip: &str) -> Result<Path
     Ok(dir)
 }
 
-/// Stage `job` for `ip`; returns the tree of `jobs/<job>/` (path → hash).
-pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
-    let state = &cx.state;
+/// Render `jobs/<job>/` for `ip` from `state` without writing anything: a
+/// function of the state (job files, catalog, KV, certificates), the key
+/// opening sealed values, the bucket id and the deploy's `update_seq`.
+/// Staging writes what it returns; `replay --check` re-renders with it.
+pub fn render_job(
+    state: &Arc<State>,
+    kv_key: &KvKey,
+    bucket_id: &str,
+    update_seq: u64,
+    job: &str,
+    ip: &str,
+) -> Result<RenderedJob> {
+    let mut out = RenderedJob { files: Vec::new(), tree: Tree::new() };
+    let Some(j) = state.catalog.jobs.get(job) else { return Ok(out) };
     let worker = state.catalog.workers.get(ip);
-    let dir = stage_worker_files(cx, job, ip)?;
-    let Some(j) = state.catalog.jobs.get(job) else { return Ok(Tree::new()) };
     let spec = &j.spec;
     let deployed = state.deployed.get(&(job.to_string(), ip.to_string()));
     let alloc = state.catalog.allocations.get(&(job.to_string(), ip.to_string()));
@@ -99,23 +141,21 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
         worker_ip: ip.to_string(),
         worker_id: worker.map(|w| w.worker_id.clone()).unwrap_or_default(),
         labels: worker.map(|w| w.labels.clone()).unwrap_or_default(),
-        bucket_id: cx.bucket_id.to_string(),
-        update_seq: cx.update_seq,
-        bucket_path: format!("/opt/worker/{}", cx.bucket_id),
-        job_path: format!("/opt/worker/{}/jobs/{job}", cx.bucket_id),
+        bucket_id: bucket_id.to_string(),
+        update_seq,
+        bucket_path: format!("/opt/worker/{bucket_id}"),
+        job_path: format!("/opt/worker/{bucket_id}/jobs/{job}"),
     };
     let upstream: Vec<String> = spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect();
-    let view = KvView::new(cx.state.clone(), cx.kv_key.clone(), job, ip, upstream);
+    let view = KvView::new(state.clone(), kv_key.clone(), job, ip, upstream);
     // Change detection hashes templates as rendered for the steady context
     // (TemplateContext::steady): `.CurrentVersion` and `.UpdateSeq` never
     // make an allocation restart by themselves (docs/templates.md).
     let steady = ctx.steady();
     let mut steady_hashes: Vec<(String, String)> = Vec::new();
-    let mut tree = Tree::new();
-    let mut add = |rel: &str, content: &[u8], mode: u32| -> Result<()> {
-        write(&dir.join(rel), content, mode)?;
-        tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(content))));
-        Ok(())
+    let mut add = |rel: &str, content: Vec<u8>, mode: u32| {
+        out.tree.insert(rel.to_string(), format!("{}:{mode:o}", hex::encode(Sha256::digest(&content))));
+        out.files.push((rel.to_string(), content, mode));
     };
     for (path, f) in &j.files {
         if crate::prometheus::stage::control_host_only(path) {
@@ -130,7 +170,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
             // Output holding a secret or a private key is for its owner only,
             // here and on the worker (rsync keeps the mode).
             let mode = if rendered.secret { f.mode & 0o700 } else { f.mode };
-            add(out, rendered.text.as_bytes(), mode)?;
+            add(out, rendered.text.clone().into_bytes(), mode);
             if steady != ctx {
                 let hashed = tpl.render(&steady).map_err(|e| {
                     e.context("rendered for change detection (.CurrentVersion = .NewVersion, .UpdateSeq = 0)")
@@ -140,27 +180,40 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
                 }
             }
         } else {
-            add(path, &f.content, f.mode)?;
+            add(path, f.content.clone(), f.mode);
         }
     }
     // A Prometheus server job gets the rules, runbooks and dashboards of every job.
     for (rel, content) in crate::prometheus::stage::server_files(state, job, ip)? {
-        add(&rel, &content, 0o644)?;
+        add(&rel, content, 0o644);
     }
     let ns = format!("maand/job/{job}/worker/{ip}");
     for name in spec.certs.keys() {
         for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
             let key = format!("certs/{name}.{ext}");
             if let Some(v) = state.kv.stored_get(&ns, &key) {
-                add(&key, cx.kv_key.open(&ns, &key, v)?.as_bytes(), mode)?;
+                add(&key, kv_key.open(&ns, &key, v)?.into_bytes(), mode);
             }
         }
     }
     if !spec.certs.is_empty()
         && let Some(KvValue::Plain(ca)) = state.kv.stored_get("maand/worker", "certs/ca.crt")
     {
-        add("certs/ca.crt", ca.as_bytes(), 0o644)?;
+        add("certs/ca.crt", ca.clone().into_bytes(), 0o644);
     }
-    tree.extend(steady_hashes);
-    Ok(tree)
+    out.tree.extend(steady_hashes);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The renderer identity names the template engine actually linked.
+    #[test]
+    fn renderer_names_the_locked_gotmpl_version() {
+        let lock = include_str!("../../Cargo.lock");
+        let at = lock.find("name = \"gotmpl\"\nversion = \"").expect("gotmpl in Cargo.lock");
+        let rest = &lock[at + "name = \"gotmpl\"\nversion = \"".len()..];
+        let version = &rest[..rest.find('"').unwrap()];
+        assert!(super::RENDERER.ends_with(&format!(" gotmpl/{version}")), "{} vs {version}", super::RENDERER);
+    }
 }

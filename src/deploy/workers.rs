@@ -20,8 +20,9 @@ pub trait Workers: Sync {
     /// The tools deploy needs (`python3 make rsync bash timeout`) that are
     /// missing on `ip`; an error when it cannot be reached.
     fn missing_tools(&self, ip: &str) -> Result<Vec<String>>;
-    /// Write `/opt/worker/<bucket>/worker.json`.
-    fn write_worker_json(&self, ip: &str, body: &str) -> Result<()>;
+    /// Write `/opt/worker/<bucket>/worker.json` (`body`) and `jobs.json`
+    /// (`jobs`; refreshed on every deploy, as the original's final sync).
+    fn write_worker_json(&self, ip: &str, body: &str, jobs: &str) -> Result<()>;
     /// Ship the staged `job` (and the worker's top files) to `ip`; `tree`
     /// is the staged tree being shipped.
     fn ship(&self, ip: &str, job: &str, tree: &Tree) -> Result<()>;
@@ -109,11 +110,12 @@ impl Workers for SshWorkers<'_> {
         Ok(r.stdout.lines().filter_map(|l| l.strip_prefix("missing ")).map(|t| t.trim().to_string()).collect())
     }
 
-    fn write_worker_json(&self, ip: &str, body: &str) -> Result<()> {
+    fn write_worker_json(&self, ip: &str, body: &str, jobs: &str) -> Result<()> {
         let script = format!(
-            "mkdir -p /opt/worker/{b} && printf %s {body} > /opt/worker/{b}/worker.json",
+            "mkdir -p /opt/worker/{b} && printf %s {body} > /opt/worker/{b}/worker.json && printf %s {jobs} > /opt/worker/{b}/jobs.json",
             b = shell_quote(self.bucket_id),
-            body = shell_quote(body)
+            body = shell_quote(body),
+            jobs = shell_quote(jobs)
         );
         let r = self.transport.run(ip, &script)?;
         if !r.ok() {

@@ -16,8 +16,9 @@ pub mod semaphores;
 pub mod serve;
 pub mod stage;
 
-use crate::bucket::Session;
+use crate::bucket::{Recorder, Session};
 use crate::error::{Error, Result};
+use crate::event::{Event, HookRunPlan, PlannedHook};
 use crate::kv::seal::KvKey;
 use crate::plan::hooks::{HookRun, plan_hook_run};
 use crate::workspace::manifest::HookEvent;
@@ -66,6 +67,32 @@ impl HookRunner for ProcessHooks {
     }
 }
 
+/// A hook run's plan as recorded: the planner's inputs (but the promoted
+/// versions, which the state holds) and its batches, so `replay --check`
+/// can plan it again.
+pub fn recorded_plan(run: &HookRun, batches: &[crate::plan::hooks::Batch]) -> HookRunPlan {
+    HookRunPlan {
+        job: run.job.to_string(),
+        hook: run.hook.to_string(),
+        event: run.event.as_str().to_string(),
+        phase: run.phase.to_string(),
+        filter: run.filter.map(<[String]>::to_vec),
+        first_start: run.first_start,
+        bucket_root: run.bucket_root.to_string(),
+        extra: run.extra.clone(),
+        batches: batches
+            .iter()
+            .map(|b| {
+                b.invocations
+                    .iter()
+                    .map(|i| PlannedHook { alloc_id: i.alloc_id.clone(), ip: i.ip.clone(), env: i.env.clone() })
+                    .collect()
+            })
+            .collect(),
+        lifecycle: run.lifecycle.cloned(),
+    }
+}
+
 /// A random token for one hook process's calls to the runtime API.
 pub fn new_token() -> Result<String> {
     let mut b = [0u8; 32];
@@ -75,7 +102,14 @@ pub fn new_token() -> Result<String> {
 
 /// Run the hooks `req` names inside `session`, recording every invocation
 /// and every KV write. Returns how many hooks ran (0 starts no API server).
-pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> {
+pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize> {
+    run_hooks_counted(session, req).map(|(hooks, _)| hooks)
+}
+
+/// [`run_hooks`], also counting the KV changes (puts, deletes) the hooks'
+/// writes recorded.
+pub fn run_hooks_counted(session: &mut dyn Recorder, req: &HookRequest) -> Result<(usize, usize)> {
+    let mut kv_changes = 0;
     let mut todo: Vec<(String, String, String)> = Vec::new();
     for job in &req.jobs {
         let Some(j) = session.state().catalog.jobs.get(job) else { continue };
@@ -86,10 +120,10 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
         }
     }
     if todo.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
-    let paths = session.bucket().paths.clone();
-    let port = session.bucket().conf.hook_api_port;
+    let paths = session.paths().clone();
+    let port = session.hook_api_port();
     let base = Arc::new(session.state().clone());
     let shared = Arc::new(Shared {
         kv_key: KvKey::load(&paths.kv_key())?,
@@ -127,13 +161,29 @@ pub fn run_hooks(session: &mut Session<'_>, req: &HookRequest) -> Result<usize> 
         if batches.is_empty() {
             continue;
         }
+        session.record(Event::HookRunPlanned(Box::new(recorded_plan(&run, &batches))))?;
         runner.run(&base, job, hook, script, req.event, &batches, &mut |events| {
             for e in events {
+                kv_changes += usize::from(kv_change(session.state(), &e));
                 session.record(e)?;
             }
             session.flush()
         })?;
     }
     drop(server);
-    Ok(todo.len())
+    Ok((todo.len(), kv_changes))
+}
+
+/// Whether recording `e` changes a KV value: a put of another value (a
+/// sealed one always differs: fresh nonce) or a delete of a live key.
+fn kv_change(state: &crate::state::State, e: &crate::event::Event) -> bool {
+    use crate::event::{Event, KvValue};
+    match e {
+        Event::KvPut { namespace, key, value: KvValue::Plain(v), .. } => {
+            !matches!(state.kv.get(namespace, key).as_deref(), Some(KvValue::Plain(old)) if old == v)
+        }
+        Event::KvPut { .. } => true,
+        Event::KvDeleted { namespace, key, .. } => state.kv.get(namespace, key).is_some(),
+        _ => false,
+    }
 }

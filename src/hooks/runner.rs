@@ -40,11 +40,13 @@ struct Outcome {
     start_error: Option<String>,
 }
 
-/// The interpreter for a hook script (SPEC §5): the job's `_hooks/.venv`
-/// or `_hooks/venv` Python, else `python3` on PATH; `bun` for .ts/.js.
+/// The interpreter for a hook script (SPEC §5): the `.venv` or `venv`
+/// Python of the script's folder (`_hooks/`, or the original's
+/// `_modules/`), else `python3` on PATH; `bun` for .ts/.js.
 pub fn interpreter(paths: &BucketPaths, job: &str, script: &str) -> PathBuf {
     if script.ends_with(".py") {
-        let hooks = paths.jobs_dir().join(job).join("_hooks");
+        let folder = if script.starts_with("_modules/") { "_modules" } else { "_hooks" };
+        let hooks = paths.jobs_dir().join(job).join(folder);
         for venv in [".venv", "venv"] {
             let p = hooks.join(venv).join("bin/python3");
             if p.exists() {
@@ -189,6 +191,8 @@ impl Runner<'_> {
             .current_dir(self.paths.root())
             .envs(&inv.env)
             .env("HOOK_API_PORT", self.port.to_string())
+            // The original's name of HOOK_API_HOST, for scripts written for it.
+            .env("JOB_COMMAND_API_HOST", "127.0.0.1")
             .env("HOOK_API_TOKEN", &token)
             .env("PYTHONPATH", pythonpath(&dir))
             .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -331,7 +335,11 @@ fn link_node_modules(paths: &BucketPaths, job: &str, staged: &Path) -> std::io::
 }
 
 fn pythonpath(dir: &Path) -> String {
-    let mut parts = vec![dir.join("_hooks").display().to_string(), dir.display().to_string()];
+    let mut parts = vec![
+        dir.join("_hooks").display().to_string(),
+        dir.join("_modules").display().to_string(),
+        dir.display().to_string(),
+    ];
     if let Ok(existing) = std::env::var("PYTHONPATH")
         && !existing.is_empty()
     {

@@ -1,5 +1,6 @@
 //! Staging a hook's workspace: `tmp/hooks/<run>/<ip>/jobs/<job>/` with the
-//! job files from the catalog, its certificates from KV, and the helpers.
+//! job files from the catalog, its certificates from KV (in `certs/` and
+//! `_hooks/certs/`, with the CA's `ca.crt` for every job), and the helpers.
 //!
 //! `<run>` is a fresh directory per command run (see [`HookStaging`]),
 //! separate from deploy's `tmp/workers/`, so a hook run never replaces a
@@ -51,23 +52,30 @@ pub fn stage(root: &Path, state: &State, kv_key: &KvKey, job: &str, ip: &str) ->
         for (path, f) in &j.files {
             write(&dir.join(path), &f.content, f.mode)?;
         }
+        // As the original stages them next to the scripts: hook libraries
+        // open `certs/` beside their own file (`_hooks/certs/`), others the
+        // job's `certs/`; `ca.crt` is there for every job.
         let ns = format!("maand/job/{job}/worker/{ip}");
-        for name in j.spec.certs.keys() {
-            for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
-                let key = format!("certs/{name}.{ext}");
-                if let Some(v) = state.kv.stored_get(&ns, &key) {
-                    let pem = kv_key.open(&ns, &key, v)?;
-                    write(&dir.join(&key), pem.as_bytes(), mode)?;
+        let ca = match state.kv.stored_get("maand/worker", "certs/ca.crt") {
+            Some(KvValue::Plain(ca)) => Some(ca.as_bytes()),
+            _ => None,
+        };
+        for certs in ["certs", "_hooks/certs"] {
+            for name in j.spec.certs.keys() {
+                for (ext, mode) in [("crt", 0o644), ("key", 0o600)] {
+                    let key = format!("certs/{name}.{ext}");
+                    if let Some(v) = state.kv.stored_get(&ns, &key) {
+                        let pem = kv_key.open(&ns, &key, v)?;
+                        write(&dir.join(certs).join(format!("{name}.{ext}")), pem.as_bytes(), mode)?;
+                    }
                 }
             }
-        }
-        if !j.spec.certs.is_empty()
-            && let Some(KvValue::Plain(ca)) = state.kv.stored_get("maand/worker", "certs/ca.crt")
-        {
-            write(&dir.join("certs/ca.crt"), ca.as_bytes(), 0o644)?;
+            if let Some(ca) = ca {
+                write(&dir.join(certs).join("ca.crt"), ca, 0o644)?;
+            }
         }
     }
-    for sub in ["", "_hooks/"] {
+    for sub in ["", "_hooks/", "_modules/"] {
         write(&dir.join(format!("{sub}maand.py")), MAAND_PY.as_bytes(), 0o644)?;
         write(&dir.join(format!("{sub}maand.ts")), MAAND_TS.as_bytes(), 0o644)?;
     }

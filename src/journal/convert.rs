@@ -7,7 +7,9 @@
 //! compile error here until someone decides how it is recorded (a new
 //! record version) or that it is not.
 
+use crate::event::{BuildInputs, HookRunPlan, PlannedHook, ReconcileItem, ReconcilePlan, Staging};
 use crate::event::{Envelope, Event, HookInvocation, JobRollout, KvValue, PeerScope, SealAlg, SessionInfo};
+use crate::plan::hooks::LifecycleBatch;
 use crate::plan::rollout::{Action, AllocPlan, JobPlan, RolloutFlags};
 use crate::state::{
     Allocation, BucketInfo, CertConfig, CertRecord, Deployed, Hook, HookDemand, Job, JobFile, JobSpec, KvVersion, Port,
@@ -109,6 +111,25 @@ mirror!(JobPlan <=> JobPlanV1 {
     job, deployment_seq, allocations, order, order_source, start_batches, update_batches,
 });
 mirror!(JobRollout <=> JobRolloutV1 { update_seq, flags, staged, plan });
+mirror!(Staging <=> StagingV2 { job, renderer });
+mirror!(BuildInputs <=> BuildInputsV2 {
+    files,
+    job_overrides_file,
+    job_files,
+    now,
+    ca_pem,
+    ca_fingerprint,
+    certs_renewal_buffer_days,
+    purge_job_kv,
+    scrape_rendered
+});
+mirror!(ReconcileItem <=> ReconcileItemV2 { job, ip, removed, worker_gone, version, stop });
+mirror!(ReconcilePlan <=> ReconcilePlanV2 { jobs, all_jobs, items });
+mirror!(PlannedHook <=> PlannedHookV2 { alloc_id, ip, env });
+mirror!(LifecycleBatch <=> LifecycleBatchV2 { index, count, allocations, order, order_source });
+mirror!(HookRunPlan <=> HookRunPlanV2 {
+    job, hook, event, phase, filter, first_start, bucket_root, extra, batches, lifecycle
+});
 mirror!(Deployed <=> DeployedV4 { alloc_id, hash, files, version, previous_hash, previous_files, running });
 mirror!(KvVersion <=> KvVersionV4 { version, value, ttl, created_at });
 mirror!(Job <=> JobV4 { spec, files });
@@ -234,7 +255,8 @@ macro_rules! events {
     (
         tuple: [$($tv:ident),* $(,)?],
         fields: [$($sv:ident { $($f:ident),* }),* $(,)?],
-        v2_only: [$($nv:ident { $($nf:ident),* }),* $(,)?] $(,)?
+        v2_only: [$($nv:ident { $($nf:ident),* }),* $(,)?],
+        v2_only_tuple: [$($nt:ident),* $(,)?] $(,)?
     ) => {
         impl Conv<EventV2> for Event {
             fn conv(&self) -> EventV2 {
@@ -242,6 +264,7 @@ macro_rules! events {
                     $(Event::$tv(x) => EventV2::$tv(x.conv()),)*
                     $(Event::$sv { $($f),* } => EventV2::$sv { $($f: $f.conv()),* },)*
                     $(Event::$nv { $($nf),* } => EventV2::$nv { $($nf: $nf.conv()),* },)*
+                    $(Event::$nt(x) => EventV2::$nt(x.conv()),)*
                 }
             }
         }
@@ -251,6 +274,7 @@ macro_rules! events {
                     $(EventV2::$tv(x) => Event::$tv(x.conv()),)*
                     $(EventV2::$sv { $($f),* } => Event::$sv { $($f: $f.conv()),* },)*
                     $(EventV2::$nv { $($nf),* } => Event::$nv { $($nf: $nf.conv()),* },)*
+                    $(EventV2::$nt(x) => Event::$nt(x.conv()),)*
                 }
             }
         }
@@ -305,11 +329,16 @@ events! {
         LegacyImported { backup, schema_version, workers, jobs, allocations, kv_versions },
         LegacyDeploymentImported { job, ip, alloc_id, hash, version },
         KvImported { namespace, key, version, value, ttl, at },
+        AllocationHealthFailed { job, ip, hash, version },
+        JobDeployFailed { job, wave, reason },
+        JobDeploySkipped { job, wave, reason },
+        LifecycleOutput { job, ip, target, tail },
         StagedRecorded { job, blobs, trees, hashes },
         RollbackStarted { jobs, to, seq, kv },
         JobPinned { job, to, workspace },
         JobUnpinned { job, reason },
     ],
+    v2_only_tuple: [JobStaged, ReconcilePlanned, HookRunPlanned, BuildPlanned],
 }
 
 /// The newest-format body of an event about to be stored.

@@ -43,11 +43,21 @@ pub fn run(
             continue;
         }
         let script = format!("rm -rf /opt/worker/{}/jobs/{}", shell_quote(bucket_id), shell_quote(job));
+        let log = |msg: &str| {
+            crate::logs::record(&[("event", "gc"), ("job", job), ("worker", ip), ("phase", "gc"), ("msg", msg)])
+        };
         match transport.run(ip, &script) {
-            Ok(r) if r.ok() => println!("gc: removed jobs/{job} from {ip}"),
-            Ok(r) => return Err(Error::op(format!("worker {ip}: removing jobs/{job} failed: {}", r.stderr.trim()))),
+            Ok(r) if r.ok() => {
+                println!("gc: removed jobs/{job} from {ip}");
+                log(&format!("removed jobs/{job}"));
+            }
+            Ok(r) => {
+                log(&format!("removing jobs/{job} failed: {}", r.stderr.trim()));
+                return Err(Error::op(format!("worker {ip}: removing jobs/{job} failed: {}", r.stderr.trim())));
+            }
             Err(e) if !cat.workers.contains_key(ip) => {
                 println!("gc: {ip} is unreachable and no longer a worker: treated as dead ({e})");
+                log(&format!("unreachable and no longer a worker: treated as dead ({e})"));
                 report.dead.push(ip.clone());
             }
             Err(e) => return Err(e),
@@ -92,6 +102,17 @@ pub fn run(
         }
     }
     report.keys_purged = events.iter().filter(|e| matches!(e, Event::KvPurged { .. })).count();
+    crate::logs::record(&[
+        ("event", "gc"),
+        ("phase", "gc"),
+        (
+            "msg",
+            &format!(
+                "{} allocation(s) purged, {} key(s) purged, {} key history(ies) pruned",
+                report.allocations, report.keys_purged, report.keys_pruned
+            ),
+        ),
+    ]);
     for e in events {
         session.record(e)?;
     }

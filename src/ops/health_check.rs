@@ -3,14 +3,15 @@
 //! order, `max_concurrent_upgrades` at a time), then `health_check` hooks
 //! (KV read-only). A job without health config is skipped, not failed.
 
-use crate::bucket::Session;
+use crate::bucket::Recorder;
 use crate::deploy::health;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::hooks::{HookRequest, run_hooks};
+use crate::plan::deploy::GatePolicy;
 use crate::plan::hooks::{batches, rollout_order};
 use crate::transport::Transport;
-use crate::workspace::manifest::HookEvent;
+use crate::workspace::manifest::{HealthCheckJson, HookEvent};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,8 @@ use std::time::{Duration, Instant};
 pub const PARALLEL_JOBS: usize = 4;
 
 /// Dial every worker's SSH port (retrying 30 × 1 s with `wait`).
-pub fn workers(session: &Session<'_>, wait: bool) -> Result<()> {
-    let port = session.bucket().conf.ssh_port;
+pub fn workers(session: &dyn Recorder, wait: bool) -> Result<()> {
+    let port = session.conf().ssh_port;
     let ips: Vec<String> = session.state().catalog.workers_in_order().iter().map(|w| w.ip.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(if wait { 30 } else { 0 });
     loop {
@@ -51,6 +52,8 @@ pub struct Probed {
     job: String,
     skipped: bool,
     has_hooks: bool,
+    /// Retry the hooks within this budget (`--wait`), else run them once.
+    hook_retry: Option<GatePolicy>,
     batches: Vec<(Vec<String>, std::result::Result<u64, String>)>,
 }
 
@@ -61,7 +64,14 @@ pub fn probe(state: &crate::state::State, transport: &Transport, job: &str, wait
     let spec = &state.catalog.jobs.get(job).ok_or_else(|| Error::usage(format!("unknown job {job:?}")))?.spec;
     let has_hooks = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "health_check"));
     let cfg = health::config(spec)?;
-    let mut out = Probed { job: job.to_string(), skipped: cfg.is_none() && !has_hooks, has_hooks, batches: Vec::new() };
+    let hook_retry = wait.then(|| GatePolicy::of(&cfg.clone().unwrap_or_else(HealthCheckJson::hooks_only), true));
+    let mut out = Probed {
+        job: job.to_string(),
+        skipped: cfg.is_none() && !has_hooks,
+        has_hooks,
+        hook_retry,
+        batches: Vec::new(),
+    };
     if let Some(cfg) = cfg {
         let active: Vec<String> =
             state.catalog.allocations_of(job).into_iter().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
@@ -80,7 +90,7 @@ pub fn probe(state: &crate::state::State, transport: &Transport, job: &str, wait
 
 /// Record a job's probe results and run its `health_check` hooks.
 /// `Ok(false)` when the job has no health config.
-pub fn finish(session: &mut Session<'_>, probed: Probed, verbose: bool) -> Result<bool> {
+pub fn finish(session: &mut dyn Recorder, probed: Probed, verbose: bool) -> Result<bool> {
     let job = probed.job;
     if probed.skipped {
         println!("health check skipped: {job}");
@@ -108,8 +118,59 @@ pub fn finish(session: &mut Session<'_>, probed: Probed, verbose: bool) -> Resul
             extra: Default::default(),
             lifecycle: None,
         };
-        run_hooks(session, &req).map_err(|e| e.context(format!("health check failed: {job}")))?;
+        let r = match probed.hook_retry {
+            None => run_hooks(session, &req).map(|_| ()),
+            Some(policy) => {
+                let (now, sleep) = health::wall_clock();
+                health::retry_hooks(policy, &now, &sleep, |_| run_hooks(session, &req).map(|_| ())).map(|_| ())
+            }
+        };
+        r.map_err(|e| e.context(format!("health check failed: {job}")))?;
     }
     println!("health check passed: {job}");
     Ok(true)
+}
+
+/// The gate `maand job … --health_check` runs after each batch: the job's
+/// probes on `ips` with its wait policy (recorded), then its `health_check`
+/// hooks on them, retried within the same budget.
+pub fn gate_batch(
+    session: &mut dyn Recorder,
+    transport: &Transport,
+    job: &str,
+    ips: &[String],
+    verbose: bool,
+) -> Result<()> {
+    let spec = session.state().catalog.jobs[job].spec.clone();
+    let cfg = health::config(&spec)?;
+    if let Some(cfg) = &cfg {
+        let r = health::gate(&spec, cfg, ips, transport);
+        session.record(Event::HealthChecked {
+            job: job.to_string(),
+            allocations: ips.to_vec(),
+            ok: r.is_ok(),
+            detail: r.as_ref().err().cloned().unwrap_or_default(),
+        })?;
+        r.map_err(|e| Error::op(format!("health check failed for {job}: {e}")))?;
+    }
+    if spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "health_check")) {
+        let req = HookRequest {
+            event: HookEvent::HealthCheck,
+            hook: None,
+            jobs: vec![job.to_string()],
+            // Seed 001: health_check hooks run on every non-removed
+            // allocation of the job, not only the batch just restarted.
+            filter: None,
+            phase: "health_check",
+            verbose,
+            extra: Default::default(),
+            lifecycle: None,
+        };
+        let policy = GatePolicy::of(&cfg.unwrap_or_else(HealthCheckJson::hooks_only), true);
+        let (now, sleep) = health::wall_clock();
+        health::retry_hooks(policy, &now, &sleep, |_| run_hooks(session, &req).map(|_| ()))
+            .map_err(|e| e.context(format!("health check failed for {job}")))?;
+    }
+    println!("{job}: healthy [{}]", ips.join(","));
+    Ok(())
 }

@@ -2,10 +2,10 @@
 //! --target <t>`: after checking each worker's `worker.json` against the
 //! catalog, run the job's `job_control` hook (env `TARGET`) or
 //! `runner.py <target>` on the selected active allocations, in rollout
-//! order, `max_concurrent_upgrades` at a time.
+//! order, `max_concurrent_upgrades` at a time; with `--health_check`, the
+//! job's gate (probes, then `health_check` hooks) after every batch.
 
-use crate::bucket::Session;
-use crate::deploy::health;
+use crate::bucket::Recorder;
 use crate::deploy::workers::runner_command;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -37,7 +37,7 @@ pub fn valid_target(t: &str) -> bool {
 
 /// Active allocations of `job` selected by `filter`, in rollout order;
 /// unknown or inactive addresses are a usage error.
-pub fn targets(session: &Session<'_>, job: &str, filter: &[String]) -> Result<Vec<String>> {
+pub fn targets(session: &dyn Recorder, job: &str, filter: &[String]) -> Result<Vec<String>> {
     let state = session.state();
     if !state.catalog.jobs.contains_key(job) {
         return Err(Error::usage(format!("unknown job {job:?} (see `maand cat jobs`)")));
@@ -54,7 +54,7 @@ pub fn targets(session: &Session<'_>, job: &str, filter: &[String]) -> Result<Ve
 }
 
 /// Refuse workers whose `worker.json` disagrees with the catalog.
-pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id: &str, ips: &[String]) -> Result<()> {
+pub fn check_worker_json(session: &dyn Recorder, transport: &Transport, bucket_id: &str, ips: &[String]) -> Result<()> {
     let state = session.state();
     let read = super::fanout::fan_out(
         ips,
@@ -97,7 +97,7 @@ pub fn check_worker_json(session: &Session<'_>, transport: &Transport, bucket_id
 }
 
 /// Run the request.
-pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, req: &JobRequest) -> Result<()> {
+pub fn run(session: &mut dyn Recorder, transport: &Transport, bucket_id: &str, req: &JobRequest) -> Result<()> {
     let ips = targets(session, &req.job, &req.allocations)?;
     check_worker_json(session, transport, bucket_id, &ips)?;
     let spec = session.state().catalog.jobs[&req.job].spec.clone();
@@ -118,6 +118,9 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                 lifecycle: None,
             },
         )?;
+        if req.health_check {
+            super::health_check::gate_batch(session, transport, &req.job, &ips, req.verbose)?;
+        }
     } else {
         let versions: BTreeMap<String, String> = ips
             .iter()
@@ -146,6 +149,15 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                     exit_code: code,
                     duration_ms: ms,
                 })?;
+                let tail = r.as_ref().map(|r| crate::event::output_tail(&r.stdout, &r.stderr)).unwrap_or_default();
+                if !tail.is_empty() {
+                    session.record(Event::LifecycleOutput {
+                        job: req.job.clone(),
+                        ip: ip.clone(),
+                        target: req.target.clone(),
+                        tail,
+                    })?;
+                }
                 if code != Some(0) {
                     failed.push(format!("{ip}: {}", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
                 }
@@ -158,20 +170,12 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
                     failed.join(", ")
                 )));
             }
+            // As the original: the gate (probes and health_check hooks)
+            // after every batch, before the next one starts.
+            if req.health_check {
+                super::health_check::gate_batch(session, transport, &req.job, &batch, req.verbose)?;
+            }
         }
-    }
-    if req.health_check
-        && let Some(cfg) = health::config(&spec)?
-    {
-        let r = health::gate(&spec, &cfg, &ips, transport);
-        session.record(Event::HealthChecked {
-            job: req.job.clone(),
-            allocations: ips.clone(),
-            ok: r.is_ok(),
-            detail: r.as_ref().err().cloned().unwrap_or_default(),
-        })?;
-        r.map_err(|e| Error::op(format!("health check failed for {}: {e}", req.job)))?;
-        println!("{}: healthy", req.job);
     }
     Ok(())
 }

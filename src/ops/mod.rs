@@ -23,7 +23,8 @@ pub fn select_workers(state: &State, ips: &[String], labels: &[String]) -> Resul
         .workers_in_order()
         .into_iter()
         .filter(|w| ips.is_empty() || ips.contains(&w.ip))
-        .filter(|w| labels.iter().all(|l| w.labels.contains(l)))
+        // Any of the labels, as the original's `-l a,b`.
+        .filter(|w| labels.is_empty() || labels.iter().any(|l| w.labels.contains(l)))
         .map(|w| w.ip.clone())
         .collect();
     if picked.is_empty() {
@@ -62,24 +63,34 @@ pub fn show_output(job: Option<&str>, ip: &str, phase: &str, r: &Result<crate::t
     let who = job.map_or_else(|| ip.to_string(), |j| format!("{j}@{ip}"));
     match r {
         Ok(out) => {
-            for (stream, mark, text) in [("stdout", '|', &out.stdout), ("stderr", '!', &out.stderr)] {
+            for (mark, text) in [('|', &out.stdout), ('!', &out.stderr)] {
                 for line in text.lines() {
                     println!("{who} {mark} {line}");
-                    crate::logs::record(&[
-                        ("event", "output"),
-                        ("job", job.unwrap_or("")),
-                        ("worker", ip),
-                        ("phase", phase),
-                        ("stream", stream),
-                        ("msg", line),
-                    ]);
                 }
             }
+            log_output(job, ip, phase, out);
             out.code
         }
         Err(e) => {
             println!("{who} ! {e}");
             None
+        }
+    }
+}
+
+/// Log every line of a remote result's output (`logs/`: the run's file and
+/// the worker's), one `output` record per line with its stream.
+pub fn log_output(job: Option<&str>, ip: &str, phase: &str, out: &crate::transport::Remote) {
+    for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        for line in text.lines() {
+            crate::logs::record(&[
+                ("event", "output"),
+                ("job", job.unwrap_or("")),
+                ("worker", ip),
+                ("phase", phase),
+                ("stream", stream),
+                ("msg", line),
+            ]);
         }
     }
 }

@@ -7,7 +7,11 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::transport::{Transport, shell_quote};
 
-/// Run `command` on `ips`, `concurrency` at a time; records each run.
+/// Run `command` on `ips` in batches of `concurrency`; records each run.
+/// After each batch that succeeded, `after_batch` runs (the health check of
+/// `--health_check`); the first failing batch, or `after_batch` failing,
+/// stops the run, as the original does, so a bad command does not reach
+/// the whole fleet.
 pub fn run(
     session: &mut Session<'_>,
     transport: &Transport,
@@ -15,13 +19,15 @@ pub fn run(
     ips: &[String],
     command: &str,
     concurrency: usize,
+    after_batch: &mut dyn FnMut(&mut Session<'_>) -> Result<()>,
 ) -> Result<()> {
     let script = format!(
         "cd /opt/worker/{b} 2>/dev/null || cd; export BUCKET_ID={b}; export WORKER_IP=\"$MAAND_WORKER_IP\"; {command}",
         b = shell_quote(bucket_id)
     );
-    let mut failed = Vec::new();
-    for chunk in ips.chunks(concurrency.max(1)) {
+    let batches: Vec<&[String]> = ips.chunks(concurrency.max(1)).collect();
+    for (index, chunk) in batches.iter().enumerate() {
+        let mut failed = Vec::new();
         let cmds: Vec<(String, String)> = chunk
             .iter()
             .map(|ip| (ip.clone(), format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script))))
@@ -38,9 +44,20 @@ pub fn run(
                 failed.push(format!("{ip} ({})", code.map_or("unreachable".into(), |c| format!("exit {c}"))));
             }
         }
-    }
-    if !failed.is_empty() {
-        return Err(Error::op(format!("command failed on {} worker(s): {}", failed.len(), failed.join(", "))));
+        let left: Vec<&str> = batches[index + 1..].iter().flat_map(|b| b.iter().map(String::as_str)).collect();
+        let skipped =
+            if left.is_empty() { String::new() } else { format!("; not run on {} (stopped)", left.join(", ")) };
+        if !failed.is_empty() {
+            return Err(Error::op(format!(
+                "batch {}/{}: command failed on {} worker(s): {}{skipped}",
+                index + 1,
+                batches.len(),
+                failed.len(),
+                failed.join(", ")
+            )));
+        }
+        after_batch(session)
+            .map_err(|e| Error::op(format!("after batch {}/{}: {}{skipped}", index + 1, batches.len(), e.message())))?;
     }
     Ok(())
 }

@@ -62,7 +62,7 @@ pub fn mark_of(conn: &Connection) -> Option<ProjectionMark> {
 /// rebuilt.
 pub fn ensure(path: &Path, state: &State, journal_id: &str) -> Result<bool> {
     let want = ProjectionMark { journal_id: journal_id.to_string(), seq: state.seq };
-    if mark(path).as_ref() == Some(&want) && stamp_matches(path) {
+    if mark(path).as_ref() == Some(&want) && stamp_matches(path) && schema_version(path) == Some(SCHEMA_VERSION) {
         return Ok(false);
     }
     if path.exists() && !stamp_matches(path) {
@@ -70,6 +70,13 @@ pub fn ensure(path: &Path, state: &State, journal_id: &str) -> Result<bool> {
     }
     rebuild(path, state, journal_id)?;
     stamp(path).map(|_| true)
+}
+
+/// The schema version of the projection at `path`: one written by an
+/// older maand (other views) is rebuilt.
+fn schema_version(path: &Path) -> Option<i64> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    conn.query_row("SELECT version FROM schema_version WHERE id = 1", [], |r| r.get(0)).ok()
 }
 
 /// The stamp file beside a projection: what maand last left at `path`.

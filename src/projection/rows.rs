@@ -255,22 +255,50 @@ pub(super) fn write_deployed(tx: &Transaction, state: &State, job: &str, ip: &st
         .map(|a| a.alloc_id.clone())
         .unwrap_or_else(|| crate::state::ids::alloc_id(job, ip));
     tx.execute("DELETE FROM hash WHERE namespace = ?1 AND key = ?2", params![ns, alloc_id])?;
-    if let Some(d) = state.deployed.get(&(job.to_string(), ip.to_string())) {
+    if let Some(h) = hash_row(state, job, ip) {
         tx.execute(
             "INSERT INTO hash (namespace, key, current_hash, previous_hash, current_files, previous_files, current_version) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                ns,
-                alloc_id,
-                d.hash,
-                d.previous_hash,
-                serde_json::to_string(&d.files)?,
-                serde_json::to_string(&d.previous_files)?,
-                d.version
-            ],
+            params![ns, alloc_id, h.current_hash, h.previous_hash, h.files, h.files, h.version],
         )?;
     }
     Ok(())
+}
+
+/// One `hash` row in the original's meaning, so SQL written for it reads
+/// the same: `current_hash` is what was last staged (a tree that passed
+/// its gate but is not yet promoted, else the promoted one) and
+/// `previous_hash` what was last promoted — equal once promoted — or the
+/// original's `__maand_health_failed__` after a failed health gate.
+struct HashRow {
+    current_hash: String,
+    previous_hash: String,
+    files: String,
+    version: String,
+}
+
+fn hash_row(state: &State, job: &str, ip: &str) -> Option<HashRow> {
+    let key = (job.to_string(), ip.to_string());
+    let d = state.deployed.get(&key);
+    let ready = state.ready.get(&key);
+    if d.is_none() && ready.is_none() {
+        return None;
+    }
+    let promoted = d.map_or(String::new(), |d| d.hash.clone());
+    // A failed health gate: the original's marker in previous_hash.
+    let (current_hash, previous_hash) = match ready.map(|(h, _)| h.as_str()) {
+        Some(h) => match crate::state::health_failed_tree(h) {
+            Some(tree) => (tree.to_string(), crate::state::HEALTH_FAILED.to_string()),
+            None => (h.to_string(), promoted),
+        },
+        None => (promoted.clone(), promoted),
+    };
+    Some(HashRow {
+        current_hash,
+        previous_hash,
+        files: d.map_or(Ok("{}".to_string()), |d| serde_json::to_string(&d.files)).ok()?,
+        version: d.map_or(String::new(), |d| d.version.clone()),
+    })
 }
 
 pub(super) fn write_all_catalog(tx: &Transaction, state: &State) -> Result<()> {
@@ -286,7 +314,8 @@ pub(super) fn write_all_catalog(tx: &Transaction, state: &State) -> Result<()> {
     for (job, ip) in state.catalog.allocations.keys() {
         write_allocation(tx, state, job, ip)?;
     }
-    for (job, ip) in state.deployed.keys() {
+    let keys: std::collections::BTreeSet<&(String, String)> = state.deployed.keys().chain(state.ready.keys()).collect();
+    for (job, ip) in keys {
         write_deployed(tx, state, job, ip)?;
     }
     Ok(())

@@ -4,10 +4,11 @@
 //! function of content alone, so an incrementally updated projection and a
 //! fresh rebuild dump identically.
 
-/// Schema version recorded in `schema_version`.
-/// 2: peer sets (`peer_set`, `peer_member`, the `kv_derived` view) and
-/// `cat_kv` showing derived keys.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Schema version recorded in `schema_version`; a projection of another
+/// version is rebuilt. 2: the original's hash meaning and the `rollout`
+/// column of `cat_deployments`; 3: peer sets (`peer_set`, `peer_member`, the
+/// `kv_derived` view) and `cat_kv` showing derived keys.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// DDL for every table and view, in creation order.
 pub const DDL: &[&str] = &[
@@ -73,9 +74,20 @@ pub const DDL: &[&str] = &[
      FROM key_value kv WHERE kv.version = (SELECT max(version) FROM key_value l WHERE l.namespace = kv.namespace AND l.key = kv.key) \
      UNION ALL SELECT * FROM kv_derived) \
      ORDER BY namespace, key",
-    "CREATE VIEW cat_deployments (alloc_id, worker_ip, job, disabled, removed, current_hash, previous_hash, current_version, new_version) AS \
+    // `rollout` is `state::rollout_status` in SQL (the original computed it
+    // in `cat deployments`; a column lets queries filter on it).
+    "CREATE VIEW cat_deployments (alloc_id, worker_ip, job, disabled, removed, current_hash, previous_hash, current_version, new_version, rollout) AS \
      SELECT a.alloc_id, a.worker_ip, a.job, a.disabled, a.removed, ifnull(h.current_hash, ''), ifnull(h.previous_hash, ''), \
-     ifnull(h.current_version, ''), ifnull(a.new_version, '') \
+     ifnull(h.current_version, ''), ifnull(a.new_version, ''), \
+     CASE WHEN a.removed = 1 THEN 'removed' \
+     WHEN a.disabled = 1 THEN (CASE WHEN (ifnull(h.previous_hash, '') != '' AND h.previous_hash != ifnull(h.current_hash, '')) \
+          OR ifnull(nullif(h.current_version, ''), '0.0.0') != ifnull(nullif(a.new_version, ''), '0.0.0') \
+          THEN 'disabled_restart' ELSE 'disabled' END) \
+     WHEN h.previous_hash = '__maand_health_failed__' THEN 'health_failed' \
+     WHEN ifnull(h.previous_hash, '') = '' THEN 'new' \
+     WHEN h.previous_hash != ifnull(h.current_hash, '') \
+          OR ifnull(nullif(h.current_version, ''), '0.0.0') != ifnull(nullif(a.new_version, ''), '0.0.0') THEN 'restart' \
+     ELSE 'promoted' END \
      FROM allocations a LEFT JOIN hash h ON h.namespace = (a.job || '_allocation') AND h.key = a.alloc_id \
      ORDER BY a.job, a.worker_ip",
 ];

@@ -147,7 +147,8 @@ pub fn run_with(
     let current: Vec<Option<crate::state::Job>> =
         opts.jobs.iter().map(|j| bucket.state.catalog.jobs.get(j).cloned()).collect();
     let report =
-        crate::deploy::drive(bucket, &dopts, Drive { workers, hooks, input, info, release: Some(&release), first })?;
+        crate::deploy::drive(bucket, &dopts, Drive { workers, hooks, input, info, release: Some(&release), first })?
+            .into_result()?;
     if opts.write_workspace && !opts.dry_run {
         for (job, cur) in opts.jobs.iter().zip(&current) {
             let changed = workspace::write_back(&bucket.paths, job, &then.catalog.jobs[job], cur.as_ref())?;

@@ -148,9 +148,11 @@ pub fn check_job_layout(
     check_shipped_names(job, manifest, files)?;
     let mut scripts = BTreeMap::new();
     for name in manifest.hooks.keys() {
+        // The original's `command_*` hooks live in `_modules/`.
+        let folder = if name.starts_with("command_") { "_modules" } else { "_hooks" };
         let found: Vec<&String> = ["py", "ts", "js"]
             .iter()
-            .map(|ext| format!("_hooks/{name}.{ext}"))
+            .map(|ext| format!("{folder}/{name}.{ext}"))
             .filter_map(|p| files.get_key_value(&p).map(|(k, _)| k))
             .collect();
         match found.as_slice() {
@@ -159,13 +161,13 @@ pub fn check_job_layout(
             }
             [] => {
                 return Err(Error::input(format!(
-                    "workspace/jobs/{job}/manifest.json: field `hooks.{name}`: no script _hooks/{name}.py, .ts or .js"
+                    "workspace/jobs/{job}/manifest.json: field `hooks.{name}`: no script {folder}/{name}.py, .ts or .js"
                 )));
             }
             many => {
                 let list: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
                 return Err(Error::input(format!(
-                    "workspace/jobs/{job}/_hooks/: hook {name} has more than one script ({}); keep exactly one",
+                    "workspace/jobs/{job}/{folder}/: hook {name} has more than one script ({}); keep exactly one",
                     list.join(", ")
                 )));
             }

@@ -5,5 +5,5 @@
 pub mod job_dir;
 mod load;
 
-pub use load::load;
+pub use load::{RawWorkspace, assemble, assemble_noting, load, load_noting, read};
 pub use maand_core::workspace::*;

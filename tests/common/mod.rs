@@ -191,10 +191,18 @@ pub fn last_session(dir: &Path) -> u64 {
     s.last().unwrap()["id"].as_u64().unwrap()
 }
 
-/// Kinds of the state-changing events (not session records) of a session.
+/// Kinds of the state-changing events (not session records, nor a build's
+/// record of its inputs) of a session.
 pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
-    const RECORDS: &[&str] =
-        &["SessionOpened", "Checkpoint", "SessionCommitted", "SessionFailed", "SessionAborted", "SessionSigned"];
+    const RECORDS: &[&str] = &[
+        "SessionOpened",
+        "Checkpoint",
+        "SessionCommitted",
+        "SessionFailed",
+        "SessionAborted",
+        "SessionSigned",
+        "BuildPlanned",
+    ];
     session_events(dir, id)
         .iter()
         .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next().cloned()))
@@ -218,4 +226,36 @@ pub fn set_conf(bucket: &Path, key: &str, value: &str) {
         .collect();
     out.push_str(&format!("{key} = {value}\n"));
     std::fs::write(f, out).unwrap();
+}
+
+/// The determinism check (`maand-journal replay --check`) passes on the
+/// bucket's whole history and re-derived at least one decision of each of
+/// `kinds`; perturbing the re-derivation of each of them is caught and
+/// reported with its location (kind, event, session, job). Every deploy
+/// test ends with it.
+pub fn replay_checks(p: &Path, kinds: &[&str]) {
+    let out = ok(&journal(p, &["replay", "--check"]));
+    assert!(out.contains("replanned identically"), "{out}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&journal(p, &["replay", "--check", "--json"]))).unwrap();
+    assert_eq!(j["ok"], true, "{j}");
+    for k in kinds {
+        assert!(j["kinds"][k]["rederived"].as_u64().unwrap_or(0) > 0, "no {k} decision re-derived: {j}");
+        assert_eq!(j["kinds"][k]["not_rederivable"], serde_json::json!([]), "{k}: {j}");
+    }
+    for k in kinds {
+        let o = journal(p, &["replay", "--check", "--json", "--inject-nondeterminism", k]);
+        assert_eq!(o.status.code(), Some(1), "{k}: {}", stdout(&o));
+        assert!(stderr(&o).contains("TEST SWITCH --inject-nondeterminism is on"), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let d = &j["divergence"];
+        assert_eq!((&j["ok"], &d["kind"]), (&serde_json::json!(false), &serde_json::json!(k)), "{j}");
+        assert!(d["seq"].as_u64().unwrap() > 0 && d["session"].as_u64().unwrap() > 0, "{j}");
+        assert!(!d["job"].as_str().unwrap().is_empty() && d["recorded"] != d["rederived"], "{j}");
+    }
+    if kinds.contains(&"rollout") {
+        // The switch without a kind perturbs the rollout planner (its older form).
+        let o = journal(p, &["replay", "--check", "--inject-nondeterminism"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
+    }
 }

@@ -201,7 +201,7 @@ impl Workers for SimFleet {
         Ok(Vec::new())
     }
 
-    fn write_worker_json(&self, ip: &str, _body: &str) -> Result<()> {
+    fn write_worker_json(&self, ip: &str, _body: &str, _jobs: &str) -> Result<()> {
         self.connect("worker_json", ip, "")
     }
 
@@ -830,7 +830,7 @@ pub fn check_journal(dir: &Path) -> std::result::Result<(), String> {
     if !v.ok() {
         return Err(format!("journal does not verify: {:?}", v.problems));
     }
-    let replay = maand::replay::check(&paths, None, false).map_err(|e| e.to_string())?;
+    let replay = maand::replay::check(&paths, &maand::replay::CheckOptions::default()).map_err(|e| e.to_string())?;
     if let Some(d) = replay.divergence {
         return Err(format!("replay --check: plan at seq {} differs", d.seq));
     }

@@ -3,6 +3,7 @@
 //! `event` → `model`, `state` → `event`, `plan` → `state` form no cycle.
 
 pub mod catalog;
+pub mod decision;
 pub mod rollout;
 
 /// Milliseconds since the Unix epoch, UTC. Always recorded, never read in the fold.

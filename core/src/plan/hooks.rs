@@ -117,23 +117,7 @@ pub fn promoted_versions(state: &State, jobs: &[String]) -> BTreeMap<String, Str
         .collect()
 }
 
-/// The lifecycle batch an `after_allocation_started` run belongs to (seed
-/// 001: "Workers in the current Makefile rollout batch"): the run is that
-/// one batch, on exactly its workers, numbered as the lifecycle rollout
-/// numbers it, with the rollout's full order. It is never split again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LifecycleBatch {
-    /// Zero-based index of the batch in its rollout (`BATCH_INDEX`).
-    pub index: u64,
-    /// Batches in that rollout (`BATCH_COUNT`).
-    pub count: u64,
-    /// The batch's workers, in rollout order (`BATCH_ALLOCATIONS`).
-    pub allocations: Vec<String>,
-    /// The rollout's full order (`ROLLOUT_ORDER`).
-    pub order: Vec<String>,
-    /// Where that order came from (`ROLLOUT_ORDER_SOURCE`: `kv` or `default`).
-    pub order_source: String,
-}
+pub use crate::model::decision::LifecycleBatch;
 
 /// What a hook run needs to know besides the catalog.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ mod kv;
 mod touched;
 
 pub use catalog::{Allocation, Catalog, CertConfig, CertRecord, Hook, HookDemand, Job, JobFile, JobSpec, Port, Worker};
-pub use deploy::Deployed;
+pub use deploy::{Deployed, HEALTH_FAILED, health_failed_tree, rollout_status};
 pub use fold::Fold;
 pub use kv::{KvStore, KvVersion, PeerSet};
 pub use touched::{Touched, touched_by};
@@ -132,6 +132,13 @@ impl State {
             | Event::RemoteCommandRan { .. }
             | Event::CertMetricsPushed { .. }
             | Event::LegacyImported { .. }
+            | Event::JobStaged(_)
+            | Event::ReconcilePlanned(_)
+            | Event::HookRunPlanned(_)
+            | Event::BuildPlanned(_)
+            | Event::JobDeployFailed { .. }
+            | Event::JobDeploySkipped { .. }
+            | Event::LifecycleOutput { .. }
             | Event::RollbackStarted { .. } => {}
             Event::StagedRecorded { blobs, .. } => self.staged_blobs.extend(blobs.keys().cloned()),
             Event::AllocationPromoted { job, ip, alloc_id, hash, files, version, running } => {
@@ -177,6 +184,12 @@ impl State {
                         ..Deployed::default()
                     },
                 );
+            }
+            // Kept in `ready` under the original's marker: never equal to a
+            // tree hash, so the allocation is not ready (the next deploy runs
+            // it again) and the snapshot format stays as it is.
+            Event::AllocationHealthFailed { job, ip, hash, version } => {
+                self.ready.insert((job.clone(), ip.clone()), (deploy::health_failed_mark(hash), version.clone()));
             }
             Event::AllocationStopped { job, ip } => {
                 if let Some(d) = self.deployed.get_mut(&(job.clone(), ip.clone())) {

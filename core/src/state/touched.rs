@@ -66,6 +66,8 @@ fn touched_one(event: &Event) -> Option<Touched> {
         Event::PeerSetRecorded { scope, .. } => Some(Touched::PeerSet(scope.clone())),
         Event::AllocationUpserted(a) => Some(Touched::Allocation(a.job.clone(), a.worker_ip.clone())),
         Event::AllocationPromoted { job, ip, .. }
+        | Event::AllocationReady { job, ip, .. }
+        | Event::AllocationHealthFailed { job, ip, .. }
         | Event::AllocationUndeployed { job, ip }
         | Event::AllocationStopped { job, ip }
         | Event::LegacyDeploymentImported { job, ip, .. } => Some(Touched::Deployed(job.clone(), ip.clone())),

@@ -127,14 +127,19 @@ impl Disabled {
     }
 }
 
-/// Parse `disabled.json`, checking names against the known jobs and workers.
-pub fn parse_disabled(src: &str, jobs: &BTreeSet<&str>, workers: &BTreeSet<&str>) -> Result<Disabled> {
+/// Parse `disabled.json`, checking names against the known jobs and
+/// workers. Names that are gone are dropped with one warning each (the
+/// second value): the original ignores them, and a stale entry left after
+/// removing a job must not block builds, but it is never dropped silently.
+pub fn parse_disabled(src: &str, jobs: &BTreeSet<&str>, workers: &BTreeSet<&str>) -> Result<(Disabled, Vec<String>)> {
     const FILE: &str = "workspace/disabled.json";
     let d: DisabledJson = parse_json(FILE, src)?;
     let mut out = Disabled::default();
+    let mut stale = Vec::new();
     for (job, spec) in d.jobs {
         if !jobs.contains(job.as_str()) {
-            return Err(Error::input(format!("{FILE}: field `jobs.{job}`: no job {job:?} in workspace/jobs")));
+            stale.push(format!("{FILE}: field `jobs.{job}`: no job {job:?} in workspace/jobs; ignored"));
+            continue;
         }
         match spec.allocations {
             None => {
@@ -143,9 +148,10 @@ pub fn parse_disabled(src: &str, jobs: &BTreeSet<&str>, workers: &BTreeSet<&str>
             Some(ips) => {
                 for ip in ips {
                     if !workers.contains(ip.as_str()) {
-                        return Err(Error::input(format!(
-                            "{FILE}: field `jobs.{job}.allocations`: {ip:?} is not a worker in workers.json"
-                        )));
+                        stale.push(format!(
+                            "{FILE}: field `jobs.{job}.allocations`: {ip:?} is not a worker in workers.json; ignored"
+                        ));
+                        continue;
                     }
                     out.allocations.insert((job.clone(), ip));
                 }
@@ -154,9 +160,10 @@ pub fn parse_disabled(src: &str, jobs: &BTreeSet<&str>, workers: &BTreeSet<&str>
     }
     for ip in d.workers {
         if !workers.contains(ip.as_str()) {
-            return Err(Error::input(format!("{FILE}: field `workers`: {ip:?} is not a worker in workers.json")));
+            stale.push(format!("{FILE}: field `workers`: {ip:?} is not a worker in workers.json; ignored"));
+            continue;
         }
         out.workers.insert(ip);
     }
-    Ok(out)
+    Ok((out, stale))
 }

@@ -1,7 +1,7 @@
 //! `workspace/jobs/<job>/manifest.json`.
 
 use super::json_input::parse_json;
-use super::names::{check_cert_name, check_hook_name, check_label, check_port_name};
+use super::names::{check_cert_name, check_hook_name, check_label, check_legacy_hook_name, check_port_name};
 use super::units::{Unit, parse_quantity};
 use super::version::parse_version;
 use crate::error::{Error, Result};
@@ -85,8 +85,9 @@ struct ManifestJson {
     restart_globs: Vec<String>,
     #[serde(default)]
     resources: ResourcesJson,
-    #[serde(default)]
-    hooks: BTreeMap<String, HookJson>,
+    hooks: Option<BTreeMap<String, HookJson>>,
+    /// The original's name of `hooks` (accepted with a deprecation note).
+    commands: Option<BTreeMap<String, HookJson>>,
     health_check: Option<HealthCheckJson>,
     #[serde(default)]
     certs: BTreeMap<String, CertJson>,
@@ -129,6 +130,8 @@ struct DemandJson {
     job: String,
     #[serde(default)]
     hook: String,
+    /// The original's name of `hook`.
+    command: Option<String>,
     #[serde(default)]
     config: serde_json::Map<String, serde_json::Value>,
 }
@@ -137,7 +140,10 @@ struct DemandJson {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckJson {
-    /// Probes; all must pass on every active allocation.
+    /// Probes; all must pass on every active allocation. None (health
+    /// judged by `health_check` hooks only, with this `wait`) is valid, as
+    /// in the original.
+    #[serde(default)]
     pub checks: Vec<Probe>,
     /// Per-probe timeout.
     #[serde(default = "default_timeout")]
@@ -148,6 +154,14 @@ pub struct HealthCheckJson {
 
 fn default_timeout() -> u64 {
     5
+}
+
+impl HealthCheckJson {
+    /// No probes, the default timeout and wait: how a job without a
+    /// `health_check` configuration gates on its `health_check` hooks.
+    pub fn hooks_only() -> HealthCheckJson {
+        HealthCheckJson { checks: Vec::new(), timeout_seconds: default_timeout(), wait: None }
+    }
 }
 
 /// Retry policy of health checks.
@@ -317,12 +331,24 @@ pub struct Manifest {
 
 /// Parse and validate `manifest.json` of job `job`.
 pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
+    parse_manifest_noting(job, src).map(|(m, _)| m)
+}
+
+/// [`parse_manifest`], also returning one deprecation note per legacy
+/// spelling of the original maand the manifest uses (`commands`,
+/// `demands.command`, `command_*` hook names).
+pub fn parse_manifest_noting(job: &str, src: &str) -> Result<(Manifest, Vec<String>)> {
     let file = format!("workspace/jobs/{job}/manifest.json");
     let m: ManifestJson = parse_json(&file, src)?;
     let bad = |field: &str, why: String| Error::input(format!("{file}: field `{field}`: {why}"));
+    let mut notes = Vec::new();
+    let mut note = |what: String| notes.push(format!("{file}: {what}"));
 
     let version = match m.version {
         None => None,
+        // `maand job create` of the original writes an empty version,
+        // which it reads as 0.0.0: same as no version here.
+        Some(StrOrNum::S(s)) if s.trim().is_empty() => None,
         Some(StrOrNum::S(s)) => Some(parse_version(&s).map_err(|e| bad("version", e))?),
         Some(StrOrNum::N(n)) => Some(parse_version(&n.to_string()).map_err(|e| bad("version", e))?),
     };
@@ -369,17 +395,48 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         ports.insert(name.clone(), decl);
     }
 
+    let (hooks_field, declared) = match (m.hooks, m.commands) {
+        (Some(_), Some(_)) => {
+            return Err(bad("commands", "the original's name of `hooks`; give one of the two, not both".into()));
+        }
+        (Some(h), None) => ("hooks", h),
+        (None, Some(c)) => {
+            note("field `commands` is the original's name of `hooks`; rename it".into());
+            ("commands", c)
+        }
+        (None, None) => ("hooks", BTreeMap::new()),
+    };
     let mut hooks = BTreeMap::new();
-    for (name, h) in m.hooks {
-        let field = format!("hooks.{name}");
-        check_hook_name(&name).map_err(|e| bad(&field, e))?;
+    for (name, h) in declared {
+        let field = format!("{hooks_field}.{name}");
+        if name.starts_with("command_") {
+            check_legacy_hook_name(&name).map_err(|e| bad(&field, e))?;
+            note(format!(
+                "hook name {name} follows the original's `command_` naming; new hooks are named hook_* in _hooks/"
+            ));
+        } else {
+            check_hook_name(&name).map_err(|e| bad(&field, e))?;
+        }
         if h.executed_on.is_empty() {
             return Err(bad(&format!("{field}.executed_on"), "lists no event".into()));
         }
         let mut executed_on = h.executed_on;
         executed_on.sort();
         executed_on.dedup();
-        let demand = match h.demands {
+        let demands = match h.demands {
+            Some(DemandJson { command: Some(_), ref hook, .. }) if !hook.is_empty() => {
+                return Err(bad(
+                    &format!("{field}.demands.command"),
+                    "the original's name of `hook`; give one of the two, not both".into(),
+                ));
+            }
+            Some(DemandJson { command: Some(c), job, config, .. }) => {
+                note(format!("field `{field}.demands.command` is the original's name of `demands.hook`; rename it"));
+                Some(DemandJson { job, hook: c, command: None, config })
+            }
+            other => other,
+        };
+        let demand = match demands {
             None => None,
             Some(d) if d.job.is_empty() && d.hook.is_empty() => None,
             Some(d) if d.job.is_empty() || d.hook.is_empty() => {
@@ -444,7 +501,7 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         certs.insert(name, CertDecl { common_name: c.subject.common_name, pkcs8: c.pkcs8, one: c.one });
     }
 
-    Ok(Manifest {
+    let manifest = Manifest {
         version,
         selectors,
         max_concurrent_upgrades,
@@ -458,7 +515,8 @@ pub fn parse_manifest(job: &str, src: &str) -> Result<Manifest> {
         hooks,
         health_check: m.health_check,
         certs,
-    })
+    };
+    Ok((manifest, notes))
 }
 
 fn bounds(b: &BoundsJson, unit: Unit) -> std::result::Result<Bounds, String> {
@@ -492,6 +550,14 @@ mod tests {
         assert_eq!(m.hooks["hook_migrate"].executed_on, [HookEvent::PreDeploy, HookEvent::Cli]);
         assert_eq!(m.hooks["hook_migrate"].demand.as_ref().unwrap().min_version.as_ref().unwrap().to_string(), "2.0.0");
         assert!(m.certs["tls"].one);
+        // Health judged by a hook only: wait and timeout, no checks (valid in the original).
+        let h = parse_manifest(
+            "hooked",
+            r#"{"health_check":{"wait":{"attempts":5,"interval_seconds":1},"timeout_seconds":3}}"#,
+        )
+        .unwrap();
+        let hc = h.health_check.unwrap();
+        assert!(hc.checks.is_empty() && hc.wait.unwrap().attempts == 5 && hc.timeout_seconds == 3);
         let d = parse_manifest("solo", "{}").unwrap();
         assert_eq!(d.selectors, ["solo"]);
         assert_eq!(d.max_concurrent_upgrades, 1);

@@ -88,6 +88,22 @@ pub fn check_hook_name(n: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A hook name in the original's spelling: `command_` followed by a
+/// lowercase identifier (the original's `_modules/command_*` scripts).
+pub fn check_legacy_hook_name(n: &str) -> Result<(), String> {
+    let rest = n.strip_prefix("command_").unwrap_or_default();
+    if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("hook name {} must be \"command_\" followed by letters, digits or '_'", quoted(n)));
+    }
+    Ok(())
+}
+
+/// A hook name as `maand hooks` accepts it: `hook_*`, or the original's
+/// `command_*` for jobs that still declare such hooks.
+pub fn check_cli_hook_name(n: &str) -> Result<(), String> {
+    if n.starts_with("command_") { check_legacy_hook_name(n) } else { check_hook_name(n) }
+}
+
 /// A certificate name (file name of the PEMs).
 pub fn check_cert_name(n: &str) -> Result<(), String> {
     if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {

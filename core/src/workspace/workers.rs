@@ -20,6 +20,8 @@ struct WorkerJson {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     hostname: Option<String>,
+    /// The original's explicit position (the array index when absent).
+    position: Option<u64>,
 }
 
 /// One worker as declared, validated.
@@ -37,7 +39,7 @@ pub struct WorkerSpec {
     pub tags: BTreeMap<String, String>,
     /// Host name, if declared.
     pub hostname: Option<String>,
-    /// Index in the file.
+    /// Index in the file, or the original's `position` field when given.
     pub position: u64,
 }
 
@@ -81,7 +83,7 @@ pub fn parse_workers(src: &str) -> Result<Vec<WorkerSpec>> {
             cpu_mhz,
             tags: w.tags,
             hostname: w.hostname,
-            position: i as u64,
+            position: w.position.unwrap_or(i as u64),
         });
     }
     Ok(out)
@@ -102,6 +104,8 @@ mod tests {
         assert!(e.message().contains("worker 1 (a), field `host`: a is listed twice (also worker 0)"), "{e}");
         let e = parse_workers(r#"[{"host":"a","memory":"lots"}]"#).unwrap_err();
         assert!(e.message().contains("field `memory`"), "{e}");
+        let p = parse_workers(r#"[{"host":"a","position":1},{"host":"b","position":0}]"#).unwrap();
+        assert_eq!((p[0].position, p[1].position), (1, 0));
         let e = parse_workers(r#"[{"host":"a","label":["x"]}]"#).unwrap_err();
         assert!(e.message().contains("unknown field `label`"), "{e}");
         let e = parse_workers(r#"[{"host":"a; rm -rf /"}]"#).unwrap_err();

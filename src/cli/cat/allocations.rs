@@ -4,6 +4,7 @@ use super::Filters;
 use crate::bucket::BucketView;
 use crate::cli::table::Table;
 use crate::error::Result;
+use crate::state::rollout_status;
 use serde_json::json;
 
 pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<()> {
@@ -20,6 +21,7 @@ pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<(
             "previous_hash",
             "current_version",
             "new_version",
+            "rollout",
         ]
     } else {
         &["alloc_id", "worker_ip", "job", "disabled", "removed", "new_version", "zone"]
@@ -36,13 +38,18 @@ pub(super) fn run(view: &BucketView, f: &Filters, deployments: bool) -> Result<(
             let mut row =
                 vec![json!(a.alloc_id), json!(a.worker_ip), json!(a.job), json!(a.disabled), json!(a.removed)];
             if deployments {
-                let d = view.state.deployed.get(&(a.job.clone(), a.worker_ip.clone()));
-                row.extend([
-                    json!(d.map_or("", |d| d.hash.as_str())),
-                    json!(d.map_or("", |d| d.previous_hash.as_str())),
-                    json!(d.map_or("", |d| d.version.as_str())),
-                    json!(a.new_version),
-                ]);
+                // The original's meaning (see `projection::rows::hash_row`):
+                // current = last staged, previous = last promoted.
+                let key = (a.job.clone(), a.worker_ip.clone());
+                let d = view.state.deployed.get(&key);
+                let mut promoted = d.map_or("", |d| d.hash.as_str());
+                let mut current = view.state.ready.get(&key).map_or(promoted, |(h, _)| h.as_str());
+                if let Some(tree) = crate::state::health_failed_tree(current) {
+                    (current, promoted) = (tree, crate::state::HEALTH_FAILED);
+                }
+                let version = d.map_or("", |d| d.version.as_str());
+                let rollout = rollout_status(a.removed, a.disabled, current, promoted, version, &a.new_version);
+                row.extend([json!(current), json!(promoted), json!(version), json!(a.new_version), json!(rollout)]);
             } else {
                 let zone = cat.workers.get(&a.worker_ip).and_then(|w| w.tags.get("zone"));
                 row.extend([json!(a.new_version), json!(zone)]);

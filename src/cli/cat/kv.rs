@@ -6,7 +6,9 @@ use crate::cli::table::Table;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::event::KvValue;
+use crate::kv::access::{self, HookScope, KvOp};
 use crate::kv::seal::KvKey;
+use crate::workspace::manifest::HookEvent;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -21,7 +23,9 @@ pub struct KvArgs {
 
 #[derive(Subcommand, Debug)]
 enum KvCommand {
-    /// Print one value (secrets only with --reveal).
+    /// List keys (the same as `maand cat kv`; the original's spelling).
+    List(Filters),
+    /// Print one value (secrets print `[encrypted]` unless --reveal).
     Get {
         /// Decrypt and print a secret value.
         #[arg(long)]
@@ -33,8 +37,20 @@ enum KvCommand {
     },
 }
 
-fn matches_job(ns: &str, job: &str) -> bool {
-    ns == format!("maand/job/{job}")
+/// Whether `job`'s hooks or templates can read `ns` from any of its
+/// allocations (the hook read rules, with its demands' upstream jobs): the
+/// original's `--jobs` lists every namespace the job can read.
+fn readable_by_job(view: &BucketView, ns: &str, job: &str) -> bool {
+    let cat = &view.state.catalog;
+    let upstream: Vec<String> = cat
+        .jobs
+        .get(job)
+        .map(|j| j.spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect())
+        .unwrap_or_default();
+    cat.allocations_of(job).iter().filter(|a| !a.removed).any(|a| {
+        let scope = HookScope { job, ip: &a.worker_ip, event: HookEvent::Cli, upstream: &upstream };
+        access::check(&scope, KvOp::Get, ns, "").is_ok()
+    }) || ns == format!("maand/job/{job}")
         || ns.starts_with(&format!("maand/job/{job}/worker/"))
         || ns == format!("vars/job/{job}")
         || ns == format!("secrets/job/{job}")
@@ -48,10 +64,11 @@ fn matches_worker(ns: &str, ip: &str) -> bool {
 }
 
 pub(super) fn run(view: &BucketView, args: &KvArgs) -> Result<()> {
-    if let Some(KvCommand::Get { reveal, namespace, key }) = &args.get {
-        return get(view, *reveal, namespace, key);
-    }
-    let f = &args.filters;
+    let f = match &args.get {
+        Some(KvCommand::Get { reveal, namespace, key }) => return get(view, *reveal, namespace, key),
+        Some(KvCommand::List(f)) => f,
+        None => &args.filters,
+    };
     f.check(view)?;
     let mut t = Table::new(&["namespace", "key", "value", "version", "ttl", "created_date", "deleted"]);
     for (ns, key, history) in view.state.kv.iter() {
@@ -60,7 +77,7 @@ pub(super) fn run(view: &BucketView, args: &KvArgs) -> Result<()> {
         if (f.active && deleted) || (f.deleted && !deleted) {
             continue;
         }
-        if !f.jobs.is_empty() && !f.jobs.iter().any(|j| matches_job(&ns, j)) {
+        if !f.jobs.is_empty() && !f.jobs.iter().any(|j| readable_by_job(view, &ns, j)) {
             continue;
         }
         if !f.workers.is_empty() && !f.workers.iter().any(|w| matches_worker(&ns, w)) {
@@ -97,8 +114,10 @@ fn get(view: &BucketView, reveal: bool, ns: &str, key: &str) -> Result<()> {
     };
     match value {
         KvValue::Plain(s) => println!("{s}"),
+        // As the original: the placeholder, exit 0; the value needs --reveal.
         KvValue::Sealed { .. } if !reveal => {
-            return Err(Error::usage(format!("{ns} {key} is a secret: pass --reveal to print it")));
+            println!("[encrypted]");
+            eprintln!("note: {ns} {key} is a secret: pass --reveal to print it");
         }
         KvValue::Sealed { .. } => {
             let k = KvKey::load(&view.paths.kv_key())?;

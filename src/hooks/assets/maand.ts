@@ -1,29 +1,49 @@
 // maand hook helpers for Bun. Staged next to every hook script by maand:
 //   import { isOneShot, putJobVariable } from "./maand";
-// API calls resolve to a Response-like object with statusCode, text, json()
-// and raiseForStatus(); they send the session token and the
-// X-ALLOCATION-ID / EVENT / COMMAND headers from the environment.
+// The original maand's functions keep their names, parameters and return
+// types (a fetch Response; the environment's strings, undefined when
+// unset); maand's own helpers are added beside them. API calls send the
+// session token and the X-ALLOCATION-ID / EVENT / COMMAND headers from the
+// environment.
 
 const env = (name: string, fallback = ""): string => process.env[name] ?? fallback;
 
-export class ApiResponse {
-  constructor(public statusCode: number, public text: string, public url: string) {}
+/** A fetch `Response` (status, ok, json(), text(), re-readable) with maand's extras. */
+export class ApiResponse extends Response {
+  readonly #text: string;
+  readonly #url: string;
+  constructor(text: string, status: number, url: string) {
+    const empty = text === "" || [101, 204, 205, 304].includes(status);
+    super(empty ? null : text, { status });
+    this.#text = text;
+    this.#url = url;
+  }
+  override get url(): string {
+    return this.#url;
+  }
+  override async text(): Promise<string> {
+    return this.#text;
+  }
+  override async json(): Promise<any> {
+    return this.#text ? JSON.parse(this.#text) : null;
+  }
+  /** The body as text, synchronously. */
+  get bodyText(): string {
+    return this.#text;
+  }
+  get statusCode(): number {
+    return this.status;
+  }
   get status_code(): number {
-    return this.statusCode;
-  }
-  get ok(): boolean {
-    return this.statusCode < 400;
-  }
-  json(): any {
-    return this.text ? JSON.parse(this.text) : null;
+    return this.status;
   }
   raiseForStatus(): this {
-    if (this.statusCode >= 400) {
-      let msg = this.text;
+    if (this.status >= 400) {
+      let msg = this.#text;
       try {
-        msg = this.json()?.error ?? msg;
+        msg = JSON.parse(this.#text)?.error ?? msg;
       } catch {}
-      throw new Error(`${this.statusCode}: ${msg} (${this.url})`);
+      throw new Error(`${this.status}: ${msg} (${this.#url})`);
     }
     return this;
   }
@@ -32,14 +52,17 @@ export class ApiResponse {
   }
 }
 
-// Context.
-export const allocationId = (): string => env("ALLOCATION_ID");
-export const allocationIp = (): string => env("ALLOCATION_IP");
-export const allocationIndex = (): number => parseInt(env("ALLOCATION_INDEX", "0"), 10);
-export const jobName = (): string => env("JOB");
+// Context, as the original: the environment's strings, undefined when unset.
+export const allocationId = (): string | undefined => process.env.ALLOCATION_ID;
+export const allocationIp = (): string | undefined => process.env.ALLOCATION_IP;
+export const allocationIndex = (): string | undefined => process.env.ALLOCATION_INDEX;
+export const isAllocationDisabled = (): boolean => process.env.DISABLED === "1";
+export const commandEvent = (): string | undefined => process.env.EVENT;
+export const commandName = (): string | undefined => process.env.COMMAND;
+export const jobName = (): string | undefined => process.env.JOB;
+// maand's own.
 export const hookEvent = (): string => env("EVENT");
 export const hookName = (): string => env("HOOK", env("COMMAND"));
-export const isAllocationDisabled = (): boolean => env("DISABLED", "0") === "1";
 /** True in exactly one process of an invocation: batch 0, allocation 0. */
 export const isOneShot = (): boolean => env("BATCH_INDEX") === "0" && env("ALLOCATION_INDEX") === "0";
 export const isSingleBatch = (): boolean => parseInt(env("BATCH_COUNT", "1"), 10) === 1;
@@ -55,7 +78,7 @@ async function call(method: string, path: string, body?: unknown, query?: Record
   }
   if (Object.keys(q).length) url += "?" + new URLSearchParams(q).toString();
   const headers: Record<string, string> = {
-    "X-ALLOCATION-ID": allocationId(),
+    "X-ALLOCATION-ID": env("ALLOCATION_ID"),
     EVENT: hookEvent(),
     COMMAND: env("COMMAND", hookName()),
     Authorization: "Bearer " + env("HOOK_API_TOKEN"),
@@ -66,38 +89,64 @@ async function call(method: string, path: string, body?: unknown, query?: Record
     payload = JSON.stringify(body);
   }
   const r = await fetch(url, { method, headers, body: payload });
-  return new ApiResponse(r.status, await r.text(), url);
+  return new ApiResponse(await r.text(), r.status, url);
 }
 
 // KV.
-export const getStoreValue = (namespace: string, key: string) => call("GET", "/kv", { namespace, key });
-export async function getKvValue(namespace: string, key: string): Promise<string | null> {
-  const r = await getStoreValue(namespace, key);
-  if (r.statusCode === 404) return null;
-  return r.raiseForStatus().json().value;
+export const getStoreValue = (namespace: string, key: string): Promise<Response> =>
+  call("GET", "/kv", { namespace, key });
+/** The value itself; throws when the key does not exist (as Python's get_kv_value). */
+export async function getKvValue(namespace: string, key: string): Promise<string> {
+  const r = await call("GET", "/kv", { namespace, key });
+  return (await r.raiseForStatus().json()).value;
 }
-export const putRolloutOrder = (order: string[] | string) =>
-  call("PUT", "/kv", { namespace: `maand/job/${jobName()}`, key: "rollout_order", value: Array.isArray(order) ? order.join(",") : order });
-export async function getRolloutOrder(): Promise<string[]> {
-  return ((await getKvValue(`maand/job/${jobName()}`, "rollout_order")) ?? "").split(",").filter((x) => x);
+/** The value itself, or null when the key does not exist. */
+export async function kvValueOrNull(namespace: string, key: string): Promise<string | null> {
+  const r = await call("GET", "/kv", { namespace, key });
+  if (r.status === 404) return null;
+  return (await r.raiseForStatus().json()).value;
 }
-export const putJobVariable = (key: string, value: unknown, ttl = 0) =>
-  call("PUT", "/kv", { namespace: `vars/job/${jobName()}`, key, value: String(value), ttl });
-export const putJobSecret = (key: string, value: unknown, ttl = 0) =>
-  call("PUT", "/kv/secret", { namespace: `secrets/job/${jobName()}`, key, value: String(value), ttl });
-export const deleteJobVariable = (key: string) => call("DELETE", "/kv", { namespace: `vars/job/${jobName()}`, key });
-export const deleteJobSecret = (key: string) => call("DELETE", "/kv/secret", { namespace: `secrets/job/${jobName()}`, key });
-export const listJobKeys = (namespace?: string) => call("GET", "/kv/keys", namespace ? { namespace } : undefined);
+export const putRolloutOrder = (order: string | string[]): Promise<Response> =>
+  call("PUT", "/kv", {
+    namespace: `maand/job/${jobName()}`,
+    key: "rollout_order",
+    value: Array.isArray(order) ? order.map(String).filter(Boolean).join(",") : order,
+  });
+/** GET rollout_order of this job: the Response (as the original). */
+export const getRolloutOrder = (): Promise<Response> => getStoreValue(`maand/job/${jobName()}`, "rollout_order");
+/** This job's rollout order as a list of IPs ([] when unset). */
+export async function rolloutOrder(): Promise<string[]> {
+  return ((await kvValueOrNull(`maand/job/${jobName()}`, "rollout_order")) ?? "").split(",").filter((x) => x);
+}
+export const putJobVariable = (key: string, value: string, ttl = 0): Promise<Response> =>
+  call("PUT", "/kv", { namespace: `vars/job/${jobName()}`, key, value: String(value), ...(ttl ? { ttl } : {}) });
+export const putJobSecret = (key: string, value: string, ttl = 0): Promise<Response> =>
+  call("PUT", "/kv/secret", { namespace: `secrets/job/${jobName()}`, key, value: String(value), ...(ttl ? { ttl } : {}) });
+export const listJobKeys = (namespace?: string): Promise<Response> =>
+  call("GET", "/kv/keys", namespace ? { namespace } : undefined);
+export const deleteJobVariable = (key: string): Promise<Response> =>
+  call("DELETE", "/kv", { namespace: `vars/job/${jobName()}`, key });
+export const deleteJobSecret = (key: string): Promise<Response> =>
+  call("DELETE", "/kv/secret", { namespace: `secrets/job/${jobName()}`, key });
 
 // Demands and semaphores.
-export const listHookDemands = () => call("GET", "/demands");
-export const acquireSemaphore = (name: string, capacity = 1, timeoutSeconds = 600) =>
+export const listCommandDemands = (): Promise<Response> => call("GET", "/demands");
+export const listHookDemands = listCommandDemands;
+export const acquireSemaphore = (name: string, capacity = 1, timeoutSeconds = 600): Promise<Response> =>
   call("POST", "/semaphore/acquire", { name, capacity, timeout_seconds: timeoutSeconds });
-export const releaseSemaphore = (name: string) => call("POST", "/semaphore/release", { name });
-export const semaphoreStatus = (name: string) => call("GET", "/semaphore/status", undefined, { name });
+export const releaseSemaphore = (name: string): Promise<Response> => call("POST", "/semaphore/release", { name });
+export const semaphoreStatus = (name: string): Promise<Response> =>
+  call("GET", "/semaphore/status", undefined, { name });
 
-// Aliases.
+// The original's aliases.
 export const getAllocationId = allocationId;
+export const getAllocationIp = allocationIp;
+export const getAllocationIndex = allocationIndex;
+export const getEvent = commandEvent;
+export const getCommand = commandName;
 export const getJob = jobName;
-export const kvGet = getKvValue;
+export const kvGet = getStoreValue;
 export const kvPut = putJobVariable;
+
+export const kvPutSecret = putJobSecret;
+export const getDemands = listCommandDemands;

@@ -115,6 +115,7 @@ fn desired_kv(
             let ns = format!("maand/job/{name}");
             let active: Vec<&str> = allocs.iter().filter(|a| a.active()).map(|a| a.worker_ip.as_str()).collect();
             put(&mut kv, &ns, "name", name);
+            put(&mut kv, &ns, "job_name", name);
             put(&mut kv, &ns, "job_id", &s.job_id);
             put(&mut kv, &ns, "version", &s.version);
             put(&mut kv, &ns, "selectors", s.selectors.join(","));

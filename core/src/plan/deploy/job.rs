@@ -2,14 +2,14 @@
 //! staged trees, lifecycle batches, health gates, ready and promotion.
 
 use super::steps::{HookCall, LifecycleRun, RunResult, Step};
-use super::{DeployMachine, Op, health_config, hook};
+use super::{DeployMachine, GatePolicy, Op, health_config, hook};
 use crate::error::Error;
 use crate::event::{Event, JobRollout};
 use crate::model::rollout::{Action, JobPlan};
 use crate::plan::hooks::LifecycleBatch;
 use crate::plan::rollout::plan_job;
 use crate::state::State;
-use crate::workspace::manifest::HookEvent;
+use crate::workspace::manifest::{HealthCheckJson, HookEvent};
 use std::collections::BTreeMap;
 
 impl DeployMachine {
@@ -58,14 +58,19 @@ impl DeployMachine {
             let trees = ship.iter().map(|ip| (ip.clone(), staged.get(ip).cloned().unwrap_or_default())).collect();
             ops.push(Op::Step(Step::Ship { job: job.clone(), ips: ship, trees }));
         }
+        // health_check hooks retry within the job's wait budget (the
+        // default 30 × 1 s without a health_check configuration).
+        let hook_policy = GatePolicy::of(&config.clone().unwrap_or_else(HealthCheckJson::hooks_only), true);
         let gate = |ips: &[String]| -> Vec<Op> {
             let mut v = Vec::new();
             if let Some(config) = &config {
                 v.push(Op::Step(Step::Gate { job: job.clone(), ips: ips.to_vec(), config: config.clone() }));
             }
             // Seed 001: health_check commands run on every non-removed
-            // allocation (disabled included), not only the batch just gated.
-            v.push(Op::Step(Step::Hooks(hook(&job, HookEvent::HealthCheck, None))));
+            // allocation (disabled included), not only the batch just gated;
+            // retried as a whole within the gate's budget.
+            let call = HookCall { retry: Some(hook_policy), ..hook(&job, HookEvent::HealthCheck, None) };
+            v.push(Op::Step(Step::Hooks(call)));
             v
         };
         let job_control = spec.hooks.values().any(|h| h.executed_on.iter().any(|e| e == "job_control"));
@@ -188,6 +193,7 @@ impl DeployMachine {
                 exit_code: None,
                 duration_ms: 0,
                 detail: "no result (internal error)".into(),
+                output: String::new(),
             });
             events.push(Event::LifecycleRan {
                 job: job.clone(),
@@ -196,15 +202,24 @@ impl DeployMachine {
                 exit_code: res.exit_code,
                 duration_ms: res.duration_ms,
             });
+            if !res.output.is_empty() {
+                events.push(Event::LifecycleOutput {
+                    job: job.clone(),
+                    ip: r.ip.clone(),
+                    target: r.target.clone(),
+                    tail: res.output.clone(),
+                });
+            }
             if res.ok() {
                 run.ran.insert(r.ip.clone());
             } else {
                 failed.push(format!(
-                    "{}: make {} {} {}",
+                    "{}: make {} {} {}{}",
                     r.ip,
                     r.target,
                     res.exit_code.map_or("did not run".into(), |c| format!("exit {c}")),
-                    res.detail
+                    res.detail,
+                    shown_tail(&res.output)
                 ));
             }
         }
@@ -251,6 +266,23 @@ impl DeployMachine {
         if ok {
             front.push(Op::Step(Step::Say(format!("  {job} healthy [{}]", ips.join(",")))));
         } else {
+            // The original's `health_failed`, kept past this deploy's failure.
+            let failed: Vec<Event> = run
+                .plan
+                .iter()
+                .flat_map(|p| p.allocations.iter())
+                .filter(|a| ips.contains(&a.ip))
+                .map(|a| Event::AllocationHealthFailed {
+                    job: job.clone(),
+                    ip: a.ip.clone(),
+                    hash: a.tree_hash.clone(),
+                    version: a.new_version.clone(),
+                })
+                .collect();
+            if !failed.is_empty() && !self.input.dry_run {
+                front.push(Op::Step(Step::Record(failed)));
+                front.push(Op::Step(Step::Checkpoint(format!("{job} health gate failed"))));
+            }
             front.push(Op::FailJob(Error::op(format!(
                 "health check failed for {job} on [{}]: {detail}",
                 ips.join(",")
@@ -324,6 +356,14 @@ impl DeployMachine {
         }
         self.push_front(front);
     }
+}
+
+/// The last lines of a failed run's output, indented under its line.
+pub(super) fn shown_tail(output: &str) -> String {
+    const LINES: usize = 20;
+    let lines: Vec<&str> = output.lines().collect();
+    let from = lines.len().saturating_sub(LINES);
+    lines[from..].iter().map(|l| format!("\n    | {l}")).collect()
 }
 
 /// The lines `maand deploy` prints for a job's plan.

@@ -21,8 +21,8 @@ mod steps;
 
 pub use health::{GatePolicy, health_config};
 pub use job::plan_lines;
-pub use reconcile::{ReconcileItem, plan_reconcile};
-pub use steps::{DeployInput, DeployResult, HookCall, LifecycleRun, Outcome, RunResult, Step};
+pub use reconcile::{ReconcileItem, ReconcilePlan, plan_reconcile};
+pub use steps::{DeployInput, DeployResult, HookCall, JobIssue, LifecycleRun, Outcome, RunResult, Step};
 
 use crate::error::Error;
 use crate::event::Event;
@@ -106,7 +106,9 @@ pub struct DeployMachine {
     ops: VecDeque<Op>,
     waiting: Option<Await>,
     job: Option<JobRun>,
-    failures: Vec<String>,
+    /// Removed allocations recorded undeployed without a removal (their
+    /// worker was unreachable when stopping).
+    undeployed: BTreeSet<(String, String)>,
     result: DeployResult,
     done: bool,
 }
@@ -134,7 +136,7 @@ impl DeployMachine {
             ops,
             waiting: None,
             job: None,
-            failures: Vec::new(),
+            undeployed: BTreeSet::new(),
             result: DeployResult::default(),
             done: false,
         }
@@ -160,6 +162,10 @@ impl DeployMachine {
                 Op::Step(step) => return self.emit(step),
                 Op::Reconcile => self.queue_checks_and_reconcile(state),
                 Op::BeginJob { wave, job } => {
+                    if let Some(reason) = self.blocked(state, &job) {
+                        self.skip_job(wave, &job, reason);
+                        continue;
+                    }
                     self.job = Some(JobRun {
                         wave,
                         job: job.clone(),
@@ -202,7 +208,12 @@ impl DeployMachine {
                     }
                 }
                 Op::ReconcileItem(it) => return self.reconcile_step(it),
-                Op::ReconcileRemove(it) => return self.remove_step(it),
+                Op::ReconcileRemove(it) => {
+                    // An unreachable worker's allocation was already undeployed.
+                    if !self.undeployed.contains(&(it.job.clone(), it.ip.clone())) {
+                        return self.remove_step(it);
+                    }
+                }
                 Op::FailJob(e) => self.fail_job(e),
                 #[cfg(feature = "plant-promote-before-gate")]
                 Op::PromoteEarly(ips) => self.promote(Some(&ips)),
@@ -217,16 +228,9 @@ impl DeployMachine {
                         }
                     }
                 }
-                Op::EndWave => {
-                    if !self.failures.is_empty() {
-                        // Later waves depend on this one: stop here.
-                        let msg = format!(
-                            "deploy failed (jobs promoted so far stay promoted):\n{}",
-                            self.failures.join("\n")
-                        );
-                        return self.finish(Err(Error::op(msg)));
-                    }
-                }
+                // Failure is per job (a later job that does not demand a
+                // failed one still runs): nothing to decide between waves.
+                Op::EndWave => {}
             }
         }
     }
@@ -372,10 +376,13 @@ impl DeployMachine {
         self.ops.push_back(Op::Step(Step::Done(Err(e))));
     }
 
-    /// The current job failed: drop the rest of its steps; the wave's other
-    /// jobs continue. Bad input or usage ends the whole deploy.
+    /// The current job failed: drop the rest of its steps, record why
+    /// (durably, so the journal says why even if the deploy is cut off);
+    /// the other jobs continue. Outside a job, or on a usage error (the
+    /// command's flags cannot apply, e.g. `--sync-only` before a first
+    /// start), the deploy ends.
     fn fail_job(&mut self, e: Error) {
-        if e.exit_code() == 2 {
+        if e.kind() == crate::error::ErrorKind::Usage {
             return self.abort(e);
         }
         let Some(run) = self.job.take() else { return self.abort(e) };
@@ -384,15 +391,77 @@ impl DeployMachine {
                 break;
             }
         }
-        self.failures.push(format!("job {}: {e}", run.job));
-        // The failed job's own post-job checkpoint (seed 001: KV persists
-        // after each job): what its hooks wrote is kept whether or not
-        // another job follows in this deploy.
+        let reason = e.message().to_string();
+        self.result.failed.push(JobIssue { job: run.job.clone(), wave: run.wave, reason: reason.clone() });
         let checkpoint = self.checkpoint(format!("{} failed", run.job));
         self.push_front(vec![
+            Op::Step(Step::Record(vec![Event::JobDeployFailed {
+                job: run.job.clone(),
+                wave: run.wave,
+                reason: reason.clone(),
+            }])),
+            // The failed job's own post-job checkpoint (seed 001: KV
+            // persists after each job): what its hooks wrote is kept
+            // whether or not another job follows; the failure is durable.
             Op::Step(checkpoint),
-            Op::Step(Step::Say(format!("wave {}: {}: FAILED", run.wave, run.job))),
+            Op::Step(Step::Say(format!("wave {}: {}: FAILED: {reason}", run.wave, run.job))),
         ]);
+    }
+
+    /// Skip `job` (it demands a failed or skipped job), recording why.
+    fn skip_job(&mut self, wave: u64, job: &str, reason: String) {
+        self.result.skipped.push(JobIssue { job: job.to_string(), wave, reason: reason.clone() });
+        self.push_front(vec![
+            Op::Step(Step::Record(vec![Event::JobDeploySkipped {
+                job: job.to_string(),
+                wave,
+                reason: reason.clone(),
+            }])),
+            Op::Step(Step::Flush),
+            Op::Step(Step::Say(format!("wave {wave}: {job}: skipped: {reason}"))),
+        ]);
+    }
+
+    /// Why `job` cannot run: it demands, directly or through other jobs,
+    /// one that failed or was skipped in this deploy (the nearest such
+    /// demand, in name order).
+    fn blocked(&self, state: &State, job: &str) -> Option<String> {
+        let demands = |j: &str| -> BTreeSet<String> {
+            state
+                .catalog
+                .jobs
+                .get(j)
+                .map(|j| j.spec.hooks.values().filter_map(|h| h.demand.as_ref()).map(|d| d.job.clone()).collect())
+                .unwrap_or_default()
+        };
+        let mut seen = BTreeSet::from([job.to_string()]);
+        let mut frontier: VecDeque<(String, Vec<String>)> = VecDeque::from([(job.to_string(), Vec::new())]);
+        while let Some((j, path)) = frontier.pop_front() {
+            for d in demands(&j) {
+                if !seen.insert(d.clone()) {
+                    continue;
+                }
+                let mut via = path.clone();
+                via.push(d.clone());
+                let what = if self.result.failed.iter().any(|i| i.job == d) {
+                    Some("failed")
+                } else if self.result.skipped.iter().any(|i| i.job == d) {
+                    Some("was skipped")
+                } else {
+                    None
+                };
+                if let Some(what) = what {
+                    let through = if via.len() > 1 {
+                        format!(" (through {})", via[..via.len() - 1].join(" -> "))
+                    } else {
+                        String::new()
+                    };
+                    return Some(format!("demands job {d}{through}, which {what} in this deploy"));
+                }
+                frontier.push_back((d, via));
+            }
+        }
+        None
     }
 
     /// Queue the worker check, worker.json, and reconcile.
@@ -413,32 +482,42 @@ impl DeployMachine {
             all.sort();
             all.dedup();
             front.push(Op::Step(Step::WriteWorkerJson(all)));
-            let selected: Vec<String> = self.input.jobs.iter().map(|(_, j)| j.clone()).collect();
-            let items = plan_reconcile(state, &selected, self.input.all_jobs);
-            // after_allocation_stopped hooks first, grouped per job.
-            let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for it in &items {
-                by_job.entry(it.job.clone()).or_default().push(it.ip.clone());
-            }
-            for (job, ips) in by_job {
-                front.push(Op::Step(Step::Hooks(hook(&job, HookEvent::AfterAllocationStopped, Some(ips)))));
-            }
-            for it in items {
-                front.push(Op::ReconcileItem(it));
-            }
-            front.push(Op::Step(Step::Checkpoint("reconcile".into())));
         }
+        front.extend(self.reconcile_ops(state));
         self.push_front(front);
     }
 
-    /// The first step of a reconciled allocation: stop it, or remove it.
-    fn reconcile_step(&mut self, it: ReconcileItem) -> Step {
-        if it.stop {
-            self.waiting = Some(Await::Stop(it.clone()));
-            Step::Stop { job: it.job, ip: it.ip, version: it.version }
-        } else {
-            self.remove_step(it)
+    /// Plan reconcile ([`plan_reconcile`]), record the plan with its inputs,
+    /// and queue it: the `after_allocation_stopped` hooks, then every stop,
+    /// then every removal — a worker leaving the bucket is wiped only after
+    /// every job on it stopped. A dry run only prints it.
+    fn reconcile_ops(&self, state: &State) -> Vec<Op> {
+        let jobs: Vec<String> = self.input.jobs.iter().map(|(_, j)| j.clone()).collect();
+        let items = plan_reconcile(state, &jobs, self.input.all_jobs);
+        let plan = ReconcilePlan { jobs, all_jobs: self.input.all_jobs, items: items.clone() };
+        let mut ops = vec![Op::Step(Step::Record(vec![Event::ReconcilePlanned(Box::new(plan))]))];
+        if self.input.dry_run {
+            ops.extend(items.iter().map(|it| Op::Step(Step::Say(reconcile::preview_line(it)))));
+            return ops;
         }
+        let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for it in &items {
+            by_job.entry(it.job.clone()).or_default().push(it.ip.clone());
+        }
+        for (job, ips) in by_job {
+            ops.push(Op::Step(Step::Hooks(hook(&job, HookEvent::AfterAllocationStopped, Some(ips)))));
+        }
+        ops.extend(items.iter().filter(|it| it.stop).cloned().map(Op::ReconcileItem));
+        // As before this ordering: what is not stopped (job_control) is removed.
+        ops.extend(items.into_iter().filter(|it| it.removed || !it.stop).map(Op::ReconcileRemove));
+        ops.push(Op::Step(Step::Checkpoint("reconcile".into())));
+        ops
+    }
+
+    /// Stop a reconciled allocation.
+    fn reconcile_step(&mut self, it: ReconcileItem) -> Step {
+        self.waiting = Some(Await::Stop(it.clone()));
+        Step::Stop { job: it.job, ip: it.ip, version: it.version }
     }
 
     fn remove_step(&mut self, it: ReconcileItem) -> Step {
@@ -448,13 +527,19 @@ impl DeployMachine {
 
     fn stopped(&mut self, it: ReconcileItem, r: std::result::Result<RunResult, Error>) {
         match r {
-            Err(e) if it.removed => self.push_front(vec![
-                Op::Step(Step::Say(format!(
-                    "reconcile: {} on {}: worker unreachable, treated as dead ({e})",
-                    it.job, it.ip
-                ))),
-                Op::Step(Step::Record(vec![Event::AllocationUndeployed { job: it.job.clone(), ip: it.ip.clone() }])),
-            ]),
+            Err(e) if it.removed => {
+                self.undeployed.insert((it.job.clone(), it.ip.clone()));
+                self.push_front(vec![
+                    Op::Step(Step::Say(format!(
+                        "reconcile: {} on {}: worker unreachable, treated as dead ({e})",
+                        it.job, it.ip
+                    ))),
+                    Op::Step(Step::Record(vec![Event::AllocationUndeployed {
+                        job: it.job.clone(),
+                        ip: it.ip.clone(),
+                    }])),
+                ])
+            }
             Err(e) => self.abort(e),
             Ok(r) => {
                 let mut events = vec![Event::LifecycleRan {
@@ -464,16 +549,25 @@ impl DeployMachine {
                     exit_code: r.exit_code,
                     duration_ms: r.duration_ms,
                 }];
+                if !r.output.is_empty() {
+                    events.push(Event::LifecycleOutput {
+                        job: it.job.clone(),
+                        ip: it.ip.clone(),
+                        target: "stop".into(),
+                        tail: r.output.clone(),
+                    });
+                }
                 if !it.removed && !r.ok() {
                     // It may still run: not marked stopped, so the next
                     // deploy tries again (a disabled allocation is never
                     // stopped by anything else).
                     let e = Error::op(format!(
-                        "reconcile: {} on {}: make stop failed ({}){}: it is not marked stopped",
+                        "reconcile: {} on {}: make stop failed ({}){}: it is not marked stopped{}",
                         it.job,
                         it.ip,
                         r.exit_code.map_or("did not run".into(), |c| format!("exit {c}")),
-                        if r.detail.is_empty() { String::new() } else { format!(": {}", r.detail) }
+                        if r.detail.is_empty() { String::new() } else { format!(": {}", r.detail) },
+                        job::shown_tail(&r.output)
                     ));
                     // Outside a job, failing it ends the deploy.
                     self.push_front(vec![Op::Step(Step::Record(events)), Op::FailJob(e)]);
@@ -482,7 +576,8 @@ impl DeployMachine {
                 if !it.removed {
                     events.push(Event::AllocationStopped { job: it.job.clone(), ip: it.ip.clone() });
                 }
-                let mut front = vec![
+                // A removed allocation's files go after every stop (reconcile_ops).
+                self.push_front(vec![
                     Op::Step(Step::Record(events)),
                     Op::Step(Step::Say(format!(
                         "reconcile: {} on {}: stopped ({})",
@@ -490,11 +585,7 @@ impl DeployMachine {
                         it.ip,
                         if r.ok() { "ok" } else { "make stop failed" }
                     ))),
-                ];
-                if it.removed {
-                    front.push(Op::ReconcileRemove(it));
-                }
-                self.push_front(front);
+                ]);
             }
         }
     }
@@ -506,7 +597,7 @@ fn hook(job: &str, event: HookEvent, filter: Option<Vec<String>>) -> HookCall {
         HookEvent::AfterAllocationStopped => "stop".to_string(),
         e => e.as_str().to_string(),
     };
-    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new(), phase, lifecycle: None }
+    HookCall { job: job.to_string(), event, filter, extra: BTreeMap::new(), phase, lifecycle: None, retry: None }
 }
 
 #[cfg(test)]

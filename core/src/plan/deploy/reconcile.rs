@@ -1,24 +1,7 @@
 //! What reconcile stops and removes (pure).
 
+pub use crate::event::{ReconcileItem, ReconcilePlan};
 use crate::state::State;
-
-/// A deployed allocation that must no longer run: removed, or newly
-/// disabled while running.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReconcileItem {
-    /// Job.
-    pub job: String,
-    /// Worker.
-    pub ip: String,
-    /// Removed (files deleted after stopping) rather than disabled.
-    pub removed: bool,
-    /// The worker left workers.json (its bucket directory is wiped).
-    pub worker_gone: bool,
-    /// Its promoted version.
-    pub version: String,
-    /// Run `make stop` first (it runs, and the job has no `job_control` hook).
-    pub stop: bool,
-}
 
 /// The allocations of `jobs` (and, with `all_jobs`, of jobs removed from
 /// the workspace, which can no longer be named) to stop or remove, in
@@ -51,4 +34,16 @@ pub fn plan_reconcile(state: &State, jobs: &[String], all_jobs: bool) -> Vec<Rec
         });
     }
     items
+}
+
+/// The line a dry run prints for a reconcile item.
+pub fn preview_line(it: &ReconcileItem) -> String {
+    let what = match (it.removed, it.stop) {
+        (true, true) => "would stop, then remove its files",
+        (true, false) => "would remove its files",
+        (false, _) => "would stop (disabled)",
+    };
+    let gone =
+        if it.worker_gone { " (worker left the bucket: its bucket directory is wiped after every stop)" } else { "" };
+    format!("reconcile (dry run): {} on {}: {what}{gone}", it.job, it.ip)
 }

@@ -42,6 +42,9 @@ pub struct HookCall {
     pub phase: String,
     /// The lifecycle batch an `after_allocation_started` run is.
     pub lifecycle: Option<crate::plan::hooks::LifecycleBatch>,
+    /// Run again while it fails, within this policy's budget (the gate's
+    /// `health_check` hooks); `None`: once.
+    pub retry: Option<super::GatePolicy>,
 }
 
 /// One lifecycle target to run on one worker.
@@ -58,7 +61,7 @@ pub struct LifecycleRun {
 }
 
 /// How one remote command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunResult {
     /// Worker.
     pub ip: String,
@@ -68,6 +71,9 @@ pub struct RunResult {
     pub duration_ms: u64,
     /// Last line of stderr, or why it could not run.
     pub detail: String,
+    /// The end of its output ([`crate::event::output_tail`]), recorded as
+    /// [`Event::LifecycleOutput`] and shown when it failed.
+    pub output: String,
 }
 
 impl RunResult {
@@ -195,11 +201,52 @@ pub enum Outcome {
     Gate(std::result::Result<u64, String>),
 }
 
-/// What a finished deploy did.
+/// What a finished deploy did. A deploy that failed or skipped jobs still
+/// ends with its result (the shell turns [`DeployResult::failure`] into the
+/// command's error); only a problem outside any job (workers unusable,
+/// reconcile, the journal) ends it with an error instead.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeployResult {
     /// Jobs promoted.
     pub promoted: Vec<String>,
     /// Jobs already up to date (or only planned, in a dry run).
     pub up_to_date: Vec<String>,
+    /// Jobs that failed, in the order they failed.
+    pub failed: Vec<JobIssue>,
+    /// Jobs not attempted because they demand a failed or skipped job.
+    pub skipped: Vec<JobIssue>,
+}
+
+/// A job a deploy failed or skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobIssue {
+    /// Job.
+    pub job: String,
+    /// Its wave (`deployment_seq`).
+    pub wave: u64,
+    /// Why (may span lines).
+    pub reason: String,
+}
+
+impl DeployResult {
+    /// The command's error when a job failed or was skipped: one summary
+    /// listing every failed and skipped job with its reason (exit 1).
+    pub fn failure(&self) -> Option<Error> {
+        if self.failed.is_empty() && self.skipped.is_empty() {
+            return None;
+        }
+        let mut lines = vec![format!(
+            "deploy failed: {} job(s) failed, {} skipped, {} promoted (promoted jobs stay promoted)",
+            self.failed.len(),
+            self.skipped.len(),
+            self.promoted.len()
+        )];
+        for (what, list) in [("failed", &self.failed), ("skipped", &self.skipped)] {
+            for i in list {
+                let reason = i.reason.trim_end().replace('\n', "\n      ");
+                lines.push(format!("  {what} {} (wave {}): {reason}", i.job, i.wave));
+            }
+        }
+        Some(Error::op(lines.join("\n")))
+    }
 }

@@ -56,12 +56,12 @@ fn ok(step: &Step) -> Outcome {
             .collect())),
         Step::Lifecycle { runs, .. } => Outcome::Ran(
             runs.iter()
-                .map(|r| RunResult { ip: r.ip.clone(), exit_code: Some(0), duration_ms: 1, detail: String::new() })
+                .map(|r| RunResult { ip: r.ip.clone(), exit_code: Some(0), duration_ms: 1, ..Default::default() })
                 .collect(),
         ),
         Step::Gate { .. } => Outcome::Gate(Ok(1)),
         Step::Stop { ip, .. } | Step::Remove { ip, .. } => {
-            Outcome::Remote(Ok(RunResult { ip: ip.clone(), exit_code: Some(0), duration_ms: 1, detail: String::new() }))
+            Outcome::Remote(Ok(RunResult { ip: ip.clone(), exit_code: Some(0), duration_ms: 1, ..Default::default() }))
         }
         _ => Outcome::Done,
     }
@@ -102,7 +102,10 @@ fn promoted(step: &Step, job: &str) -> bool {
 fn a_first_deploy_starts_in_batches_gates_then_promotes_wave_by_wave() {
     let mut s = state();
     let (steps, r) = drive(&mut s, input(), ok);
-    assert_eq!(r.unwrap(), DeployResult { promoted: vec!["web".into(), "app".into()], up_to_date: vec![] });
+    assert_eq!(
+        r.unwrap(),
+        DeployResult { promoted: vec!["web".into(), "app".into()], up_to_date: vec![], ..Default::default() }
+    );
     assert!(matches!(&steps[0], Step::Record(e) if e == &vec![Event::UpdateSeqSet { update_seq: 1 }]));
     let batches: Vec<&Step> =
         steps.iter().filter(|s| matches!(s, Step::Lifecycle { job, .. } if job == "web")).collect();
@@ -121,22 +124,83 @@ fn a_first_deploy_starts_in_batches_gates_then_promotes_wave_by_wave() {
     assert!(!steps.iter().any(|s| matches!(s, Step::Lifecycle { .. } | Step::Ship { .. })));
 }
 
-#[test]
-fn a_failed_gate_fails_its_job_stops_later_waves_and_promotes_nothing() {
-    let mut s = state();
-    let (steps, r) = drive(&mut s, input(), |step| match step {
+/// `app` demands `web` through a hook.
+fn app_demands_web(s: &mut State) {
+    let mut spec = s.catalog.jobs["app"].spec.clone();
+    spec.hooks.insert(
+        "hook_x".into(),
+        crate::model::catalog::Hook {
+            script: "_hooks/hook_x.py".into(),
+            executed_on: vec!["pre_deploy".into()],
+            demand: Some(crate::model::catalog::HookDemand {
+                job: "web".into(),
+                hook: "hook_y".into(),
+                config: "{}".into(),
+            }),
+        },
+    );
+    s.apply(&Event::JobUpserted(Box::new(spec)));
+}
+
+fn refused(step: &Step) -> Outcome {
+    match step {
         Step::Gate { .. } => Outcome::Gate(Err("tcp 10.0.0.2:80: refused".into())),
         other => ok(other),
-    });
-    let e = r.unwrap_err();
-    assert!(
-        e.message().contains("job web: health check failed for web on [10.0.0.1,10.0.0.2]: tcp 10.0.0.2:80: refused"),
-        "{e}"
-    );
+    }
+}
+
+#[test]
+fn a_failed_gate_fails_its_job_only_and_promotes_nothing_of_it() {
+    let mut s = state();
+    let (steps, r) = drive(&mut s, input(), refused);
+    let r = r.unwrap();
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].job, "web");
+    assert_eq!(r.failed[0].reason, "health check failed for web on [10.0.0.1,10.0.0.2]: tcp 10.0.0.2:80: refused");
+    assert_eq!(r.promoted, vec!["app".to_string()], "app does not demand web: it runs");
+    let e = r.failure().unwrap();
     assert_eq!(e.exit_code(), 1);
+    assert!(e.message().contains("  failed web (wave 0): health check failed for web"), "{e}");
     assert!(!steps.iter().any(|st| promoted(st, "web")), "nothing promoted before its gate passed");
-    assert!(!steps.iter().any(|st| matches!(st, Step::Stage { job, .. } if job == "app")), "wave 1 never runs");
-    assert!(s.deployed.is_empty() && s.ready.is_empty());
+    assert!(steps.iter().any(|st| matches!(st, Step::Record(ev) if ev.iter().any(
+        |e| matches!(e, Event::JobDeployFailed { job, wave: 0, .. } if job == "web")))));
+    // The gated allocations of web are marked health_failed (not ready: the
+    // next deploy runs them again).
+    let marked: Vec<&String> = s.ready.keys().map(|(_, ip)| ip).collect();
+    assert_eq!(marked, ["10.0.0.1", "10.0.0.2"]);
+    assert!(s.ready.values().all(|(h, _)| crate::state::health_failed_tree(h).is_some()), "{:?}", s.ready);
+    assert_eq!(s.deployed.keys().map(|(j, _)| j.as_str()).collect::<Vec<_>>(), ["app", "app"]);
+}
+
+#[test]
+fn a_job_demanding_a_failed_one_is_skipped_with_its_reason() {
+    let mut s = state();
+    app_demands_web(&mut s);
+    let (steps, r) = drive(&mut s, input(), refused);
+    let r = r.unwrap();
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!(r.skipped[0].job, "app");
+    assert_eq!(r.skipped[0].reason, "demands job web, which failed in this deploy");
+    assert!(!steps.iter().any(|st| matches!(st, Step::Stage { job, .. } if job == "app")), "app never staged");
+    let e = r.failure().unwrap().message().to_string();
+    assert!(e.contains("1 job(s) failed, 1 skipped") && e.contains("  skipped app (wave 1): demands job web"), "{e}");
+    assert!(s.deployed.is_empty());
+}
+
+#[test]
+fn bad_input_in_one_job_fails_that_job_not_the_deploy() {
+    let mut s = state();
+    let (steps, r) = drive(&mut s, input(), |step| match step {
+        Step::Stage { job, .. } if job == "web" => {
+            Outcome::Staged(Err(Error::input("web/config.tpl line 2: function \"nope\" not defined")))
+        }
+        other => ok(other),
+    });
+    let r = r.unwrap();
+    assert_eq!(r.failed[0].reason, "web/config.tpl line 2: function \"nope\" not defined");
+    assert_eq!(r.failure().unwrap().exit_code(), 1, "a failed job is exit 1 even when its cause was bad input");
+    assert!(steps.iter().any(|st| matches!(st, Step::Stage { job, .. } if job == "app")));
+    assert_eq!(r.promoted, vec!["app".to_string()]);
 }
 
 #[test]
@@ -145,13 +209,22 @@ fn a_failed_or_missing_lifecycle_result_fails_the_batch() {
     let (steps, r) = drive(&mut s, input(), |step| match step {
         Step::Lifecycle { runs, index: 1, .. } => Outcome::Ran(
             runs.iter()
-                .map(|r| RunResult { ip: r.ip.clone(), exit_code: None, duration_ms: 0, detail: "panicked".into() })
+                .map(|r| RunResult {
+                    ip: r.ip.clone(),
+                    exit_code: None,
+                    duration_ms: 0,
+                    detail: "panicked".into(),
+                    output: "building\nmake: *** [start] Error 1\n".into(),
+                })
                 .collect(),
         ),
         other => ok(other),
     });
-    let e = r.unwrap_err();
-    assert!(e.message().contains("new batch 2/2 failed:\n  10.0.0.2: make start did not run panicked"), "{e}");
+    let e = r.unwrap().failure().unwrap();
+    assert!(e.message().contains("new batch 2/2 failed:\n        10.0.0.2: make start did not run panicked"), "{e}");
+    assert!(e.message().contains("\n          | make: *** [start] Error 1"), "the output's end is shown: {e}");
+    assert!(steps.iter().any(|st| matches!(st, Step::Record(ev) if ev.iter().any(|e| matches!(e,
+        Event::LifecycleOutput { ip, target, tail, .. } if ip == "10.0.0.2" && target == "start" && tail.starts_with("building"))))));
     assert!(!steps.iter().any(|st| matches!(st, Step::Gate { .. })));
     assert!(steps.iter().any(|st| matches!(st, Step::Record(ev) if ev.contains(&Event::BatchEnded {
         job: "web".into(), phase: "new".into(), index: 1, ok: false
@@ -165,9 +238,15 @@ fn an_undecodable_health_config_fails_the_job_instead_of_skipping_the_gate() {
     spec.health_check = Some("{\"checks\": 3}".into());
     s.apply(&Event::JobUpserted(Box::new(spec)));
     let (steps, r) = drive(&mut s, input(), ok);
-    let e = r.unwrap_err();
-    assert!(e.message().contains("job web: the stored health_check configuration of job web does not decode"), "{e}");
-    assert!(!steps.iter().any(|st| matches!(st, Step::Lifecycle { .. })), "no lifecycle without a gate");
+    let e = r.unwrap().failure().unwrap();
+    assert!(
+        e.message().contains("failed web (wave 0): the stored health_check configuration of job web does not decode"),
+        "{e}"
+    );
+    assert!(
+        !steps.iter().any(|st| matches!(st, Step::Lifecycle { job, .. } if job == "web")),
+        "no lifecycle without a gate"
+    );
 }
 
 #[test]
@@ -237,4 +316,61 @@ fn what_the_original_maand_deployed_is_adopted_only_where_the_files_compare_equa
     let input = DeployInput { jobs: vec![(1, "app".into())], all_jobs: false, update_seq: 2, ..Default::default() };
     let (steps, _) = drive(&mut s, input, ok);
     assert!(!steps.iter().any(|s| matches!(s, Step::Compare { .. } | Step::Lifecycle { .. })));
+}
+
+/// Both jobs deployed; then 10.0.0.2 leaves the bucket.
+fn worker_two_left() -> State {
+    let mut s = state();
+    let _ = drive(&mut s, input(), ok);
+    s.apply(&Event::WorkerRemoved { ip: "10.0.0.2".into() });
+    for job in ["web", "app"] {
+        let mut a = s.catalog.allocations[&(job.to_string(), "10.0.0.2".to_string())].clone();
+        a.removed = true;
+        s.apply(&Event::AllocationUpserted(a));
+    }
+    s
+}
+
+#[test]
+fn a_worker_leaving_is_wiped_only_after_every_job_on_it_stopped() {
+    let mut s = worker_two_left();
+    let (steps, r) = drive(&mut s, DeployInput { update_seq: 2, ..input() }, ok);
+    r.unwrap();
+    let recorded = steps.iter().find_map(|st| match st {
+        Step::Record(ev) => ev.iter().find_map(|e| match e {
+            Event::ReconcilePlanned(p) => Some(p.clone()),
+            _ => None,
+        }),
+        _ => None,
+    });
+    let plan = recorded.expect("the reconcile plan is recorded");
+    assert_eq!(plan.items.len(), 2, "{plan:?}");
+    assert!(plan.items.iter().all(|i| i.removed && i.worker_gone && i.stop));
+    let stops: Vec<usize> =
+        steps.iter().enumerate().filter(|(_, st)| matches!(st, Step::Stop { .. })).map(|(i, _)| i).collect();
+    let wipes: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| matches!(st, Step::Remove { worker_gone: true, .. }))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!((stops.len(), wipes.len()), (2, 2), "{steps:#?}");
+    assert!(stops.iter().max() < wipes.iter().min(), "every stop before the first wipe: {steps:#?}");
+    assert!(!s.deployed.keys().any(|(_, ip)| ip == "10.0.0.2"));
+}
+
+#[test]
+fn a_dry_run_previews_reconcile_without_stopping_anything() {
+    let mut s = worker_two_left();
+    let (steps, r) = drive(&mut s, DeployInput { dry_run: true, update_seq: 1, ..input() }, ok);
+    r.unwrap();
+    let said: Vec<&String> = steps.iter().filter_map(|st| if let Step::Say(l) = st { Some(l) } else { None }).collect();
+    for job in ["web", "app"] {
+        assert!(
+            said.iter()
+                .any(|l| l.starts_with(&format!("reconcile (dry run): {job} on 10.0.0.2: would stop, then remove"))),
+            "{said:#?}"
+        );
+    }
+    assert!(!steps.iter().any(|st| matches!(st, Step::Stop { .. } | Step::Remove { .. })));
 }
