@@ -548,12 +548,13 @@ mod tests {
 
     #[test]
     fn snapshot_state_survives_the_domain_unchanged() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("record/tests/golden/state/v5.hex");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("record/tests/golden/state/v6.hex");
         let bytes = hex::decode(std::fs::read_to_string(root).unwrap().trim()).unwrap();
         let record: StateV6 = maand_record::decode_exact(&bytes).unwrap();
         let state = state_from_record(&record);
         assert!(!state.kv.is_empty() && !state.deployed.is_empty() && !state.ready.is_empty());
         assert_eq!(state.kv.peer_sets().len(), 2);
+        assert!(!state.pinned.is_empty() && !state.staged_blobs.is_empty());
         assert_eq!(maand_record::encode(&state_record(&state)).unwrap(), bytes);
     }
 }
