@@ -19,6 +19,7 @@ pub mod journal;
 pub mod kv;
 pub mod logs;
 pub mod ops;
+pub mod output;
 pub mod process;
 pub mod projection;
 pub mod prometheus;

@@ -11,6 +11,7 @@ use crate::event::PeerScope;
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
+use crate::output;
 use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
 use crate::state::State;
 use crate::transport::Remote;
@@ -37,10 +38,21 @@ pub struct Env<'a> {
 pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> Result<DeployResult> {
     let update_seq = input.update_seq;
     let mut machine = DeployMachine::new(input);
+    // The job of the last step that failed: the one a failure belongs to.
+    let mut failing: Option<String> = None;
     loop {
         let step = machine.poll(session.state());
+        let job = step_job(&step).map(str::to_string);
         let outcome = match step {
-            Step::Done(result) => return result,
+            Step::Done(result) => {
+                if let (Err(e), Some(job)) = (&result, &failing) {
+                    // The job's own part of the deploy's message.
+                    let msg = e.message();
+                    let prefix = format!("job {job}: ");
+                    output::job_failed(job, msg.split_once(&prefix).map_or(msg, |(_, r)| r));
+                }
+                return result;
+            }
             Step::Record(events) => {
                 for e in events {
                     session.record(e)?;
@@ -56,7 +68,7 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 Outcome::Done
             }
             Step::Say(line) => {
-                println!("{line}");
+                output::say(&line);
                 Outcome::Done
             }
             Step::CheckWorkers(ips) => {
@@ -120,7 +132,9 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
                 let results = lifecycle(env, &job, &phase, &runs);
                 debug_assert_eq!(results.len(), runs.len(), "one result per lifecycle run");
-                step.finish(if results.iter().all(RunResult::ok) { "ok" } else { "failed" });
+                let ok = results.iter().all(RunResult::ok);
+                step.finish(if ok { "ok" } else { "failed" });
+                output::emit(batch_json(&job, &phase, index, count, ok, &results));
                 Outcome::Ran(results)
             }
             Step::Gate { job, ips, config } => {
@@ -134,11 +148,64 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 let step = progress::step(format!("{job} health gate [{}]", ips.join(",")));
                 let r = super::health::check_with(env.workers, spec, &config, &ips, true);
                 step.finish(if r.is_ok() { "passed" } else { "failed" });
+                output::emit(serde_json::json!({
+                    "type": "gate", "job": job, "workers": ips, "ok": r.is_ok(),
+                    "detail": r.as_ref().err().cloned().unwrap_or_default(),
+                }));
                 Outcome::Gate(r)
             }
         };
+        if outcome_failed(&outcome) {
+            failing = job;
+        }
         machine.complete(outcome);
     }
+}
+
+/// Whether an outcome is a failure (of the step's job, when it has one).
+fn outcome_failed(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Hooks(r) => r.is_err(),
+        Outcome::Remote(r) => r.as_ref().map_or(true, |r| !r.ok()),
+        Outcome::Staged(r) => r.is_err(),
+        Outcome::Compared(rs) => rs.iter().any(|(_, r)| r.is_err()),
+        Outcome::PerWorker(rs) => rs.iter().any(|(_, r)| r.is_err()),
+        Outcome::Ran(rs) => !rs.iter().all(RunResult::ok),
+        Outcome::Gate(r) => r.is_err(),
+        _ => false,
+    }
+}
+
+/// The job a step works on, if any.
+fn step_job(step: &Step) -> Option<&str> {
+    match step {
+        Step::Hooks(call) => Some(&call.job),
+        Step::Stop { job, .. }
+        | Step::Remove { job, .. }
+        | Step::Stage { job, .. }
+        | Step::Compare { job, .. }
+        | Step::Ship { job, .. }
+        | Step::Lifecycle { job, .. }
+        | Step::Gate { job, .. } => Some(job),
+        _ => None,
+    }
+}
+
+/// The `batch` object of `--json` output: one lifecycle batch's results.
+fn batch_json(job: &str, phase: &str, index: u64, count: u64, ok: bool, results: &[RunResult]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "worker": r.ip, "ok": r.ok(), "exit_code": r.exit_code,
+                "duration_ms": r.duration_ms, "detail": r.detail,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "type": "batch", "job": job, "phase": phase, "index": index + 1, "count": count,
+        "ok": ok, "results": runs,
+    })
 }
 
 /// One worker operation under the fan-out failure policy (a panic is

@@ -7,6 +7,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
 
+/// Whether to draw live progress: the human output goes to a terminal
+/// (stdout, or stderr under `--json`) and `MAAND_PLAIN` is not set.
+pub fn live() -> bool {
+    let tty = if crate::output::json() { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    tty && std::env::var_os("MAAND_PLAIN").is_none()
+}
+
 /// A running step (one batch, one gate).
 pub struct Step {
     bar: Option<ProgressBar>,
@@ -15,7 +22,7 @@ pub struct Step {
 
 /// Begin a step labelled `label`.
 pub fn step(label: String) -> Step {
-    if std::io::stdout().is_terminal() && std::env::var_os("MAAND_PLAIN").is_none() {
+    if live() {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
             ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
@@ -25,7 +32,7 @@ pub fn step(label: String) -> Step {
         bar.enable_steady_tick(Duration::from_millis(100));
         Step { bar: Some(bar), label }
     } else {
-        println!("  {label}");
+        crate::output::stream(&format!("  {label}"));
         Step { bar: None, label }
     }
 }
@@ -36,7 +43,7 @@ impl Step {
         if let Some(bar) = self.bar {
             let secs = bar.elapsed().as_secs_f64();
             bar.finish_and_clear();
-            println!("  {} — {outcome} ({secs:.1}s)", self.label);
+            crate::output::stream(&format!("  {} — {outcome} ({secs:.1}s)", self.label));
         }
     }
 }

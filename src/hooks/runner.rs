@@ -258,8 +258,7 @@ impl Runner<'_> {
                     for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
                         let shown = format!("{prefix} {mark} {line}");
                         if verbose {
-                            let out = std::io::stdout();
-                            let _ = writeln!(out.lock(), "{shown}");
+                            crate::output::stream(&shown);
                         }
                         let _ = writeln!(log.lock().unwrap_or_else(|p| p.into_inner()), "{shown}");
                         crate::logs::record(&[
