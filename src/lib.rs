@@ -21,6 +21,7 @@ pub mod logs;
 pub mod ops;
 pub mod output;
 pub mod process;
+pub mod progress;
 pub mod projection;
 pub mod prometheus;
 pub mod replay;

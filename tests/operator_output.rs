@@ -96,6 +96,22 @@ fn deploy_json_lines_validate_and_the_summary_lists_failed_jobs() {
     let bad: Vec<&Value> = lines.iter().filter(|l| l["type"] == "batch" && l["job"] == "bad").collect();
     assert!(bad.iter().any(|b| b["results"][0]["exit_code"] == 2 && b["ok"] == false), "{lines:?}");
 
+    // The failed deploy's audit, as JSON Lines.
+    let failed_session = last_session(p);
+    let out = journal(p, &["audit", &failed_session.to_string(), "--json"]);
+    let lines = json_lines(&out, "audit.schema.json");
+    assert_eq!(lines[0]["type"], "session");
+    assert_eq!(lines[0]["command"], "deploy");
+    let s = lines.last().unwrap();
+    assert_eq!((s["type"].as_str(), s["outcome"].as_str()), (Some("summary"), Some("failed")), "{s}");
+    assert!(s["error"].as_str().unwrap().contains("job bad"), "{s}");
+    let events: Vec<&Value> = lines.iter().filter(|l| l["type"] == "event").collect();
+    assert_eq!(events.len() as u64, s["events"].as_u64().unwrap(), "every event of the session");
+    assert!(events.iter().any(|e| e["kind"] == "batch_ended" && e["summary"].as_str().unwrap().contains("bad")));
+    let o = journal(p, &["audit", "999", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no session 999"), "{}", stderr(&o));
+
     // Bad input: exit 2, still one valid summary line, nothing else on stdout.
     let out = maand(p, &["deploy", "--json", "--jobs", "nope"]);
     assert_eq!(out.status.code(), Some(2));
@@ -103,4 +119,103 @@ fn deploy_json_lines_validate_and_the_summary_lists_failed_jobs() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["exit_code"], 2);
     assert!(lines[0]["error"].as_str().unwrap().contains("unknown job(s) nope"), "{:?}", lines[0]);
+}
+
+/// A bucket with three (unreachable) workers and job `api` whose cli hook
+/// `hook_report` sleeps a little (so a live view has time to draw), prints
+/// and exits with the code in the bucket's file `code` (0 when absent).
+fn hook_bucket() -> tempfile::TempDir {
+    let dir = fresh_bucket();
+    let p = dir.path();
+    write(p, "maand.conf", "hook_api_port = 0\n");
+    write(p, "workspace/workers.json", r#"[{"host": "10.0.0.1"}, {"host": "10.0.0.2"}, {"host": "10.0.0.3"}]"#);
+    write(
+        p,
+        "workspace/jobs/api/manifest.json",
+        r#"{"version": "1.0.0", "selectors": ["worker"], "max_concurrent_upgrades": 1,
+            "hooks": {"hook_report": {"executed_on": ["cli"]}}}"#,
+    );
+    write(p, "workspace/jobs/api/Makefile", "start:\n\ttrue\n");
+    let script = "import os, sys, time\ntime.sleep(0.4)\nprint('report from', os.environ['ALLOCATION_IP'])\n\
+                  f = os.path.join(os.environ['BUCKET_ROOT'], 'code')\n\
+                  sys.exit(int(open(f).read()) if os.path.exists(f) else 0)\n";
+    write(p, "workspace/jobs/api/_hooks/hook_report.py", script);
+    ok(&maand(p, &["build"]));
+    dir
+}
+
+#[test]
+fn hooks_json_lines_validate_with_one_result_per_run_and_failures_in_the_summary() {
+    let dir = hook_bucket();
+    let p = dir.path();
+    let out = maand(p, &["hooks", "hook_report", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out, "run-events.schema.json");
+    let results: Vec<&Value> = lines.iter().filter(|l| l["type"] == "result").collect();
+    let workers: Vec<&str> = results.iter().map(|r| r["worker"].as_str().unwrap()).collect();
+    assert_eq!(workers, ["10.0.0.1", "10.0.0.2", "10.0.0.3"], "{lines:?}");
+    assert!(results.iter().all(|r| r["ok"] == true && r["hook"] == "hook_report" && r["phase"] == "cli"));
+    let s = summary(&lines);
+    assert_eq!((s["command"].as_str(), s["ok"].as_bool()), (Some("hooks"), Some(true)), "{s}");
+    assert!(s["session"].as_u64().unwrap() > 0);
+
+    write(p, "code", "4");
+    let out = maand(p, &["hooks", "hook_report", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let lines = json_lines(&out, "run-events.schema.json");
+    let first = lines.iter().find(|l| l["type"] == "result").unwrap();
+    assert_eq!((first["exit_code"].as_i64(), first["detail"].as_str()), (Some(4), Some("report from 10.0.0.1")));
+    let s = summary(&lines);
+    assert_eq!(s["failed"][0]["job"], "api", "{s}");
+    assert!(s["failed"][0]["reason"].as_str().unwrap().contains("exit 4"), "{s}");
+
+    // Bad input: one summary line with exit code 2.
+    let out = maand(p, &["hooks", "hook_nope", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out, "run-events.schema.json");
+    assert_eq!((lines.len(), lines[0]["exit_code"].as_i64()), (1, Some(2)), "{lines:?}");
+}
+
+/// Run `maand <args>` in `dir` on a pseudo-terminal (util-linux `script`);
+/// everything the terminal received.
+fn on_terminal(dir: &Path, args: &str, env: &[(&str, &str)]) -> String {
+    let cmd = format!("{} {args}", maand_bin().display());
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]).current_dir(dir).env_remove("MAAND_BUCKET").env("TERM", "xterm");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("util-linux `script` runs");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn hooks_show_a_live_view_on_a_terminal_and_plain_lines_without_one() {
+    let dir = hook_bucket();
+    let p = dir.path();
+    // On a terminal: spinner lines redrawn in place (erase-line escapes),
+    // then each batch's final line with its outcome.
+    let tty = on_terminal(p, "hooks hook_report", &[]);
+    assert!(tty.contains("\u{1b}[2K"), "no live redraw on a terminal: {tty:?}");
+    for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().enumerate() {
+        assert!(tty.contains(&format!("api hook_report batch {}/3 [{ip}] — ok (", i + 1)), "{tty:?}");
+    }
+    // MAAND_PLAIN on a terminal, and a pipe: plain lines only.
+    let plain_tty = on_terminal(p, "hooks hook_report", &[("MAAND_PLAIN", "1")]);
+    let piped = ok(&maand(p, &["hooks", "hook_report"]));
+    for text in [&plain_tty, &piped] {
+        assert!(!text.contains('\u{1b}'), "escape sequences without a live view: {text:?}");
+        let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "  api hook_report batch 1/3 [10.0.0.1]",
+                "  api hook_report batch 2/3 [10.0.0.2]",
+                "  api hook_report batch 3/3 [10.0.0.3]"
+            ],
+            "{text:?}"
+        );
+        assert!(lines[3].starts_with("hook_report ran for api (journal session "), "{text:?}");
+    }
 }

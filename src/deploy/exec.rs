@@ -2,7 +2,6 @@
 //! hooks, stages, and fans out to the workers. Decides nothing: every
 //! branch taken here is the machine's.
 
-use super::progress;
 use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
@@ -13,6 +12,7 @@ use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
 use crate::output;
 use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
+use crate::progress;
 use crate::state::State;
 use crate::transport::Remote;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,7 +1,9 @@
-//! What the operator sees while a deploy runs: on a terminal, one live line
-//! per batch with a spinner and the elapsed time; otherwise (pipes, CI,
-//! logs) plain lines. `NO_COLOR` is respected (indicatif draws no colors in
-//! these templates).
+//! What the operator sees while a long command runs (deploy batches and
+//! gates, hook batches of `maand hooks` and `maand job run`, `job`,
+//! `run_command`, `health_check` and `worker_facts` fan-outs): on a
+//! terminal, one live line per step with a spinner and the elapsed time;
+//! otherwise (pipes, CI, logs, `MAAND_PLAIN=1`) plain lines. `NO_COLOR` is
+//! respected (indicatif draws no colors in these templates).
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
