@@ -24,6 +24,17 @@ pub struct Step {
 
 /// Begin a step labelled `label`.
 pub fn step(label: String) -> Step {
+    begin(label, crate::output::stream)
+}
+
+/// Begin a step of a command whose stdout is its data (`run_command`,
+/// `job`: the workers' output): without a live view its plain line goes to
+/// stderr, so a pipe receives only that data.
+pub fn step_aside(label: String) -> Step {
+    begin(label, |line| eprintln!("{line}"))
+}
+
+fn begin(label: String, plain: fn(&str)) -> Step {
     if live() {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -34,7 +45,7 @@ pub fn step(label: String) -> Step {
         bar.enable_steady_tick(Duration::from_millis(100));
         Step { bar: Some(bar), label }
     } else {
-        crate::output::stream(&format!("  {label}"));
+        plain(&format!("  {label}"));
         Step { bar: None, label }
     }
 }

@@ -219,3 +219,47 @@ fn hooks_show_a_live_view_on_a_terminal_and_plain_lines_without_one() {
         assert!(lines[3].starts_with("hook_report ran for api (journal session "), "{text:?}");
     }
 }
+
+#[test]
+fn job_run_command_and_health_check_json_lines_validate() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = worker_bucket(&w);
+    let p = dir.path();
+    ok(&maand(p, &["deploy"]));
+    let run = |args: &[&str], code: i32| -> Vec<Value> {
+        let out = maand(p, args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        json_lines(&out, "run-events.schema.json")
+    };
+
+    let lines = run(&["job", "status", "web", "--json"], 0);
+    let results: Vec<&Value> = lines.iter().filter(|l| l["type"] == "result").collect();
+    assert_eq!(results.len(), 2, "{lines:?}");
+    assert!(results.iter().all(|r| r["stdout"] == "running\n" && r["phase"] == "status" && r["job"] == "web"));
+    assert_eq!(summary(&lines)["command"], "job");
+
+    let lines = run(&["job", "run", "web", "--target", "missing", "--json"], 1);
+    let s = summary(&lines);
+    assert_eq!(s["failed"][0]["job"], "web", "{s}");
+    assert!(s["failed"][0]["reason"].as_str().unwrap().contains("make missing of job web failed"), "{s}");
+
+    let lines = run(&["run_command", "echo hi from $WORKER_IP", "--json"], 0);
+    let results: Vec<&Value> = lines.iter().filter(|l| l["type"] == "result").collect();
+    for (r, ip) in results.iter().zip(&w.ips) {
+        assert_eq!(r["stdout"], format!("hi from {ip}\n"));
+        assert_eq!((r["exit_code"].as_i64(), r["job"].is_null()), (Some(0), true));
+    }
+    assert_eq!((results.len(), summary(&lines)["command"].as_str()), (2, Some("run_command")));
+    let lines = run(&["run_command", "exit 5", "--json"], 1);
+    assert!(lines.iter().filter(|l| l["type"] == "result").all(|r| r["exit_code"] == 5 && r["ok"] == false));
+    assert!(summary(&lines)["error"].as_str().unwrap().contains("command failed on 2 worker(s)"));
+
+    // `web` has no health config: skipped, with why, and the check passes.
+    let lines = run(&["health_check", "--json"], 0);
+    let s = summary(&lines);
+    assert_eq!((s["command"].as_str(), s["ok"].as_bool()), (Some("health_check"), Some(true)), "{s}");
+    assert_eq!(s["skipped"][0]["job"], "web", "{s}");
+    assert!(s["skipped"][0]["reason"].as_str().unwrap().contains("no health_check config"), "{s}");
+    let lines = run(&["health_check", "--jobs", "nope", "--json"], 2);
+    assert_eq!(lines.len(), 1);
+}

@@ -132,12 +132,27 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
             .collect();
         let version = |ip: &String| versions.get(ip).cloned().unwrap_or_default();
         let mut failed = Vec::new();
-        for batch in batches(&ips, spec.max_concurrent_upgrades.max(1)) {
+        let all = batches(&ips, spec.max_concurrent_upgrades.max(1));
+        let count = all.len();
+        for (i, batch) in all.into_iter().enumerate() {
+            let step = crate::progress::step_aside(format!(
+                "{} {} batch {}/{count} [{}]",
+                req.job,
+                req.target,
+                i + 1,
+                batch.join(",")
+            ));
             let cmds: Vec<(String, String)> = batch
                 .iter()
                 .map(|ip| (ip.clone(), runner_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version)))
                 .collect();
-            for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+            let results = super::run_parallel(transport, &cmds);
+            step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {
+                "ok"
+            } else {
+                "failed"
+            });
+            for (ip, r, ms) in results {
                 let code = super::show_output(Some(&req.job), &ip, &req.target, &r);
                 session.record(Event::LifecycleRan {
                     job: req.job.clone(),
@@ -163,7 +178,9 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
     if req.health_check
         && let Some(cfg) = health::config(&spec)?
     {
+        let step = crate::progress::step(format!("{} health check [{}]", req.job, ips.join(",")));
         let r = health::gate(&spec, &cfg, &ips, transport);
+        step.finish(if r.is_ok() { "passed" } else { "failed" });
         session.record(Event::HealthChecked {
             job: req.job.clone(),
             allocations: ips.clone(),
@@ -171,7 +188,7 @@ pub fn run(session: &mut Session<'_>, transport: &Transport, bucket_id: &str, re
             detail: r.as_ref().err().cloned().unwrap_or_default(),
         })?;
         r.map_err(|e| Error::op(format!("health check failed for {}: {e}", req.job)))?;
-        println!("{}: healthy", req.job);
+        crate::output::say(&format!("{}: healthy", req.job));
     }
     Ok(())
 }

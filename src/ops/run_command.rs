@@ -21,12 +21,20 @@ pub fn run(
         b = shell_quote(bucket_id)
     );
     let mut failed = Vec::new();
-    for chunk in ips.chunks(concurrency.max(1)) {
+    let count = ips.len().div_ceil(concurrency.max(1));
+    for (i, chunk) in ips.chunks(concurrency.max(1)).enumerate() {
+        let step = crate::progress::step_aside(format!("run_command batch {}/{count} [{}]", i + 1, chunk.join(",")));
         let cmds: Vec<(String, String)> = chunk
             .iter()
             .map(|ip| (ip.clone(), format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script))))
             .collect();
-        for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+        let results = super::run_parallel(transport, &cmds);
+        step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {
+            "ok"
+        } else {
+            "failed"
+        });
+        for (ip, r, ms) in results {
             let code = super::show_output(None, &ip, "run_command", &r);
             session.record(Event::RemoteCommandRan {
                 ip: ip.clone(),
