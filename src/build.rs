@@ -43,7 +43,9 @@ pub struct BuildReport {
 /// Run a build on an open bucket.
 pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     let t = std::time::Instant::now();
+    let step = crate::progress::phase("loading the workspace".into());
     let ws = workspace::load(&bucket.paths, &bucket.conf)?;
+    step.finish("loaded");
     tracing::info!(ms = t.elapsed().as_millis() as u64, "workspace loaded");
     let bucket_id = bucket.require_id()?;
     let ca_pem = std::fs::read_to_string(bucket.paths.ca_crt())
@@ -71,7 +73,9 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         )?;
     }
     let t = std::time::Instant::now();
+    let step = crate::progress::phase("planning".into());
     let plan = plan_build(&bucket.state, &ws, &ctx)?;
+    step.finish(&format!("{} event(s), {} certificate(s) to issue", plan.events.len(), plan.certs.len()));
     tracing::info!(
         ms = t.elapsed().as_millis() as u64,
         events = plan.events.len(),
@@ -86,7 +90,9 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     } else {
         let ca_key = std::fs::read_to_string(bucket.paths.ca_key())
             .map_err(|e| Error::usage(format!("secrets/ca.key: cannot read ({e})")))?;
+        let step = crate::progress::phase(format!("issuing {} certificate(s)", plan.certs.len()));
         let issued = certs::issue_all(&plan.certs, &ca_pem, &ca_key, now, bucket.conf.certs_ttl)?;
+        step.finish("issued");
         (issued, Some(KvKey::load(&bucket.paths.kv_key())?))
     };
 

@@ -34,6 +34,13 @@ pub fn step_aside(label: String) -> Step {
     begin(label, |line| eprintln!("{line}"))
 }
 
+/// Begin a phase of a command that already prints its result in one line
+/// (`maand build`): a live view on a terminal, nothing otherwise (phase
+/// timings for logs come with `MAAND_LOG=info`).
+pub fn phase(label: String) -> Step {
+    begin(label, |_| {})
+}
+
 fn begin(label: String, plain: fn(&str)) -> Step {
     if live() {
         let bar = ProgressBar::new_spinner();
@@ -52,11 +59,21 @@ fn begin(label: String, plain: fn(&str)) -> Step {
 
 impl Step {
     /// Finish with an outcome word (`ok`, `failed`, ...).
-    pub fn finish(self, outcome: &str) {
-        if let Some(bar) = self.bar {
+    pub fn finish(mut self, outcome: &str) {
+        if let Some(bar) = self.bar.take() {
             let secs = bar.elapsed().as_secs_f64();
             bar.finish_and_clear();
             crate::output::stream(&format!("  {} — {outcome} ({secs:.1}s)", self.label));
+        }
+    }
+}
+
+/// A step abandoned by an error (`?`) clears its live line, so the error
+/// printed next stands alone.
+impl Drop for Step {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }
