@@ -78,9 +78,23 @@ fn deploy_json_lines_validate_and_the_summary_lists_failed_jobs() {
     // Human text went to stderr, not among the JSON.
     assert!(stderr(&out).contains("deploy 1:"), "{}", stderr(&out));
 
-    // A job whose start fails: exit 1, and the summary names it with why.
-    write(p, "workspace/jobs/bad/manifest.json", r#"{"version": "1.0.0", "selectors": ["web"]}"#);
+    // A job whose start fails: exit 1, and the summary names it with why;
+    // `late` (a later wave: it demands bad's hook) is skipped.
+    write(
+        p,
+        "workspace/jobs/bad/manifest.json",
+        r#"{"version": "1.0.0", "selectors": ["web"], "hooks": {"hook_ready": {"executed_on": ["cli"]}}}"#,
+    );
     write(p, "workspace/jobs/bad/Makefile", "start:\n\t@echo no disk left >&2; exit 3\nstop:\n\t@true\n");
+    write(p, "workspace/jobs/bad/_hooks/hook_ready.py", "print('ready')\n");
+    write(
+        p,
+        "workspace/jobs/late/manifest.json",
+        r#"{"version": "1.0.0", "selectors": ["web"],
+            "hooks": {"hook_wait": {"executed_on": ["cli"], "demands": {"job": "bad", "hook": "hook_ready"}}}}"#,
+    );
+    write(p, "workspace/jobs/late/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/late/_hooks/hook_wait.py", "print('waited')\n");
     ok(&maand(p, &["build"]));
     let out = maand(p, &["deploy", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -93,6 +107,9 @@ fn deploy_json_lines_validate_and_the_summary_lists_failed_jobs() {
     let reason = failed[0]["reason"].as_str().unwrap();
     assert!(reason.starts_with("new batch 1/1 failed") && reason.contains("make start exit 2"), "{s}");
     assert!(s["error"].as_str().unwrap().contains("batch"), "{s}");
+    assert_eq!(s["skipped"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["skipped"][0]["job"], "late", "{s}");
+    assert_eq!(s["skipped"][0]["reason"], "not attempted: the deploy stopped after bad failed", "{s}");
     let bad: Vec<&Value> = lines.iter().filter(|l| l["type"] == "batch" && l["job"] == "bad").collect();
     assert!(bad.iter().any(|b| b["results"][0]["exit_code"] == 2 && b["ok"] == false), "{lines:?}");
 

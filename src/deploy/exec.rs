@@ -37,19 +37,22 @@ pub struct Env<'a> {
 /// ends it at once (what was not durable is not state).
 pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> Result<DeployResult> {
     let update_seq = input.update_seq;
+    let selected: Vec<String> = input.jobs.iter().map(|(_, j)| j.clone()).collect();
     let mut machine = DeployMachine::new(input);
-    // The job of the last step that failed: the one a failure belongs to.
+    // For the summary: the job of the last step that failed, and every job
+    // a step worked on (the others were never attempted).
     let mut failing: Option<String> = None;
+    let mut seen = BTreeSet::new();
     loop {
         let step = machine.poll(session.state());
         let job = step_job(&step).map(str::to_string);
+        if let Some(j) = &job {
+            seen.insert(j.clone());
+        }
         let outcome = match step {
             Step::Done(result) => {
-                if let (Err(e), Some(job)) = (&result, &failing) {
-                    // The job's own part of the deploy's message.
-                    let msg = e.message();
-                    let prefix = format!("job {job}: ");
-                    output::job_failed(job, msg.split_once(&prefix).map_or(msg, |(_, r)| r));
+                if let Err(e) = &result {
+                    note_failure(e.message(), &selected, &seen, failing.as_deref());
                 }
                 return result;
             }
@@ -159,6 +162,40 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
             failing = job;
         }
         machine.complete(outcome);
+    }
+}
+
+/// Note the failed and skipped jobs of a deploy that ended with `msg`:
+/// each `job <name>: why` block of the message (one per failed job of the
+/// wave), else the job of the last failed step; skipped = selected jobs no
+/// step worked on (later waves).
+fn note_failure(msg: &str, selected: &[String], seen: &BTreeSet<String>, failing: Option<&str>) {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for line in msg.lines() {
+        let named = selected.iter().find_map(|j| line.strip_prefix(&format!("job {j}: ")).map(|r| (j, r)));
+        match (named, failed.last_mut()) {
+            (Some((job, rest)), _) => failed.push((job.clone(), rest.to_string())),
+            (None, Some((_, reason))) if line.starts_with(' ') => {
+                reason.push('\n');
+                reason.push_str(line);
+            }
+            _ => {}
+        }
+    }
+    if failed.is_empty()
+        && let Some(job) = failing
+    {
+        failed.push((job.to_string(), msg.to_string()));
+    }
+    for (job, reason) in &failed {
+        output::job_failed(job, reason);
+    }
+    let why = match failed.first() {
+        Some((job, _)) => format!("not attempted: the deploy stopped after {job} failed"),
+        None => format!("not attempted: the deploy stopped: {}", msg.lines().next().unwrap_or("")),
+    };
+    for job in selected.iter().filter(|j| !seen.contains(*j) && !failed.iter().any(|(f, _)| f == *j)) {
+        output::job_skipped(job, &why);
     }
 }
 
