@@ -215,6 +215,9 @@ fn hooks_show_a_live_view_on_a_terminal_and_plain_lines_without_one() {
     // then each batch's final line with its outcome.
     let tty = on_terminal(p, "hooks hook_report", &[]);
     assert!(tty.contains("\u{1b}[2K"), "no live redraw on a terminal: {tty:?}");
+    // No colors are drawn (so NO_COLOR holds): no SGR sequence at all.
+    let sgr = sgr_sequences(&tty);
+    assert!(sgr.is_empty(), "color sequences on the terminal: {sgr:?}");
     for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().enumerate() {
         assert!(tty.contains(&format!("api hook_report batch {}/3 [{ip}] — ok (", i + 1)), "{tty:?}");
     }
@@ -279,4 +282,17 @@ fn job_run_command_and_health_check_json_lines_validate() {
     assert!(s["skipped"][0]["reason"].as_str().unwrap().contains("no health_check config"), "{s}");
     let lines = run(&["health_check", "--jobs", "nope", "--json"], 2);
     assert_eq!(lines.len(), 1);
+}
+
+/// The SGR (`ESC [ … m`) sequences in `text`.
+fn sgr_sequences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("\u{1b}[") {
+        let rest = &text[i + 2..];
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == ';')).unwrap_or(rest.len());
+        if rest[end..].starts_with('m') {
+            out.push(rest[..=end].to_string());
+        }
+    }
+    out
 }
