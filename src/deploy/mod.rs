@@ -7,7 +7,6 @@
 pub mod exec;
 pub mod health;
 pub mod http_probe;
-mod progress;
 pub mod stage;
 pub mod workers;
 
