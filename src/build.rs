@@ -43,9 +43,11 @@ pub struct BuildReport {
 /// Run a build on an open bucket.
 pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     let t = std::time::Instant::now();
+    let step = crate::progress::phase("loading the workspace".into());
     let raw = workspace::read(&bucket.paths, &bucket.conf)?;
-    // What the original maand accepted is noted, never ignored silently.
     let (ws, warnings, deprecated) = workspace::assemble_noting(&raw)?;
+    step.finish("loaded");
+    // What the original maand accepted is noted, never ignored silently.
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -79,9 +81,11 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
         )?;
     }
     let t = std::time::Instant::now();
+    let step = crate::progress::phase("planning".into());
     let plan = plan_build(&bucket.state, &ws, &ctx)?;
+    step.finish(&format!("{} event(s), {} certificate(s) to issue", plan.events.len(), plan.certs.len()));
     for note in &plan.notes {
-        println!("note: {note}");
+        crate::output::say(&format!("note: {note}"));
     }
     tracing::info!(
         ms = t.elapsed().as_millis() as u64,
@@ -97,7 +101,9 @@ pub fn run(bucket: &mut Bucket, opts: &BuildOptions) -> Result<BuildReport> {
     } else {
         let ca_key = std::fs::read_to_string(bucket.paths.ca_key())
             .map_err(|e| Error::usage(format!("secrets/ca.key: cannot read ({e})")))?;
+        let step = crate::progress::phase(format!("issuing {} certificate(s)", plan.certs.len()));
         let issued = certs::issue_all(&plan.certs, &ca_pem, &ca_key, now, bucket.conf.certs_ttl)?;
+        step.finish("issued");
         (issued, Some(KvKey::load(&bucket.paths.kv_key())?))
     };
 

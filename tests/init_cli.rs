@@ -173,7 +173,8 @@ fn projection_has_the_catalog_schema_and_views() {
     assert_eq!(seq, 0);
     assert!(uuid::Uuid::parse_str(&id).is_ok());
     let v: i64 = conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(v, 2);
+    assert_eq!(v, maand::projection::SCHEMA_VERSION);
+    assert_eq!(v, 3, "2: rollout column, 3: peer sets");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `maand-journal audit <session>`: a deploy's (or any session's) timeline:
 //! waves and plans, batches with workers and order source, lifecycle and
 //! hook runs with exit status and duration, health results, KV changes,
-//! promotions, outcome.
+//! promotions, outcome. `--json`: JSON Lines instead
+//! (`docs/schema/audit.schema.json`): the session, each of its events, a
+//! summary.
 
 use maand::bucket::BucketPaths;
 use maand::clock::format_ms;
@@ -14,6 +16,10 @@ use std::ops::ControlFlow;
 pub struct Args {
     /// Session id (see `maand-journal sessions`).
     session: u64,
+    /// JSON Lines (docs/schema/audit.schema.json): a `session` object, one
+    /// `event` object per event of the session, then a `summary`.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
@@ -21,6 +27,9 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
     let txn = reader.begin_read()?;
     let rec = journal::reader_session(&txn, args.session)?
         .ok_or_else(|| Error::usage(format!("no session {}; `maand-journal sessions` lists them", args.session)))?;
+    if args.json {
+        return json_lines(&reader, &rec);
+    }
     println!(
         "session {} — {} by {}@{} at {} (maand {})",
         rec.id,
@@ -104,5 +113,53 @@ pub fn run(paths: &BucketPaths, args: &Args) -> Result<()> {
         println!("  unfinished: {}", u.sentence());
     }
     println!("  ({} events, {kv} KV change(s))", rec.events);
+    Ok(())
+}
+
+/// `audit --json`: every event of the session, unfiltered, each with its
+/// record's JSON form (as `maand-journal export --jsonl` writes it).
+fn json_lines(reader: &JournalReader, rec: &journal::SessionRecord) -> Result<()> {
+    let txn = &reader.begin_read()?;
+    use serde_json::json;
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = |v: serde_json::Value| -> Result<()> {
+        serde_json::to_writer(&mut out, &v)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    };
+    line(json!({
+        "type": "session", "session": rec.id, "command": rec.info.command,
+        "command_line": rec.info.command_line, "user": rec.info.user, "host": rec.info.host,
+        "maand_version": rec.info.maand_version, "started_at": format_ms(rec.info.started_at),
+    }))?;
+    let mut kv = 0u64;
+    journal::for_each_event(txn, rec.first_seq.., |env| {
+        if env.session_id != rec.id {
+            return Ok(ControlFlow::Continue(()));
+        }
+        if matches!(
+            env.event,
+            Event::KvPut { .. } | Event::KvDeleted { .. } | Event::KvPurged { .. } | Event::KvImported { .. }
+        ) {
+            kv += 1;
+        }
+        let record = journal::envelope_json(&env);
+        line(json!({
+            "type": "event", "seq": env.seq, "recorded_at": format_ms(env.recorded_at),
+            "kind": env.event.kind(), "summary": env.event.summary(), "record": record["event"],
+        }))?;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let unfinished = maand::history::unfinished::of_session(txn, rec)?.map(|u| u.sentence());
+    line(json!({
+        "type": "summary", "command": "audit", "session": rec.id, "outcome": rec.outcome.word(),
+        "error": match &rec.outcome {
+            journal::Outcome::Failed(e) | journal::Outcome::Aborted(e) => Some(e.clone()),
+            _ => None,
+        },
+        "events": rec.events, "kv_changes": kv, "unfinished": unfinished,
+    }))?;
+    out.flush()?;
     Ok(())
 }

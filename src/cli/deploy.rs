@@ -2,8 +2,10 @@
 
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::build::{BuildOptions, run as build};
-use crate::deploy::{DeployOptions, run as deploy};
+use crate::deploy::{DeployOptions, DeployReport, run as deploy};
 use crate::error::{Error, Result};
+use crate::output;
+use serde_json::json;
 
 /// Flags of `maand deploy`.
 #[derive(clap::Args, Debug)]
@@ -26,13 +28,31 @@ pub struct DeployArgs {
     /// Stream hook output.
     #[arg(long)]
     pub verbose: bool,
+    /// JSON Lines on stdout (docs/schema/run-events.schema.json): one object
+    /// per batch, gate and message, then a summary; human text to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) -> Result<()> {
+    output::set_json(args.json);
+    let result = deploy_run(paths, open, args);
+    let fields = match &result {
+        Ok(r) => json!({
+            "dry_run": args.dry_run, "session": r.session, "update_seq": r.update_seq,
+            "promoted": r.promoted, "up_to_date": r.up_to_date,
+        }),
+        Err(_) => json!({"dry_run": args.dry_run}),
+    };
+    output::summary("deploy", &result, fields);
+    result.map(|_| ())
+}
+
+fn deploy_run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) -> Result<DeployReport> {
     let mut bucket = super::open_writer(paths, open)?;
     if args.build {
         let r = build(&mut bucket, &BuildOptions { purge_job_kv: false, verbose: args.verbose })?;
-        println!("build: {} change(s) (journal session {})", r.changes, r.session);
+        output::say(&format!("build: {} change(s) (journal session {})", r.changes, r.session));
     }
     if bucket.state.catalog.jobs.is_empty() && bucket.state.deployed.is_empty() {
         return Err(Error::usage("nothing to deploy: the catalog has no jobs (run `maand build`)"));
@@ -48,22 +68,22 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &DeployArgs) ->
     // Failed and skipped jobs: the summary is the command's error (exit 1).
     let r = deploy(&mut bucket, &opts)?.into_result()?;
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        output::say("dry run: nothing was changed");
         let staged = crate::deploy::stage::workers_dir(paths);
         if staged.exists() {
-            println!(
+            output::say(&format!(
                 "staged files kept in {} (readable only by you; the next deploy removes them)",
                 paths.rel(&staged) + "/"
-            );
+            ));
         }
     } else {
-        println!(
+        output::say(&format!(
             "deploy {}: {} promoted, {} up to date (journal session {})",
             r.update_seq,
             if r.promoted.is_empty() { "nothing".to_string() } else { r.promoted.join(", ") },
             r.up_to_date.len(),
             r.session
-        );
+        ));
     }
-    Ok(())
+    Ok(r)
 }

@@ -3,6 +3,7 @@
 use crate::bucket::{BucketPaths, OpenOptions, Recorder};
 use crate::error::{Error, Result};
 use crate::ops::health_check;
+use crate::output;
 use crate::transport::Transport;
 
 /// Flags of `maand health_check`.
@@ -17,6 +18,10 @@ pub struct HealthCheckArgs {
     /// Stream health_check hook output.
     #[arg(long)]
     pub verbose: bool,
+    /// JSON Lines on stdout (docs/schema/run-events.schema.json): one
+    /// `result` per job, then a summary; human text to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Workers, then every selected job; failures are collected per job.
@@ -40,6 +45,8 @@ pub(super) fn check_all(
     let mut failed = Vec::new();
     for group in names.chunks(health_check::PARALLEL_JOBS) {
         // Probes of up to four jobs at once; recording and hooks in order.
+        let label: Vec<&str> = group.iter().map(|(_, j)| j.as_str()).collect();
+        let step = crate::progress::step(format!("probing {}", label.join(", ")));
         let state = session.state();
         let probed: Vec<Result<health_check::Probed>> = crate::ops::fanout::fan_out(
             group,
@@ -49,12 +56,17 @@ pub(super) fn check_all(
         .into_iter()
         .map(|r| r.and_then(|r| r))
         .collect();
+        step.finish(if probed.iter().all(|p| p.is_ok()) { "probed" } else { "failed" });
         for ((_, job), p) in group.iter().zip(probed) {
             if let Err(e) = p.and_then(|p| health_check::finish(session, p, verbose)) {
                 if e.exit_code() == 2 {
                     return Err(e);
                 }
                 eprintln!("{e}");
+                output::job_failed(job, e.message());
+                output::emit(serde_json::json!({
+                    "type": "result", "job": job, "phase": "health_check", "ok": false, "error": e.message(),
+                }));
                 failed.push(job.clone());
             }
         }
@@ -67,6 +79,13 @@ pub(super) fn check_all(
 
 /// A check, not a writer: it runs beside a deploy (see `cli::detached`).
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArgs) -> Result<()> {
+    output::set_json(args.json);
+    let result = check_run(paths, open, args);
+    output::summary("health_check", &result, serde_json::json!({}));
+    result
+}
+
+fn check_run(paths: &BucketPaths, open: &OpenOptions, args: &HealthCheckArgs) -> Result<()> {
     super::detached::run_check(paths, open, |session| {
         let unknown: Vec<&str> =
             args.jobs.iter().filter(|j| !session.state().catalog.jobs.contains_key(*j)).map(String::as_str).collect();

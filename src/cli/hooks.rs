@@ -6,6 +6,7 @@
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
 use crate::hooks::{HookRequest, run_hooks};
+use crate::output;
 use crate::workspace::manifest::HookEvent;
 use crate::workspace::names::check_cli_hook_name;
 use std::collections::BTreeMap;
@@ -24,9 +25,24 @@ pub struct HooksArgs {
     /// Stream each hook's output as `job@worker | line`.
     #[arg(long)]
     pub verbose: bool,
+    /// JSON Lines on stdout (docs/schema/run-events.schema.json): one
+    /// `result` per hook run, then a summary; human text to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> Result<()> {
+    output::set_json(args.json);
+    let result = hooks_run(paths, open, args);
+    let fields = match &result {
+        Ok(id) => serde_json::json!({ "session": id }),
+        Err(_) => serde_json::json!({}),
+    };
+    output::summary("hooks", &result, fields);
+    result.map(|_| ())
+}
+
+fn hooks_run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> Result<u64> {
     if args.allocations.is_some() {
         return Err(Error::usage(
             "maand hooks has no worker filter: cli hooks run on every non-removed allocation of the job \
@@ -71,9 +87,18 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &HooksArgs) -> 
         lifecycle: None,
     };
     let id = super::in_session(&mut bucket, "hooks", |session| {
-        run_hooks(session, &req)?;
+        run_hooks(session, &req).inspect_err(|e| failed_job(&jobs, e))?;
         Ok(session.id())
     })?;
-    println!("{} ran for {} (journal session {id})", args.hook, jobs.join(", "));
-    Ok(())
+    output::say(&format!("{} ran for {} (journal session {id})", args.hook, jobs.join(", ")));
+    Ok(id)
+}
+
+/// Note which of `jobs` a hook failure belongs to (its message names it:
+/// "hook h of job j ...").
+fn failed_job(jobs: &[String], e: &Error) {
+    let msg = e.message();
+    if let Some(job) = jobs.iter().find(|j| msg.contains(&format!(" of job {j} "))) {
+        output::job_failed(job, msg);
+    }
 }

@@ -3,6 +3,7 @@
 use crate::bucket::{BucketPaths, OpenOptions, Recorder};
 use crate::error::{Error, Result};
 use crate::ops::job::{JobRequest, valid_target};
+use crate::output;
 use crate::transport::Transport;
 use crate::workspace::names::{check_job_name, check_label};
 use clap::{Args, Subcommand};
@@ -51,6 +52,10 @@ pub struct Target {
     /// Stream hook output.
     #[arg(long)]
     verbose: bool,
+    /// JSON Lines on stdout (docs/schema/run-events.schema.json): one
+    /// `result` per worker, then a summary; human text to stderr.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `maand job run`.
@@ -94,6 +99,18 @@ pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &JobArgs) -> Re
 }
 
 fn lifecycle(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) -> Result<()> {
+    output::set_json(t.json);
+    let result = lifecycle_run(paths, open, t, target);
+    if let Err(e) = &result
+        && e.exit_code() == 1
+    {
+        output::job_failed(&t.job, e.message());
+    }
+    output::summary("job", &result, serde_json::json!({}));
+    result
+}
+
+fn lifecycle_run(paths: &BucketPaths, open: &OpenOptions, t: &Target, target: &str) -> Result<()> {
     // Refused before anything else, let alone SSH.
     if !valid_target(target) {
         return Err(Error::usage(format!(

@@ -5,6 +5,7 @@ use super::worker_selection::WorkerSelection;
 use crate::bucket::{BucketPaths, OpenOptions};
 use crate::error::{Error, Result};
 use crate::ops::run_command;
+use crate::output;
 use crate::transport::Transport;
 
 /// Flags of `maand run_command`.
@@ -24,9 +25,20 @@ pub struct RunCommandArgs {
     /// health_check hooks, waiting as `maand health_check --wait`).
     #[arg(long = "health_check")]
     pub health_check: bool,
+    /// JSON Lines on stdout (docs/schema/run-events.schema.json): one
+    /// `result` per worker, then a summary; human text to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs) -> Result<()> {
+    output::set_json(args.json);
+    let result = command_run(paths, open, args);
+    output::summary("run_command", &result, serde_json::json!({}));
+    result
+}
+
+fn command_run(paths: &BucketPaths, open: &OpenOptions, args: &RunCommandArgs) -> Result<()> {
     if args.concurrency == 0 {
         return Err(Error::usage("-c: concurrency must be at least 1"));
     }

@@ -2,7 +2,6 @@
 //! hooks, stages, and fans out to the workers. Decides nothing: every
 //! branch taken here is the machine's.
 
-use super::progress;
 use super::stage::{self, StageContext, stage_job};
 use super::workers::Workers;
 use crate::bucket::Session;
@@ -11,7 +10,9 @@ use crate::event::{Event, PeerScope, Staging, output_tail};
 use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
+use crate::output;
 use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
+use crate::progress;
 use crate::state::State;
 use crate::transport::Remote;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,11 +40,25 @@ pub struct Env<'a> {
 /// ends it at once (what was not durable is not state).
 pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> Result<DeployResult> {
     let update_seq = input.update_seq;
+    let selected: Vec<String> = input.jobs.iter().map(|(_, j)| j.clone()).collect();
     let mut machine = DeployMachine::new(input);
+    // For the summary: the job of the last step that failed, and every job
+    // a step worked on (the others were never attempted).
+    let mut failing: Option<String> = None;
+    let mut seen = BTreeSet::new();
     loop {
         let step = machine.poll(session.state());
+        let job = step_job(&step).map(str::to_string);
+        if let Some(j) = &job {
+            seen.insert(j.clone());
+        }
         let outcome = match step {
-            Step::Done(result) => return result,
+            Step::Done(result) => {
+                if let Err(e) = &result {
+                    note_failure(e.message(), &selected, &seen, failing.as_deref());
+                }
+                return result;
+            }
             Step::Record(events) => {
                 // The exact staged bytes of what is about to be promoted,
                 // recorded first so a rollback can ship them again.
@@ -65,7 +80,7 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 Outcome::Done
             }
             Step::Say(line) => {
-                println!("{line}");
+                output::say(&line);
                 Outcome::Done
             }
             Step::CheckWorkers(ips) => {
@@ -177,7 +192,9 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 let step = progress::step(format!("{job} {phase} batch {}/{count} [{}]", index + 1, batch.join(",")));
                 let results = lifecycle(env, &job, &phase, &runs);
                 debug_assert_eq!(results.len(), runs.len(), "one result per lifecycle run");
-                step.finish(if results.iter().all(RunResult::ok) { "ok" } else { "failed" });
+                let ok = results.iter().all(RunResult::ok);
+                step.finish(if ok { "ok" } else { "failed" });
+                output::emit(batch_json(&job, &phase, index, count, ok, &results));
                 Outcome::Ran(results)
             }
             Step::Gate { job, ips, config } => {
@@ -191,25 +208,115 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 let step = progress::step(format!("{job} health gate [{}]", ips.join(",")));
                 let r = super::health::check_with(env.workers, spec, &config, &ips, true);
                 step.finish(if r.is_ok() { "passed" } else { "failed" });
+                output::emit(serde_json::json!({
+                    "type": "gate", "job": job, "workers": ips, "ok": r.is_ok(),
+                    "detail": r.as_ref().err().cloned().unwrap_or_default(),
+                }));
                 Outcome::Gate(r)
             }
         };
+        if outcome_failed(&outcome) {
+            failing = job;
+        }
         machine.complete(outcome);
     }
 }
 
-/// A job's failure or skip also goes to `logs/` (the journal has it too).
+/// A job's failure or skip also goes to `logs/` (the journal has it too)
+/// and to the `--json` summary.
 fn log_job_issue(e: &crate::event::Event) {
     use crate::event::Event;
     match e {
         Event::JobDeployFailed { job, reason, .. } => {
+            output::job_failed(job, reason);
             crate::logs::record(&[("event", "job_failed"), ("job", job), ("msg", reason)])
         }
         Event::JobDeploySkipped { job, reason, .. } => {
+            output::job_skipped(job, reason);
             crate::logs::record(&[("event", "job_skipped"), ("job", job), ("msg", reason)])
         }
         _ => {}
     }
+}
+
+/// Note the failed and skipped jobs of a deploy that ended with `msg`:
+/// each `job <name>: why` block of the message (one per failed job of the
+/// wave), else the job of the last failed step; skipped = selected jobs no
+/// step worked on (later waves).
+fn note_failure(msg: &str, selected: &[String], seen: &BTreeSet<String>, failing: Option<&str>) {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for line in msg.lines() {
+        let named = selected.iter().find_map(|j| line.strip_prefix(&format!("job {j}: ")).map(|r| (j, r)));
+        match (named, failed.last_mut()) {
+            (Some((job, rest)), _) => failed.push((job.clone(), rest.to_string())),
+            (None, Some((_, reason))) if line.starts_with(' ') => {
+                reason.push('\n');
+                reason.push_str(line);
+            }
+            _ => {}
+        }
+    }
+    if failed.is_empty()
+        && let Some(job) = failing
+    {
+        failed.push((job.to_string(), msg.to_string()));
+    }
+    for (job, reason) in &failed {
+        output::job_failed(job, reason);
+    }
+    let why = match failed.first() {
+        Some((job, _)) => format!("not attempted: the deploy stopped after {job} failed"),
+        None => format!("not attempted: the deploy stopped: {}", msg.lines().next().unwrap_or("")),
+    };
+    for job in selected.iter().filter(|j| !seen.contains(*j) && !failed.iter().any(|(f, _)| f == *j)) {
+        output::job_skipped(job, &why);
+    }
+}
+
+/// Whether an outcome is a failure (of the step's job, when it has one).
+fn outcome_failed(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Hooks(r) => r.is_err(),
+        Outcome::Remote(r) => r.as_ref().map_or(true, |r| !r.ok()),
+        Outcome::Staged(r) => r.is_err(),
+        Outcome::Compared(rs) => rs.iter().any(|(_, r)| r.is_err()),
+        Outcome::PerWorker(rs) => rs.iter().any(|(_, r)| r.is_err()),
+        Outcome::Ran(rs) => !rs.iter().all(RunResult::ok),
+        Outcome::Gate(r) => r.is_err(),
+        _ => false,
+    }
+}
+
+/// The job a step works on, if any.
+fn step_job(step: &Step) -> Option<&str> {
+    match step {
+        Step::Hooks(call) => Some(&call.job),
+        Step::Stop { job, .. }
+        | Step::Remove { job, .. }
+        | Step::Stage { job, .. }
+        | Step::Compare { job, .. }
+        | Step::Ship { job, .. }
+        | Step::Lifecycle { job, .. }
+        | Step::Gate { job, .. } => Some(job),
+        _ => None,
+    }
+}
+
+/// The `batch` object of `--json` output: one lifecycle batch's results.
+fn batch_json(job: &str, phase: &str, index: u64, count: u64, ok: bool, results: &[RunResult]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "worker": r.ip, "ok": r.ok(), "exit_code": r.exit_code,
+                "duration_ms": r.duration_ms, "detail": r.detail,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "type": "batch", "job": job, "phase": phase, "index": index + 1, "count": count,
+        "ok": ok, "results": runs,
+    })
 }
 
 /// One worker operation under the fan-out failure policy (a panic is

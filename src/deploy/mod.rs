@@ -7,7 +7,6 @@
 pub mod exec;
 pub mod health;
 pub mod http_probe;
-mod progress;
 pub mod recorded;
 pub mod stage;
 pub mod workers;
@@ -162,10 +161,10 @@ pub fn run_report(
     // A rolled-back job stays as it was rolled back until released.
     jobs.retain(|(_, job)| match bucket.state.pinned.get(job) {
         Some((to, _)) => {
-            println!(
+            crate::output::say(&format!(
                 "{job}: pinned (rolled back to {to}); skipped — `maand rollback --release {job}` or a change to its \
                  workspace files releases it"
-            );
+            ));
             false
         }
         None => true,

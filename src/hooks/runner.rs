@@ -77,6 +77,10 @@ impl Runner<'_> {
         for batch in batches {
             let count = batch.count as u64;
             let ips: Vec<String> = batch.invocations.iter().map(|i| i.ip.clone()).collect();
+            // Operator-run hooks show their batches; a deploy shows its own steps.
+            let step = matches!(event, HookEvent::Cli | HookEvent::JobControl).then(|| {
+                crate::progress::step(format!("{job} {hook} batch {}/{count} [{}]", batch.index + 1, ips.join(",")))
+            });
             let outcomes: Vec<Outcome> = crate::ops::fanout::fan_out(
                 &batch.invocations,
                 |inv| format!("hook {hook} of job {job} on {}", inv.ip),
@@ -107,8 +111,14 @@ impl Runner<'_> {
             .collect();
             let mut events = self.shared.kv.lock().unwrap_or_else(|p| p.into_inner()).drain();
             events.extend(outcomes.iter().map(|o| Event::HookInvoked(Box::new(o.invocation.clone()))));
-            record(events)?;
             let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.invocation.ok()).collect();
+            if let Some(step) = step {
+                step.finish(if failed.is_empty() { "ok" } else { "failed" });
+            }
+            for o in &outcomes {
+                emit_result(o);
+            }
+            record(events)?;
             if !failed.is_empty() {
                 let lines: Vec<String> = failed
                     .iter()
@@ -262,8 +272,7 @@ impl Runner<'_> {
                     for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
                         let shown = format!("{prefix} {mark} {line}");
                         if verbose {
-                            let out = std::io::stdout();
-                            let _ = writeln!(out.lock(), "{shown}");
+                            crate::output::stream(&shown);
                         }
                         let _ = writeln!(log.lock().unwrap_or_else(|p| p.into_inner()), "{shown}");
                         crate::logs::record(&[
@@ -297,6 +306,24 @@ impl Runner<'_> {
         let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok((status, tail))
     }
+}
+
+/// The `result` object of `--json` output for one hook invocation.
+fn emit_result(o: &Outcome) {
+    let i = &o.invocation;
+    let mut r = serde_json::json!({
+        "type": "result", "job": i.job, "worker": i.ip, "phase": i.event, "hook": i.hook,
+        "ok": i.ok(), "exit_code": i.exit_code, "duration_ms": i.duration_ms,
+    });
+    if let Some(e) = &o.start_error {
+        r["error"] = e.clone().into();
+    }
+    if let Some(last) = o.tail.last() {
+        // The tail keeps the stream mark (`| ` stdout, `! ` stderr).
+        let text = last.strip_prefix("| ").or_else(|| last.strip_prefix("! ")).unwrap_or(last);
+        r["detail"] = text.into();
+    }
+    crate::output::emit(r);
 }
 
 /// Lines of a hook's output kept for its failure message (`| ` stdout,

@@ -23,6 +23,12 @@ pub fn workers(session: &dyn Recorder, wait: bool) -> Result<()> {
     let port = session.conf().ssh_port;
     let ips: Vec<String> = session.state().catalog.workers_in_order().iter().map(|w| w.ip.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(if wait { 30 } else { 0 });
+    let step = wait.then(|| crate::progress::step(format!("waiting for the SSH port of {} worker(s)", ips.len())));
+    let finish = |step: Option<crate::progress::Step>, outcome: &str| {
+        if let Some(s) = step {
+            s.finish(outcome);
+        }
+    };
     loop {
         let down: Vec<String> = ips
             .iter()
@@ -33,10 +39,12 @@ pub fn workers(session: &dyn Recorder, wait: bool) -> Result<()> {
             .cloned()
             .collect();
         if down.is_empty() {
-            println!("worker health check passed ({} worker(s))", ips.len());
+            finish(step, "reachable");
+            crate::output::say(&format!("worker health check passed ({} worker(s))", ips.len()));
             return Ok(());
         }
         if Instant::now() >= deadline {
+            finish(step, "unreachable");
             return Err(Error::op(format!(
                 "worker health check failed: port {port} unreachable on {}",
                 down.join(", ")
@@ -93,7 +101,8 @@ pub fn probe(state: &crate::state::State, transport: &Transport, job: &str, wait
 pub fn finish(session: &mut dyn Recorder, probed: Probed, verbose: bool) -> Result<bool> {
     let job = probed.job;
     if probed.skipped {
-        println!("health check skipped: {job}");
+        crate::output::say(&format!("health check skipped: {job}"));
+        crate::output::job_skipped(&job, "no health_check config and no health_check hook");
         return Ok(false);
     }
     for (batch, r) in probed.batches {
@@ -127,7 +136,8 @@ pub fn finish(session: &mut dyn Recorder, probed: Probed, verbose: bool) -> Resu
         };
         r.map_err(|e| e.context(format!("health check failed: {job}")))?;
     }
-    println!("health check passed: {job}");
+    crate::output::say(&format!("health check passed: {job}"));
+    crate::output::emit(serde_json::json!({"type": "result", "job": job, "phase": "health_check", "ok": true}));
     Ok(true)
 }
 

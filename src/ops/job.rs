@@ -135,12 +135,27 @@ pub fn run(session: &mut dyn Recorder, transport: &Transport, bucket_id: &str, r
             .collect();
         let version = |ip: &String| versions.get(ip).cloned().unwrap_or_default();
         let mut failed = Vec::new();
-        for batch in batches(&ips, spec.max_concurrent_upgrades.max(1)) {
+        let all = batches(&ips, spec.max_concurrent_upgrades.max(1));
+        let count = all.len();
+        for (i, batch) in all.into_iter().enumerate() {
+            let step = crate::progress::step_aside(format!(
+                "{} {} batch {}/{count} [{}]",
+                req.job,
+                req.target,
+                i + 1,
+                batch.join(",")
+            ));
             let cmds: Vec<(String, String)> = batch
                 .iter()
                 .map(|ip| (ip.clone(), runner_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version)))
                 .collect();
-            for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+            let results = super::run_parallel(transport, &cmds);
+            step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {
+                "ok"
+            } else {
+                "failed"
+            });
+            for (ip, r, ms) in results {
                 let code = super::show_output(Some(&req.job), &ip, &req.target, &r);
                 session.record(Event::LifecycleRan {
                     job: req.job.clone(),

@@ -65,14 +65,22 @@ pub fn show_output(job: Option<&str>, ip: &str, phase: &str, r: &Result<crate::t
         Ok(out) => {
             for (mark, text) in [('|', &out.stdout), ('!', &out.stderr)] {
                 for line in text.lines() {
-                    println!("{who} {mark} {line}");
+                    crate::output::stream(&format!("{who} {mark} {line}"));
                 }
             }
             log_output(job, ip, phase, out);
+            crate::output::emit(serde_json::json!({
+                "type": "result", "job": job, "worker": ip, "phase": phase, "ok": out.code == Some(0),
+                "exit_code": out.code, "stdout": out.stdout, "stderr": out.stderr,
+            }));
             out.code
         }
         Err(e) => {
-            println!("{who} ! {e}");
+            crate::output::stream(&format!("{who} ! {e}"));
+            crate::output::emit(serde_json::json!({
+                "type": "result", "job": job, "worker": ip, "phase": phase, "ok": false,
+                "exit_code": null, "error": e.message(),
+            }));
             None
         }
     }

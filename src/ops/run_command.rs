@@ -28,11 +28,23 @@ pub fn run(
     let batches: Vec<&[String]> = ips.chunks(concurrency.max(1)).collect();
     for (index, chunk) in batches.iter().enumerate() {
         let mut failed = Vec::new();
+        let step = crate::progress::step_aside(format!(
+            "run_command batch {}/{} [{}]",
+            index + 1,
+            batches.len(),
+            chunk.join(",")
+        ));
         let cmds: Vec<(String, String)> = chunk
             .iter()
             .map(|ip| (ip.clone(), format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script))))
             .collect();
-        for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+        let results = super::run_parallel(transport, &cmds);
+        step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {
+            "ok"
+        } else {
+            "failed"
+        });
+        for (ip, r, ms) in results {
             let code = super::show_output(None, &ip, "run_command", &r);
             session.record(Event::RemoteCommandRan {
                 ip: ip.clone(),

@@ -32,9 +32,13 @@ pub fn probe(
 ) -> Result<BTreeMap<String, Facts>> {
     let mut out = BTreeMap::new();
     let mut failed = Vec::new();
-    for chunk in ips.chunks(concurrency.max(1)) {
+    let count = ips.len().div_ceil(concurrency.max(1));
+    for (i, chunk) in ips.chunks(concurrency.max(1)).enumerate() {
         let cmds: Vec<(String, String)> = chunk.iter().map(|ip| (ip.clone(), PROBE.to_string())).collect();
-        for (ip, r, ms) in super::run_parallel(transport, &cmds) {
+        let step = crate::progress::step_aside(format!("worker_facts batch {}/{count} [{}]", i + 1, chunk.join(",")));
+        let results = super::run_parallel(transport, &cmds);
+        step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.ok())) { "ok" } else { "failed" });
+        for (ip, r, ms) in results {
             let code = r.as_ref().ok().and_then(|r| r.code);
             session.record(Event::RemoteCommandRan {
                 ip: ip.clone(),

@@ -139,7 +139,7 @@ pub fn after_deploy(session: &mut Session<'_>, kv_key: &KvKey) -> Result<()> {
     } else {
         format!("cert metrics: push to {url} failed (the deploy is not affected): {detail}")
     };
-    println!("{msg}");
+    crate::output::say(&msg);
     crate::logs::record(&[("event", "cert_metrics"), ("job", &job), ("msg", &msg)]);
     session.record(Event::CertMetricsPushed { url, series: count, attempts: outcome.attempts, ok, detail })
 }
