@@ -68,21 +68,9 @@ impl Spawner {
         let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<std::io::Result<Child>>)>();
         let thread = std::thread::Builder::new().name("maand-ssh-masters".into()).spawn(move || {
             for (mut cmd, reply) in rx {
-                // SAFETY: the closure runs between fork and exec and only
-                // calls async-signal-safe functions (prctl, getppid).
-                let parent = std::process::id() as libc::pid_t;
-                unsafe {
-                    cmd.pre_exec(move || {
-                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        // maand died before prctl took effect.
-                        if libc::getppid() != parent {
-                            return Err(std::io::Error::other("parent exited"));
-                        }
-                        Ok(())
-                    });
-                }
+                // This thread outlives every master, so the signal fires
+                // only when maand itself goes.
+                die_with_parent(&mut cmd);
                 let _ = reply.send(cmd.spawn());
             }
         })?;
@@ -474,6 +462,7 @@ fn die_with_parent(cmd: &mut Command) {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // maand died before prctl took effect.
             if libc::getppid() != parent {
                 return Err(std::io::Error::other("parent exited"));
             }
