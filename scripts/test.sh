@@ -27,6 +27,8 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# A python3 outside Debian's (pyenv, a venv) does not see the apt package.
+python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
 # promtool (Debian's prometheus package) checks the Prometheus config and
 # rules maand stages (tests/prometheus.rs fails without it).
 if ! command -v promtool >/dev/null; then
