@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::path::Path;
 
 fn built() -> tempfile::TempDir {
     let dir = fresh_bucket();
@@ -11,25 +10,6 @@ fn built() -> tempfile::TempDir {
     let out = ok(&maand(dir.path(), &["build"]));
     assert!(out.contains("catalog: 3 workers, 3 jobs, 5 allocations (1 disabled, 0 removed)"), "{out}");
     dir
-}
-
-fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    let conn = rusqlite::Connection::open(dir.join("data/maand.db")).unwrap();
-    let mut st = conn.prepare(sql).unwrap();
-    let n = st.column_count();
-    st.query_map([], |r| {
-        Ok((0..n)
-            .map(|i| match r.get_ref(i).unwrap() {
-                rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                other => format!("{other:?}"),
-            })
-            .collect())
-    })
-    .unwrap()
-    .map(|r| r.unwrap())
-    .collect()
 }
 
 #[test]

@@ -204,25 +204,6 @@ fn init_keeps_a_rotated_ca_whose_name_is_not_the_bucket_id() {
     ok(&maand(p, &["build"]));
 }
 
-fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    let conn = rusqlite::Connection::open(dir.join("data/maand.db")).unwrap();
-    let mut st = conn.prepare(sql).unwrap();
-    let n = st.column_count();
-    st.query_map([], |r| {
-        Ok((0..n)
-            .map(|i| match r.get_ref(i).unwrap() {
-                rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                other => format!("{other:?}"),
-            })
-            .collect())
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
-}
-
 /// `cat deployments --json` as (job, worker, current == previous, rollout)
 /// rows, the same shape as [`ORIGINAL_SQL`] returns.
 fn cat_rows(p: &Path) -> Vec<Vec<String>> {

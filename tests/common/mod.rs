@@ -259,3 +259,24 @@ pub fn replay_checks(p: &Path, kinds: &[&str]) {
         assert!(stderr(&o).contains("differs when planned again"), "{}", stderr(&o));
     }
 }
+
+/// Rows of an SQL query on the bucket's `maand.db`, every cell as text
+/// (`NULL` for null), as an operator's `sqlite3` sees them.
+pub fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = rusqlite::Connection::open(dir.join("data/maand.db")).unwrap();
+    let mut st = conn.prepare(sql).unwrap();
+    let n = st.column_count();
+    st.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| match r.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect())
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
