@@ -14,6 +14,11 @@
 //!   `target/bench-ansible/` when it is not on the PATH; the bench fails
 //!   without it rather than skip the comparison.
 //!
+//! Beside each wall time, the control host's CPU (user + system of the
+//! contender and every client process it waited for: ssh, rsync, make's
+//! shells), since on a small machine running the workers too the CPU a
+//! contender burns is what its wall time is made of.
+//!
 //! Needs root, openssh-server, rsync; uses scripts/workers.sh. Each figure is
 //! the median of `RUNS` runs. Run: `cargo bench --bench deploy`.
 
@@ -34,6 +39,28 @@ fn maand(p: &Path, args: &[&str]) -> f64 {
     let o = Command::new(env!("CARGO_BIN_EXE_maand")).args(args).current_dir(p).output().unwrap();
     assert!(o.status.success(), "maand {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     t.elapsed().as_secs_f64()
+}
+
+/// CPU seconds (user + system) of the children this process waited for so
+/// far: the control host's share of a contender's work (maand or the
+/// floor's shells, with the ssh, rsync and make clients they waited for).
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// Median wall time and median control-host CPU of `runs` calls of `f`.
+fn measured(runs: usize, mut f: impl FnMut() -> f64) -> (f64, f64) {
+    let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let c = children_cpu();
+        walls.push(f());
+        cpus.push(children_cpu() - c);
+    }
+    (median(walls), median(cpus))
 }
 
 fn write(p: &Path, rel: &str, body: &str) {
@@ -182,8 +209,8 @@ fn main() {
     job_files(job.path(), "v1");
     let cp = tempfile::tempdir().unwrap();
     floor(&ips, &key, job.path(), Some(cp.path())); // opens the connections
-    let floor_mux = median((0..RUNS).map(|_| floor(&ips, &key, job.path(), Some(cp.path()))).collect());
-    let floor_fresh = median((0..RUNS).map(|_| floor(&ips, &key, job.path(), None)).collect());
+    let (floor_mux, floor_mux_cpu) = measured(RUNS, || floor(&ips, &key, job.path(), Some(cp.path())));
+    let (floor_fresh, floor_fresh_cpu) = measured(RUNS, || floor(&ips, &key, job.path(), None));
     for ip in &ips {
         let _ = Command::new("ssh").args(ssh_args(&key, Some(cp.path()))).args(["-O", "exit"]).arg(ip).output();
     }
@@ -206,34 +233,39 @@ fn main() {
         r#"{"version": "1.0.0", "selectors": ["worker"], "max_concurrent_upgrades": 4, "max_concurrent_starts": 4}"#,
     );
     job_files(&p.join("workspace/jobs/app"), "v1");
+    let c = children_cpu();
     let first = maand(p, &["deploy", "--build"]);
+    let first_cpu = children_cpu() - c;
     let mut n = 1;
     let mut upgrade = || {
         n += 1;
         write(p, "workspace/jobs/app/config.txt", &format!("v{n}\n"));
         maand(p, &["deploy", "--build"])
     };
-    let warm = median((0..RUNS).map(|_| upgrade()).collect());
+    let (warm, warm_cpu) = measured(RUNS, &mut upgrade);
     write(p, "maand.conf", &conf(0));
-    let cold = median((0..RUNS).map(|_| upgrade()).collect());
+    let (cold, cold_cpu) = measured(RUNS, &mut upgrade);
     write(p, "maand.conf", &conf(60));
     upgrade();
-    let noop = median((0..RUNS).map(|_| maand(p, &["deploy", "--build"])).collect());
+    let (noop, noop_cpu) = measured(RUNS, || maand(p, &["deploy", "--build"]));
 
     let ansible = ansible(root, &ips, &key, job.path());
     let _ = Command::new("bash").arg(root.join("scripts/workers.sh")).arg("stop").arg(wdir.path()).status();
 
     println!("16 workers, one job, batches of 4, whole commands, median of {RUNS}:");
-    println!("| what | median | vs multiplexed floor |");
-    println!("|---|---:|---:|");
-    let row = |what: &str, t: f64| println!("| {what} | {t:.2} s | {:.1}x |", t / floor_mux);
-    row("floor: rsync + `make restart`, connections already open", floor_mux);
-    row("floor: rsync + `make restart`, fresh connection per step", floor_fresh);
-    row("maand: first deploy (cold connections)", first);
-    row("maand: one-file upgrade, warm (ssh_control_persist = 60)", warm);
-    row("maand: one-file upgrade, cold (ssh_control_persist = 0)", cold);
-    row("maand: unchanged redeploy, warm", noop);
-    row("Ansible best: rsync + make restart, serial 4, pipelining, warm ControlPersist", ansible);
+    println!("| what | median | vs multiplexed floor | control-host CPU |");
+    println!("|---|---:|---:|---:|");
+    let row = |what: &str, t: f64, cpu: Option<f64>| {
+        let cpu = cpu.map_or("—".to_string(), |c| format!("{c:.2} s"));
+        println!("| {what} | {t:.2} s | {:.1}x | {cpu} |", t / floor_mux)
+    };
+    row("floor: rsync + `make restart`, connections already open", floor_mux, Some(floor_mux_cpu));
+    row("floor: rsync + `make restart`, fresh connection per step", floor_fresh, Some(floor_fresh_cpu));
+    row("maand: first deploy (cold connections)", first, Some(first_cpu));
+    row("maand: one-file upgrade, warm (ssh_control_persist = 60)", warm, Some(warm_cpu));
+    row("maand: one-file upgrade, cold (ssh_control_persist = 0)", cold, Some(cold_cpu));
+    row("maand: unchanged redeploy, warm", noop, Some(noop_cpu));
+    row("Ansible best: rsync + make restart, serial 4, pipelining, warm ControlPersist", ansible, None);
     println!(
         "first deploy / fresh floor = {:.2}; warm upgrade / multiplexed floor = {:.2}; Ansible / warm maand = {:.1}",
         first / floor_fresh,

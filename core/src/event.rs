@@ -279,7 +279,7 @@ pub enum Event {
         /// Whether every allocation succeeded.
         ok: bool,
     },
-    /// A lifecycle target ran on a worker (`runner.py <target>`).
+    /// A lifecycle target ran on a worker (`make <target>` in the job directory).
     LifecycleRan {
         /// Job.
         job: String,

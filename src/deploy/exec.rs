@@ -11,7 +11,7 @@ use crate::hooks::{HookRequest, HookRunner};
 use crate::kv::seal::KvKey;
 use crate::ops::fanout::fan_out;
 use crate::output;
-use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, RunResult, Step};
+use crate::plan::deploy::{DeployInput, DeployMachine, DeployResult, LifecycleRun, Outcome, Prepared, RunResult, Step};
 use crate::progress;
 use crate::state::State;
 use crate::transport::Remote;
@@ -34,6 +34,40 @@ pub struct Env<'a> {
     /// A rollback: these jobs are staged from their recorded bytes instead
     /// of being rendered.
     pub release: Option<&'a super::recorded::Release>,
+}
+
+/// Check the workers in `check` and write worker.json to those in
+/// `worker_json`, one round trip per worker, all at once.
+fn prepare_workers(
+    state: &State,
+    env: &Env<'_>,
+    check: &[String],
+    worker_json: &[String],
+    update_seq: u64,
+) -> Vec<(String, std::result::Result<Prepared, String>)> {
+    let mut ips: Vec<&String> = check.iter().chain(worker_json).collect();
+    ips.sort();
+    ips.dedup();
+    // (worker, check it, its worker.json and jobs.json to write)
+    type Work = (String, bool, Option<(String, String)>);
+    let work: Vec<Work> = ips
+        .into_iter()
+        .map(|ip| {
+            let files = worker_json
+                .contains(ip)
+                .then(|| (stage::worker_json(state, env.bucket_id, ip, update_seq), stage::jobs_json(state, ip)));
+            (ip.clone(), check.contains(ip), files)
+        })
+        .collect();
+    let results = fan_out(
+        &work,
+        |(ip, _, _)| worker(ip),
+        |(ip, check, files)| env.workers.prepare(ip, *check, files.as_ref().map(|(b, j)| (b.as_str(), j.as_str()))),
+    );
+    work.into_iter()
+        .zip(results)
+        .map(|((ip, _, _), r)| (ip, r.and_then(|r| r).map_err(|e| e.message().to_string())))
+        .collect()
 }
 
 /// Drive a deploy of `input` to its end inside `session`. A journal error
@@ -83,33 +117,8 @@ pub fn execute(session: &mut Session<'_>, env: &Env<'_>, input: DeployInput) -> 
                 output::say(&line);
                 Outcome::Done
             }
-            Step::CheckWorkers(ips) => {
-                let results = fan_out(&ips, worker, |ip| env.workers.missing_tools(ip));
-                Outcome::Checked(
-                    ips.into_iter()
-                        .zip(results)
-                        .map(|(ip, r)| (ip, r.and_then(|r| r).map_err(|e| e.message().to_string())))
-                        .collect(),
-                )
-            }
-            Step::WriteWorkerJson(ips) => {
-                let state = session.state();
-                let bodies: Vec<(String, String, String)> = ips
-                    .into_iter()
-                    .map(|ip| {
-                        let body = stage::worker_json(state, env.bucket_id, &ip, update_seq);
-                        let jobs = stage::jobs_json(state, &ip);
-                        (ip, body, jobs)
-                    })
-                    .collect();
-                let results = fan_out(
-                    &bodies,
-                    |(ip, _, _)| worker(ip),
-                    |(ip, body, jobs)| env.workers.write_worker_json(ip, body, jobs),
-                );
-                Outcome::PerWorker(
-                    bodies.into_iter().zip(results).map(|((ip, _, _), r)| (ip, r.and_then(|r| r))).collect(),
-                )
+            Step::PrepareWorkers { check, worker_json } => {
+                Outcome::Prepared(prepare_workers(session.state(), env, &check, &worker_json, update_seq))
             }
             Step::Hooks(call) => {
                 let req = HookRequest {

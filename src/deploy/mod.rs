@@ -18,7 +18,7 @@ use crate::kv::seal::KvKey;
 use crate::plan::deploy::{DeployInput, DeployResult, JobIssue};
 use crate::plan::rollout::RolloutFlags;
 use crate::transport::Transport;
-pub use workers::{SshWorkers, Workers, runner_command};
+pub use workers::{SshWorkers, Workers, lifecycle_command};
 
 /// Flags of a deploy.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@
 //! path → hash, so the journal grows with changes, not with fleet size.
 
 use super::stage::{self, StageContext};
-use crate::bucket::{BucketPaths, private};
+use crate::bucket::BucketPaths;
 use crate::error::{Context, Error, Result};
 use crate::event::{Event, KvValue};
 use crate::kv::seal::KvKey;
@@ -115,7 +115,7 @@ pub fn stage_recorded(cx: &StageContext, kv_key: &KvKey, release: &Release, job:
                 "rollback of {job} on {ip}: recorded bytes of {rel} do not match their hash"
             )));
         }
-        private::write_file(&dir.join(rel), &bytes, *mode)?;
+        stage::place(cx.paths, &dir.join(rel), &bytes, *mode)?;
     }
     Ok(alloc.promoted.clone())
 }

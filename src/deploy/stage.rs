@@ -25,7 +25,29 @@ pub fn workers_dir(paths: &BucketPaths) -> PathBuf {
     paths.tmp().join("workers")
 }
 
-fn write(path: &Path, content: &[u8], mode: u32) -> Result<()> {
+/// Put `content` (mode `mode`) at `path` in a worker's staged tree as a
+/// hard link to the one copy of those bytes staged this deploy, in
+/// `tmp/workers/.blobs/<sha256>-<mode>`: 16 workers of a 20-file job make
+/// 20 new files, not 320. Creating a file costs far more than linking one
+/// (measured on ext4 after the previous deploy's staging was deleted: 352
+/// files in 200–300 ms against 15 ms of links — docs/performance.md). A
+/// filesystem without hard links gets a plain copy.
+pub fn place(paths: &BucketPaths, path: &Path, content: &[u8], mode: u32) -> Result<()> {
+    let blob = workers_dir(paths).join(".blobs").join(format!("{}-{mode:o}", hex::encode(Sha256::digest(content))));
+    if !blob.exists() {
+        private::write_file(&blob, content, mode)?;
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(crate::error::Error::op(format!("replacing {}: {e}", path.display()))),
+    }
+    if std::fs::hard_link(&blob, path).is_ok() {
+        return Ok(());
+    }
     private::write_file(path, content, mode)
 }
 
@@ -91,7 +113,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     let dir = stage_worker_files(cx, job, ip)?;
     let rendered = render_job(&cx.state, cx.kv_key, cx.bucket_id, cx.update_seq, job, ip)?;
     for (rel, content, mode) in &rendered.files {
-        write(&dir.join(rel), content, *mode)?;
+        place(cx.paths, &dir.join(rel), content, *mode)?;
     }
     Ok(rendered.tree)
 }
@@ -102,10 +124,11 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
 pub fn stage_worker_files(cx: &StageContext, job: &str, ip: &str) -> Result<PathBuf> {
     let state = &cx.state;
     let root = worker_dir(cx.paths, ip);
-    write(&root.join("worker.json"), worker_json(state, cx.bucket_id, ip, cx.update_seq).as_bytes(), 0o644)?;
-    write(&root.join("jobs.json"), jobs_json(state, ip).as_bytes(), 0o644)?;
-    write(&root.join("bin/runner.py"), RUNNER_PY.as_bytes(), 0o755)?;
-    write(&root.join("bin/worker.py"), WORKER_PY.as_bytes(), 0o755)?;
+    let p = cx.paths;
+    place(p, &root.join("worker.json"), worker_json(state, cx.bucket_id, ip, cx.update_seq).as_bytes(), 0o644)?;
+    place(p, &root.join("jobs.json"), jobs_json(state, ip).as_bytes(), 0o644)?;
+    place(p, &root.join("bin/runner.py"), RUNNER_PY.as_bytes(), 0o755)?;
+    place(p, &root.join("bin/worker.py"), WORKER_PY.as_bytes(), 0o755)?;
 
     let dir = root.join("jobs").join(job);
     if dir.exists() {
@@ -207,6 +230,37 @@ pub fn render_job(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    /// Equal bytes with equal modes are one file linked into every tree;
+    /// anything else is its own file, with its own mode.
+    #[test]
+    fn equal_staged_files_share_one_copy() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = crate::bucket::BucketPaths::new(t.path());
+        let root = super::workers_dir(&paths);
+        let (a, b, c, d) = (
+            root.join("10.0.0.1/jobs/j/x"),
+            root.join("10.0.0.2/jobs/j/x"),
+            root.join("10.0.0.3/jobs/j/x"),
+            root.join("10.0.0.4/k"),
+        );
+        super::place(&paths, &a, b"same", 0o644).unwrap();
+        super::place(&paths, &b, b"same", 0o644).unwrap();
+        super::place(&paths, &c, b"same", 0o600).unwrap();
+        super::place(&paths, &d, b"other", 0o644).unwrap();
+        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&a), ino(&b));
+        assert_ne!(ino(&a), ino(&c), "another mode is another file");
+        assert_eq!(std::fs::metadata(&c).unwrap().mode() & 0o777, 0o600);
+        assert_ne!(ino(&a), ino(&d));
+        assert_eq!(std::fs::read(&d).unwrap(), b"other");
+        // Placing again replaces what is there.
+        super::place(&paths, &a, b"new", 0o644).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        assert_eq!(std::fs::read(&b).unwrap(), b"same", "the other tree keeps its bytes");
+    }
+
     /// The renderer identity names the template engine actually linked.
     #[test]
     fn renderer_names_the_locked_gotmpl_version() {

@@ -1,12 +1,12 @@
 //! `maand job start|stop|restart|status <job>` and `maand job run <job>
 //! --target <t>`: after checking each worker's `worker.json` against the
 //! catalog, run the job's `job_control` hook (env `TARGET`) or
-//! `runner.py <target>` on the selected active allocations, in rollout
+//! `make <target>` in the job's directory on the selected active allocations, in rollout
 //! order, `max_concurrent_upgrades` at a time; with `--health_check`, the
 //! job's gate (probes, then `health_check` hooks) after every batch.
 
 use crate::bucket::Recorder;
-use crate::deploy::workers::runner_command;
+use crate::deploy::workers::lifecycle_command;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::hooks::{HookRequest, run_hooks};
@@ -147,7 +147,9 @@ pub fn run(session: &mut dyn Recorder, transport: &Transport, bucket_id: &str, r
             ));
             let cmds: Vec<(String, String)> = batch
                 .iter()
-                .map(|ip| (ip.clone(), runner_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version)))
+                .map(|ip| {
+                    (ip.clone(), lifecycle_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version))
+                })
                 .collect();
             let results = super::run_parallel(transport, &cmds);
             step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {

@@ -15,6 +15,7 @@
 //! master maand opened itself.
 
 pub mod control;
+pub mod mux;
 pub mod persist;
 
 use crate::bucket::{BucketPaths, MaandConf};
@@ -252,7 +253,7 @@ impl Transport {
             let _ = std::fs::remove_file(format!("{}.lock", old.display()));
         }
         if socket.exists() {
-            if persist::alive(&socket, &target) && self.still_pinned(ip) {
+            if persist::alive(&socket) && self.still_pinned(ip) {
                 return Ok(Master { child: None, socket });
             }
             persist::exit(&socket, &target);
@@ -288,11 +289,12 @@ impl Transport {
         Ok(Master { child: None, socket })
     }
 
-    /// Whether worker `ip` presents a host key pinned for it right now.
+    /// Whether worker `ip` proves, right now, that it holds a host key
+    /// pinned for it ([`persist::probe`]).
     fn still_pinned(&self, ip: &str) -> bool {
         let known = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
-        let pins = persist::pinned_keys(&known, ip, self.port);
-        !pins.is_empty() && persist::scan_matches(&persist::scan(ip, self.port, self.connect_timeout, &pins), &pins)
+        !persist::pinned_keys(&known, ip, self.port).is_empty()
+            && persist::probe(&self.known_hosts, self.port, self.connect_timeout, &format!("{}@{ip}", self.user))
     }
 
     /// Close the master to a worker that left the bucket, persistent or not.
@@ -341,6 +343,17 @@ impl Transport {
             format!("bash -c {}", shell_quote(script))
         };
         let socket = self.master(ip)?;
+        if let Some(s) = &socket
+            && let Ok(ran) = mux::run(s, &wrapped)
+        {
+            let r = Remote {
+                code: ran.code,
+                stdout: String::from_utf8_lossy(&ran.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&ran.stderr).into_owned(),
+            };
+            return self.checked(ip, r);
+        }
+        // No master, or it would not open a session: ssh on its own says why.
         let mut cmd = Command::new("ssh");
         die_with_parent(&mut cmd);
         let out = cmd
@@ -359,6 +372,11 @@ impl Transport {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
+        self.checked(ip, r)
+    }
+
+    /// `r`, or the connection error its exit code (255 or none) means.
+    fn checked(&self, ip: &str, r: Remote) -> Result<Remote> {
         if r.code == Some(255) || r.code.is_none() {
             return Err(self.connection_error(ip, &r.stderr));
         }

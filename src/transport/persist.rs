@@ -12,11 +12,13 @@
 //!   worker (`user@ip:port`) and a hash of the bucket's SSH key, so a
 //!   changed key never joins a master authenticated with the old one (the
 //!   old master is told to exit).
-//! - Pinning holds: before a master is reused, the worker's current host key
-//!   is fetched (`ssh-keyscan`, no login) and must be one of the keys pinned
-//!   for it in `secrets/known_hosts`. A reinstalled worker whose old
-//!   connection is still alive therefore gets its master closed and a fresh
-//!   connection, which ssh refuses with the pinned-key message.
+//! - Pinning holds: before a master is reused, the worker must prove it
+//!   still holds a host key pinned for it in `secrets/known_hosts` — a key
+//!   exchange in which ssh itself checks the server's signature against the
+//!   pins, stopped before authentication ([`probe_command`]). A reinstalled
+//!   worker whose old connection is still alive therefore gets its master
+//!   closed and a fresh connection, which ssh refuses with the pinned-key
+//!   message.
 //! - One opener at a time per socket (an `flock` on `<socket>.lock`), so two
 //!   commands starting together share one master instead of racing.
 //! - Masters of workers that leave the bucket are told to exit
@@ -77,45 +79,96 @@ pub fn pinned_keys(known_hosts: &str, ip: &str, port: u16) -> Vec<(String, Strin
     out
 }
 
-/// Whether the key `ssh-keyscan` fetched from the worker is one of
-/// `pinned`. `scan` is ssh-keyscan's output (`host type base64` lines).
-pub fn scan_matches(scan: &str, pinned: &[(String, String)]) -> bool {
-    scan.lines().filter(|l| !l.starts_with('#')).any(|l| {
-        let mut f = l.split_whitespace().skip(1);
-        match (f.next(), f.next()) {
-            (Some(kind), Some(key)) => pinned.iter().any(|(k, b)| k == kind && b == key),
-            _ => false,
-        }
-    })
-}
+/// Key exchange methods the host-key probe prefers: curve25519 alone costs
+/// the client about a tenth of OpenSSH 9's default hybrid post-quantum
+/// exchange (sntrup761 key generation), and nothing secret crosses the probe
+/// — it ends before authentication. Prepended (`^`) to ssh's defaults so a
+/// server without curve25519 (FIPS mode) still answers.
+const PROBE_KEX: &str = "KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org";
 
-/// Fetch the worker's host keys of the pinned types (no login).
-pub fn scan(ip: &str, port: u16, timeout: u32, pinned: &[(String, String)]) -> String {
-    let mut types: Vec<&str> = pinned.iter().map(|(k, _)| keyscan_type(k)).collect();
-    types.dedup();
-    let out = Command::new("ssh-keyscan")
-        .args(["-p", &port.to_string(), "-T", &timeout.to_string(), "-t", &types.join(",")])
-        .arg(ip)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
-}
-
-/// `ssh-keyscan -t` names for a known_hosts key type.
-fn keyscan_type(kind: &str) -> &str {
-    match kind {
-        "ssh-ed25519" => "ed25519",
-        "ssh-rsa" => "rsa",
-        "ssh-dss" => "dsa",
-        k if k.starts_with("ecdsa-") => "ecdsa",
-        k => k,
+/// The options (after `ssh`) of a probe proving that `user@ip:port` holds a
+/// host key pinned in `known_hosts`: strict checking against that file
+/// alone, every authentication method off, so the session ends right
+/// after ssh verified the server's host-key signature. The caller adds the
+/// target and reads the verdict with [`probe_proves_pin`].
+pub fn probe_command(known_hosts: &Path, port: u16, connect_timeout: u32) -> Vec<String> {
+    let mut o = vec!["-p".to_string(), port.to_string()];
+    for opt in [
+        "BatchMode=yes".to_string(),
+        "StrictHostKeyChecking=yes".into(),
+        format!("UserKnownHostsFile={}", known_hosts.display()),
+        "GlobalKnownHostsFile=/dev/null".into(),
+        "UpdateHostKeys=no".into(),
+        PROBE_KEX.into(),
+        "PubkeyAuthentication=no".into(),
+        "PasswordAuthentication=no".into(),
+        "KbdInteractiveAuthentication=no".into(),
+        "HostbasedAuthentication=no".into(),
+        "GSSAPIAuthentication=no".into(),
+        "IdentityAgent=none".into(),
+        "ControlMaster=no".into(),
+        "ControlPath=none".into(),
+        format!("ConnectTimeout={connect_timeout}"),
+        // The verdict is ssh's own debug line (see probe_proves_pin).
+        "LogLevel=DEBUG1".into(),
+    ] {
+        o.push("-o".into());
+        o.push(opt);
     }
+    o
 }
 
-/// Whether a master answers on `socket` (`ssh -O check`).
-pub fn alive(socket: &Path, target: &str) -> bool {
-    control_command(socket, target, "check")
+/// Whether a probe's standard error shows ssh accepted the server's host
+/// key against the pins: OpenSSH logs "Host '…' is known and matches the …
+/// host key" only after the key matched a pin and its signature over the
+/// key exchange verified. Anything else (a changed or unknown key, no
+/// answer, another ssh) is no proof, and the master is not reused.
+pub fn probe_proves_pin(stderr: &str) -> bool {
+    stderr.lines().any(|l| l.contains("is known and matches the") && l.contains("host key"))
+        && !stderr.contains("Host key verification failed")
+}
+
+/// Run the probe of `target` (`user@ip`).
+pub fn probe(known_hosts: &Path, port: u16, connect_timeout: u32, target: &str) -> bool {
+    let out = Command::new("ssh")
+        .args(probe_command(known_hosts, port, connect_timeout))
+        .arg(target)
+        .arg("true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output();
+    out.is_ok_and(|o| probe_proves_pin(&String::from_utf8_lossy(&o.stderr)))
+}
+
+/// Whether a master answers on `socket`: the hello exchange that opens
+/// every multiplexing session (OpenSSH's PROTOCOL.mux: `uint32 length`,
+/// `uint32 MUX_MSG_HELLO = 1`, `uint32 version = 4`), done here rather than
+/// by `ssh -O check`, which costs a process and OpenSSL's start-up (~5 ms of
+/// CPU per worker per command). A leftover socket nobody listens on, or
+/// something else listening, is not a master.
+pub fn alive(socket: &Path) -> bool {
+    mux_hello(socket).is_ok()
+}
+
+fn mux_hello(socket: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    let limit = Some(std::time::Duration::from_secs(5));
+    s.set_read_timeout(limit)?;
+    s.set_write_timeout(limit)?;
+    s.write_all(&[0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 4])?;
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len);
+    if !(8..=4096).contains(&len) {
+        return Err(std::io::Error::other("not a mux hello"));
+    }
+    let mut body = vec![0u8; len as usize];
+    s.read_exact(&mut body)?;
+    if body[..4] != [0, 0, 0, 1] {
+        return Err(std::io::Error::other("not a mux hello"));
+    }
+    Ok(())
 }
 
 /// Tell the master on `socket` to exit, and remove the socket.
@@ -150,12 +203,58 @@ mod tests {
     }
 
     #[test]
-    fn a_scanned_key_must_equal_a_pin() {
-        let pins = pinned_keys(KH, "127.0.0.2", 2222);
-        assert!(scan_matches("# 127.0.0.2:2222 SSH-2.0\n[127.0.0.2]:2222 ssh-ed25519 AAAAkey1\n", &pins));
-        assert!(!scan_matches("[127.0.0.2]:2222 ssh-ed25519 AAAAother\n", &pins));
-        assert!(!scan_matches("", &pins), "no answer is no proof");
-        assert!(!scan_matches("[127.0.0.2]:2222 ssh-ed25519 AAAAkey1\n", &[]), "nothing pinned, nothing matches");
+    fn only_a_verified_pin_is_proof() {
+        let ok = "debug1: Server host key: ssh-ed25519 SHA256:abc\ndebug1: Host '[127.0.0.2]:2222' is known and matches the ED25519 host key.\nroot@127.0.0.2: Permission denied (publickey).\n";
+        assert!(probe_proves_pin(ok));
+        let changed = "@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n";
+        assert!(!probe_proves_pin(changed));
+        assert!(!probe_proves_pin(""), "no answer is no proof");
+        let unknown = "debug1: Server host key: ssh-ed25519 SHA256:abc\nNo ED25519 host key is known for [127.0.0.2]:2222 and you have requested strict checking.\nHost key verification failed.\n";
+        assert!(!probe_proves_pin(unknown));
+    }
+
+    #[test]
+    fn the_probe_checks_strictly_and_never_authenticates() {
+        let o = probe_command(Path::new("/b/secrets/known_hosts"), 2222, 10).join(" ");
+        for want in [
+            "StrictHostKeyChecking=yes",
+            "UserKnownHostsFile=/b/secrets/known_hosts",
+            "GlobalKnownHostsFile=/dev/null",
+            "PubkeyAuthentication=no",
+            "PasswordAuthentication=no",
+            "ControlPath=none",
+            "-p 2222",
+        ] {
+            assert!(o.contains(want), "{want} missing from {o}");
+        }
+    }
+
+    #[test]
+    fn only_something_answering_the_mux_hello_is_a_live_master() {
+        use std::io::{Read, Write};
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("plain");
+        std::fs::write(&file, "").unwrap();
+        assert!(!alive(&file), "a file is no master");
+        assert!(!alive(&t.path().join("missing")));
+        // Listening but silent, then closing: no master.
+        let mute = t.path().join("mute");
+        let l = std::os::unix::net::UnixListener::bind(&mute).unwrap();
+        let th = std::thread::spawn(move || drop(l.accept()));
+        assert!(!alive(&mute));
+        th.join().unwrap();
+        // A stand-in master answering as OpenSSH's does.
+        let good = t.path().join("good");
+        let l = std::os::unix::net::UnixListener::bind(&good).unwrap();
+        let th = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut hello = [0u8; 12];
+            c.read_exact(&mut hello).unwrap();
+            assert_eq!(hello, [0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 4]);
+            c.write_all(&[0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 4]).unwrap();
+        });
+        assert!(alive(&good));
+        th.join().unwrap();
     }
 
     #[test]

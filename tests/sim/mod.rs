@@ -16,6 +16,7 @@ use maand::error::{Error, Result};
 use maand::event::{Event, HookInvocation, KvValue};
 use maand::hooks::{HookRequest, HookRunner};
 use maand::journal::{self, DeathPoint, JournalReader};
+use maand::plan::deploy::Prepared;
 use maand::plan::hooks::{HookRun, plan_hook_run};
 use maand::plan::rollout::{Action, JobPlan, Tree, tree_hash};
 use maand::state::{Fold, JobSpec, State};
@@ -196,13 +197,9 @@ fn ok_remote() -> Remote {
 }
 
 impl Workers for SimFleet {
-    fn missing_tools(&self, ip: &str) -> Result<Vec<String>> {
-        self.connect("check", ip, "")?;
-        Ok(Vec::new())
-    }
-
-    fn write_worker_json(&self, ip: &str, _body: &str, _jobs: &str) -> Result<()> {
-        self.connect("worker_json", ip, "")
+    fn prepare(&self, ip: &str, check: bool, _files: Option<(&str, &str)>) -> Result<Prepared> {
+        self.connect(if check { "check" } else { "worker_json" }, ip, "")?;
+        Ok(Prepared::default())
     }
 
     fn ship(&self, ip: &str, job: &str, tree: &Tree) -> Result<()> {

@@ -22,7 +22,7 @@ mod steps;
 pub use health::{GatePolicy, health_config};
 pub use job::plan_lines;
 pub use reconcile::{ReconcileItem, ReconcilePlan, plan_reconcile};
-pub use steps::{DeployInput, DeployResult, HookCall, JobIssue, LifecycleRun, Outcome, RunResult, Step};
+pub use steps::{DeployInput, DeployResult, HookCall, JobIssue, LifecycleRun, Outcome, Prepared, RunResult, Step};
 
 use crate::error::Error;
 use crate::event::Event;
@@ -62,8 +62,8 @@ enum Op {
 #[derive(Debug, Clone)]
 enum Await {
     Nothing,
-    Checked,
-    WorkerJson,
+    /// The workers whose check can end the deploy.
+    Prepared(BTreeSet<String>),
     /// Hooks during reconcile (a failure fails the deploy) or a job.
     Hooks {
         in_job: bool,
@@ -121,7 +121,7 @@ impl DeployMachine {
             ops.push_back(Op::Step(Step::Record(vec![Event::UpdateSeqSet { update_seq: input.update_seq }])));
             ops.push_back(Op::Step(Step::Checkpoint("update_seq".into())));
         }
-        // CheckWorkers is queued at the first poll (it needs the state).
+        // PrepareWorkers is queued at the first poll (it needs the state).
         let mut waves: Vec<u64> = input.jobs.iter().map(|(w, _)| *w).collect();
         waves.dedup();
         ops.push_back(Op::Reconcile);
@@ -243,30 +243,7 @@ impl DeployMachine {
         };
         match (waiting, outcome) {
             (Await::Nothing, Outcome::Done) => {}
-            (Await::Checked, Outcome::Checked(results)) => {
-                let problems: Vec<String> = results
-                    .into_iter()
-                    .filter_map(|(ip, r)| match r {
-                        Err(e) => Some(e),
-                        Ok(missing) if !missing.is_empty() => Some(format!(
-                            "worker {ip}: missing {} (install them on the worker)",
-                            missing.join(", missing ")
-                        )),
-                        Ok(_) => None,
-                    })
-                    .collect();
-                if !problems.is_empty() {
-                    self.abort(Error::op(format!("worker prerequisites:\n  {}", problems.join("\n  "))));
-                }
-            }
-            (Await::WorkerJson, Outcome::PerWorker(results)) => {
-                let notes: Vec<Op> = results
-                    .into_iter()
-                    .filter_map(|(_, r)| r.err())
-                    .map(|e| Op::Step(Step::Say(format!("note: {e} (worker.json not updated)"))))
-                    .collect();
-                self.push_front(notes);
-            }
+            (Await::Prepared(checked), Outcome::Prepared(results)) => self.prepared(&checked, results),
             (Await::Hooks { in_job }, Outcome::Hooks(r)) => {
                 if let Err(e) = r {
                     if in_job { self.fail_job(e) } else { self.abort(e) }
@@ -319,8 +296,7 @@ impl DeployMachine {
     fn emit(&mut self, step: Step) -> Step {
         self.waiting = Some(match &step {
             Step::Record(_) | Step::Flush | Step::Checkpoint(_) | Step::Say(_) => Await::Nothing,
-            Step::CheckWorkers(_) => Await::Checked,
-            Step::WriteWorkerJson(_) => Await::WorkerJson,
+            Step::PrepareWorkers { check, .. } => Await::Prepared(check.iter().cloned().collect()),
             Step::Hooks(_) => Await::Hooks { in_job: self.job.is_some() },
             Step::Stop { .. } | Step::Remove { .. } => {
                 // Stop/Remove are emitted through `reconcile_op` only.
@@ -464,7 +440,39 @@ impl DeployMachine {
         None
     }
 
-    /// Queue the worker check, worker.json, and reconcile.
+    /// What the workers' preparation found: a worker of the deployed jobs
+    /// that is unreachable or lacks a tool ends the deploy (naming every
+    /// such worker); a worker.json that could not be written is a note.
+    fn prepared(&mut self, checked: &BTreeSet<String>, results: Vec<(String, std::result::Result<Prepared, String>)>) {
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        for (ip, r) in results {
+            match r {
+                Err(e) if checked.contains(&ip) => problems.push(e),
+                Err(e) => notes.push(format!("note: {e} (worker.json not updated)")),
+                Ok(p) => {
+                    if !p.missing.is_empty() && checked.contains(&ip) {
+                        problems.push(format!(
+                            "worker {ip}: missing {} (install them on the worker)",
+                            p.missing.join(", missing ")
+                        ));
+                    }
+                    if let Some(e) = p.worker_json_error {
+                        notes.push(format!(
+                            "note: worker {ip}: writing worker.json failed: {e} (worker.json not updated)"
+                        ));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            self.abort(Error::op(format!("worker prerequisites:\n  {}", problems.join("\n  "))));
+            return;
+        }
+        self.push_front(notes.into_iter().map(|n| Op::Step(Step::Say(n))).collect());
+    }
+
+    /// Queue the workers' preparation (check, worker.json) and reconcile.
     fn queue_checks_and_reconcile(&mut self, state: &State) {
         let mut ips: Vec<String> = state
             .catalog
@@ -475,14 +483,13 @@ impl DeployMachine {
             .collect();
         ips.sort();
         ips.dedup();
-        let mut front = vec![Op::Step(Step::CheckWorkers(ips))];
+        let mut all: Vec<String> = Vec::new();
         if !self.input.dry_run {
-            let mut all: Vec<String> =
-                state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
+            all = state.catalog.allocations.values().filter(|a| a.active()).map(|a| a.worker_ip.clone()).collect();
             all.sort();
             all.dedup();
-            front.push(Op::Step(Step::WriteWorkerJson(all)));
         }
+        let mut front = vec![Op::Step(Step::PrepareWorkers { check: ips, worker_json: all })];
         front.extend(self.reconcile_ops(state));
         self.push_front(front);
     }

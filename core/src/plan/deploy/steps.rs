@@ -95,12 +95,17 @@ pub enum Step {
     Checkpoint(String),
     /// Tell the operator one line. Outcome: `Done`.
     Say(String),
-    /// Which tools deploy needs are missing on these workers. Outcome:
-    /// [`Outcome::Checked`].
-    CheckWorkers(Vec<String>),
-    /// Write this deploy's `worker.json` to these workers (best effort).
-    /// Outcome: [`Outcome::PerWorker`].
-    WriteWorkerJson(Vec<String>),
+    /// One round trip per worker before anything changes: which tools
+    /// deploy needs are missing on the workers in `check`, and this
+    /// deploy's `worker.json` written to those in `worker_json` (best
+    /// effort). Outcome: [`Outcome::Prepared`].
+    PrepareWorkers {
+        /// Workers of the jobs being deployed: a missing tool or an
+        /// unreachable worker here ends the deploy.
+        check: Vec<String>,
+        /// Every worker with an active allocation (none in a dry run).
+        worker_json: Vec<String>,
+    },
     /// Run hooks. Outcome: [`Outcome::Hooks`].
     Hooks(HookCall),
     /// Run `runner.py stop` for a reconciled allocation. Outcome: [`Outcome::Remote`].
@@ -182,8 +187,8 @@ pub enum Step {
 pub enum Outcome {
     /// Recorded, flushed, checkpointed, said.
     Done,
-    /// Per worker: the missing tools, or why it could not be checked.
-    Checked(Vec<(String, std::result::Result<Vec<String>, String>)>),
+    /// Per worker of a [`Step::PrepareWorkers`] (both lists), what it found.
+    Prepared(Vec<(String, std::result::Result<Prepared, String>)>),
     /// Per worker: done, or why not.
     PerWorker(Vec<(String, std::result::Result<(), Error>)>),
     /// The hooks' result.
@@ -199,6 +204,15 @@ pub enum Outcome {
     Ran(Vec<RunResult>),
     /// Probes passed (after this many tries) or the last failure.
     Gate(std::result::Result<u64, String>),
+}
+
+/// What preparing one reachable worker found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// Tools deploy needs that are missing (empty when not checked).
+    pub missing: Vec<String>,
+    /// Why `worker.json` could not be written (`None`: written, or not asked).
+    pub worker_json_error: Option<String>,
 }
 
 /// What a finished deploy did. A deploy that failed or skipped jobs still

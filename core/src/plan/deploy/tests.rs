@@ -45,10 +45,13 @@ fn input() -> DeployInput {
 /// Everything succeeds.
 fn ok(step: &Step) -> Outcome {
     match step {
-        Step::CheckWorkers(ips) => Outcome::Checked(ips.iter().map(|i| (i.clone(), Ok(vec![]))).collect()),
-        Step::WriteWorkerJson(ips) | Step::Ship { ips, .. } => {
-            Outcome::PerWorker(ips.iter().map(|i| (i.clone(), Ok(()))).collect())
+        Step::PrepareWorkers { check, worker_json } => {
+            let mut ips: Vec<String> = check.iter().chain(worker_json).cloned().collect();
+            ips.sort();
+            ips.dedup();
+            Outcome::Prepared(ips.into_iter().map(|i| (i, Ok(Prepared::default()))).collect())
         }
+        Step::Ship { ips, .. } => Outcome::PerWorker(ips.iter().map(|i| (i.clone(), Ok(()))).collect()),
         Step::Hooks(_) => Outcome::Hooks(Ok(())),
         Step::Stage { ips, .. } => Outcome::Staged(Ok(ips
             .iter()
@@ -261,14 +264,65 @@ fn a_dry_run_records_plans_but_touches_no_worker_and_checkpoints_nothing() {
                 Step::Checkpoint(_)
                     | Step::Ship { .. }
                     | Step::Lifecycle { .. }
-                    | Step::WriteWorkerJson(_)
                     | Step::Stop { .. }
                     | Step::Remove { .. }
             ),
             "{st:?}"
         );
+        if let Step::PrepareWorkers { worker_json, .. } = st {
+            assert!(worker_json.is_empty(), "a dry run writes no worker.json");
+        }
     }
     assert_eq!(steps.iter().filter(|s| matches!(s, Step::Stage { .. })).count(), 2);
+}
+
+#[test]
+fn preparing_workers_is_one_step_whose_failures_end_the_deploy_or_become_notes() {
+    // One round trip per worker: checks and worker.json together.
+    let mut s = state();
+    let (steps, _) = drive(&mut s, input(), ok);
+    let prep: Vec<&Step> = steps.iter().filter(|s| matches!(s, Step::PrepareWorkers { .. })).collect();
+    assert_eq!(prep.len(), 1, "{steps:#?}");
+    assert!(
+        matches!(prep[0], Step::PrepareWorkers { check, worker_json } if check.len() == 2 && worker_json.len() == 2)
+    );
+
+    // A missing tool on a worker of the deployed jobs ends the deploy
+    // before anything changes, naming the worker and the tools.
+    let missing = |step: &Step| match step {
+        Step::PrepareWorkers { check, .. } => Outcome::Prepared(
+            check
+                .iter()
+                .map(|ip| {
+                    let missing = if ip == "10.0.0.2" { vec!["make".to_string(), "rsync".to_string()] } else { vec![] };
+                    (ip.clone(), Ok(Prepared { missing, worker_json_error: None }))
+                })
+                .collect(),
+        ),
+        other => ok(other),
+    };
+    let mut s = state();
+    let (steps, r) = drive(&mut s, DeployInput { update_seq: 2, ..input() }, missing);
+    let e = r.unwrap_err();
+    assert!(e.message().contains("worker 10.0.0.2: missing make, missing rsync (install them on the worker)"), "{e}");
+    assert!(!steps.iter().any(|s| matches!(s, Step::Stage { .. } | Step::Ship { .. } | Step::Lifecycle { .. })));
+
+    // worker.json that could not be written is said, and the deploy goes on.
+    let json_failed = |step: &Step| match step {
+        Step::PrepareWorkers { check, .. } => Outcome::Prepared(
+            check
+                .iter()
+                .map(|ip| (ip.clone(), Ok(Prepared { missing: vec![], worker_json_error: Some("disk full".into()) })))
+                .collect(),
+        ),
+        other => ok(other),
+    };
+    let mut s = state();
+    let (steps, r) = drive(&mut s, DeployInput { update_seq: 3, ..input() }, json_failed);
+    assert_eq!(r.unwrap().promoted.len(), 2);
+    assert!(steps.iter().any(
+        |s| matches!(s, Step::Say(l) if l == "note: worker 10.0.0.1: writing worker.json failed: disk full (worker.json not updated)")
+    ));
 }
 
 #[test]
