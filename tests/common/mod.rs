@@ -211,6 +211,7 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
 }
 
 pub mod hostile;
+pub mod legacy;
 pub mod prom;
 pub mod workers;
 
