@@ -275,11 +275,72 @@ fn rollback_bad_input_is_refused_without_a_state_change() {
         (vec!["rollback", "web", "--to", "1"], "rollback of web: the job did not exist at event 1"),
         (vec!["rollback", "web", "--to", "head"], "rollback of web: nothing of it was promoted at that point"),
         (vec!["rollback", "--release", "web"], "web not pinned"),
+        // Sessions that do not exist, or are of another kind than a deploy
+        // of the job: init (before the job), the build (nothing promoted).
+        (vec!["rollback", "web", "--to", "s99"], "no session 99; `maand-journal sessions` lists them"),
+        (vec!["rollback", "web", "--to", "s1"], "rollback of web: the job did not exist at session 1"),
+        (vec!["rollback", "web", "--to", "s2"], "rollback of web: nothing of it was promoted at that point"),
+        // Garbage.
+        (vec!["rollback", "web", "--to", ""], "\"\" is not a point in history"),
+        (vec!["rollback", "web", "--to", "d0"], "\"d0\" is not a point in history"),
+        (vec!["rollback", "web", "--to", "s-1"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "18446744073709551616"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "\u{ff44}1"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "d1; rm -rf /"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "s\u{7}1"], "is not a point in history"),
     ] {
         let o = maand(p, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{args:?}");
     }
+    // A point of 100,000 characters makes a short message.
+    let long = "7".repeat(100_000);
+    let o = maand(p, &["rollback", "web", "--to", &long]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not a point in history") && stderr(&o).len() < 2_000, "{}", stderr(&o).len());
     assert_eq!(event_count(p), count, "bad input changes nothing");
+}
+
+/// `--write-workspace` never writes through a link: one planted at a job
+/// file, or as the job folder, is refused before anything runs (exit 2,
+/// nothing recorded, nothing shipped, the link's target untouched).
+#[test]
+fn write_workspace_refuses_links_in_the_job_folder_before_anything_runs() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = two_releases(&w);
+    let p = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    let job = p.join("workspace/jobs/web");
+    let refused = |want: &str| {
+        let count = event_count(p);
+        let o = maand(p, &["rollback", "web", "--to", "d1", "--write-workspace"]);
+        assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert_eq!(event_count(p), count, "nothing recorded");
+        for ip in &w.ips {
+            assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v2</h1>\n"), "{ip}: nothing shipped");
+        }
+    };
+    std::fs::remove_file(job.join("index.html")).unwrap();
+    std::os::unix::fs::symlink(&victim, job.join("index.html")).unwrap();
+    refused("rollback --write-workspace: workspace/jobs/web/index.html is a symbolic link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+
+    // The job folder itself a link to a copy outside the bucket.
+    std::fs::remove_file(job.join("index.html")).unwrap();
+    std::fs::write(job.join("index.html"), "<h1>v2</h1>\n").unwrap();
+    let copy = outside.path().join("web");
+    std::fs::rename(&job, &copy).unwrap();
+    std::os::unix::fs::symlink(&copy, &job).unwrap();
+    refused("rollback --write-workspace: workspace/jobs/web is a symbolic link");
+    assert_eq!(std::fs::read_to_string(copy.join("index.html")).unwrap(), "<h1>v2</h1>\n");
+
+    // Without the links the same rollback writes the old sources back.
+    std::fs::remove_file(&job).unwrap();
+    std::fs::rename(&copy, &job).unwrap();
+    ok(&maand(p, &["rollback", "web", "--to", "d1", "--write-workspace"]));
+    assert_eq!(std::fs::read_to_string(job.join("index.html")).unwrap(), "<h1>v1</h1>\n");
 }
