@@ -33,6 +33,16 @@ fn refused(d: &Path, want: &str) -> String {
     err
 }
 
+/// Move the bucket's file `rel` out of it, a link to it in its place;
+/// the folder it went to and its path there.
+fn moved_out(d: &Path, rel: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let outside = tempfile::tempdir().unwrap();
+    let to = outside.path().join(Path::new(rel).file_name().unwrap());
+    std::fs::rename(d.join(rel), &to).unwrap();
+    symlink(&to, d.join(rel)).unwrap();
+    (outside, to)
+}
+
 fn sql(d: &Path, statement: &str) {
     rusqlite::Connection::open(d.join("data/maand.db")).unwrap().execute_batch(statement).unwrap();
 }
@@ -51,10 +61,7 @@ fn a_linked_maand_db_is_refused_whatever_it_points_at() {
     // At a real original database outside the bucket.
     let dir = bucket();
     let d = dir.path();
-    let outside = tempfile::tempdir().unwrap();
-    let db = outside.path().join("maand.db");
-    std::fs::rename(d.join("data/maand.db"), &db).unwrap();
-    symlink(&db, d.join("data/maand.db")).unwrap();
+    let (outside, db) = moved_out(d, "data/maand.db");
     let bytes = std::fs::read(&db).unwrap();
     refused(d, "data/maand.db is a symbolic link");
     assert_eq!(std::fs::read(&db).unwrap(), bytes, "the file outside is untouched");
@@ -154,11 +161,9 @@ fn rows_of_the_wrong_type_or_an_absurd_size_are_refused_naming_table_and_field()
 fn a_linked_or_shared_kv_key_is_refused() {
     let dir = bucket();
     let d = dir.path();
-    let outside = tempfile::tempdir().unwrap();
-    let key = outside.path().join("kv.key");
-    std::fs::rename(d.join("secrets/kv.key"), &key).unwrap();
-    symlink(&key, d.join("secrets/kv.key")).unwrap();
+    let (_outside, key) = moved_out(d, "secrets/kv.key");
     refused(d, "secrets/kv.key is a symbolic link");
+    assert_eq!(std::fs::metadata(&key).unwrap().len(), 32, "the key outside is untouched");
 
     let dir = bucket();
     let d = dir.path();

@@ -6,29 +6,16 @@
 //! rerun after a failed batch; audit and replay cover it.
 
 mod common;
+use common::web::{broken_marker, makefile, web_bucket};
 use common::workers::{TestWorkers, start_or_skip};
 use common::*;
 use maand::bucket::session_info;
 use maand::event::Event;
 use maand::kv::seal::KvKey;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-const MAKEFILE: &str = "include config.env
-start:
-\t@mkdir -p data logs
-\t@if [ -f /tmp/maand-rollback-test-broken-$(IP) ]; then echo 'start (broken)' >> data/history; \\
-\t else nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid; \\
-\t echo \"start $(NEW_VERSION)\" >> data/history; fi
-stop:
-\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
-\t@echo stop >> data/history
-restart: stop start
-";
-
-/// The marker that makes worker `ip`'s `make start` skip the service.
-fn broken_marker(ip: &str) -> PathBuf {
-    PathBuf::from(format!("/tmp/maand-rollback-test-broken-{ip}"))
-}
+/// Names this file's broken-worker markers.
+const MARKER: &str = "maand-rollback-test-broken";
 
 /// Write the job's secret `token` as a hook would (sealed with the bucket key).
 fn put_secret(p: &Path, value: &str) {
@@ -63,7 +50,7 @@ fn three_releases(w: &TestWorkers) -> tempfile::TempDir {
     let p = dir.path();
     release(p, "3.0.0", "<h1>v3</h1>\n");
     ok(&maand(p, &["build"]));
-    let marker = broken_marker(&w.ips[1]);
+    let marker = broken_marker(MARKER, &w.ips[1]);
     std::fs::write(&marker, "").unwrap();
     let o = maand(p, &["deploy"]);
     let _ = std::fs::remove_file(&marker);
@@ -73,13 +60,9 @@ fn three_releases(w: &TestWorkers) -> tempfile::TempDir {
 
 /// The workers' bucket with `web` v1 and v2 deployed (deploys 1 and 2).
 fn two_releases(w: &TestWorkers) -> tempfile::TempDir {
-    let dir = fresh_bucket();
+    let dir = web_bucket(w);
     let p = dir.path();
-    w.configure_bucket(p);
-    let ws: Vec<String> = w.ips.iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
-    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
-    write(p, "workspace/bucket.conf", "port_min = \"38000\"\nport_max = \"38999\"\n");
-    write(p, "workspace/jobs/web/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/web/Makefile", &makefile(MARKER));
     write(
         p,
         "workspace/jobs/web/config.env.tpl",
@@ -161,7 +144,7 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     assert!(last_session(p) > before, "a dry run is a session that fails (nothing persisted)");
 
     // The rollback itself fails in batch 2 (that worker still cannot start)…
-    let marker = broken_marker(&w.ips[1]);
+    let marker = broken_marker(MARKER, &w.ips[1]);
     std::fs::write(&marker, "").unwrap();
     let o = maand(p, &["rollback", "web", "--to", "d1"]);
     let _ = std::fs::remove_file(&marker);

@@ -416,6 +416,17 @@ fn cli_bucket(width: u64, hooks: &str, scripts: &[(&str, &str)]) -> tempfile::Te
     dir
 }
 
+/// Run `script` (file `file`, hook `hook_<name>` on `cli`) once over job
+/// `api` in a one-batch bucket; the JSON it wrote to `<out>` in the bucket.
+fn cli_hook_json(hook: &str, file: &str, script: &str, out: &str) -> (tempfile::TempDir, Value) {
+    let dir = cli_bucket(8, &format!(r#""{hook}": {{"executed_on": ["cli"]}}"#), &[(file, script)]);
+    let p = dir.path();
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["hooks", hook, "api"]));
+    let r = serde_json::from_str(&std::fs::read_to_string(p.join(out)).unwrap()).unwrap();
+    (dir, r)
+}
+
 /// Seed 001 "Workers included": cli runs on all non-removed allocations,
 /// disabled included (seed 001 wins over seed 000's "all active"), with
 /// DISABLED and `is_allocation_disabled()`.
@@ -462,11 +473,7 @@ elif maand.allocation_index() == "1":
     json.dump([r.status_code, r.json()], open(os.path.join(root, "sem.json"), "w"))
     open(done, "w").close()
 "#;
-    let dir = cli_bucket(8, r#""hook_sem": {"executed_on": ["cli"]}"#, &[("hook_sem.py", script)]);
-    let p = dir.path();
-    ok(&maand(p, &["build"]));
-    ok(&maand(p, &["hooks", "hook_sem", "api"]));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(p.join("sem.json")).unwrap()).unwrap();
+    let (_dir, r) = cli_hook_json("hook_sem", "hook_sem.py", script, "sem.json");
     assert_eq!(r, serde_json::json!([408, {"error": "Timed out waiting for semaphore"}]));
 }
 
@@ -718,11 +725,7 @@ out = {"first": first, "later": maand.get_store_value(ns, "short").json(), "fore
        "delete_missing": maand.delete_job_variable("never-set").json(), "delete_expired": maand.delete_job_variable("short").json()}
 json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "ttl.json"), "w"))
 "#;
-    let dir = cli_bucket(8, r#""hook_ttl": {"executed_on": ["cli"]}"#, &[("hook_ttl.py", script)]);
-    let p = dir.path();
-    ok(&maand(p, &["build"]));
-    ok(&maand(p, &["hooks", "hook_ttl", "api"]));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(p.join("ttl.json")).unwrap()).unwrap();
+    let (_dir, r) = cli_hook_json("hook_ttl", "hook_ttl.py", script, "ttl.json");
     assert_eq!(r["first"], 200);
     assert_eq!(r["later"], serde_json::json!({"error": "KV get operation failed"}));
     assert_eq!(r["forever"], 200);
@@ -840,11 +843,8 @@ const sem = [st(await m.acquire_semaphore("snake", 1, 30)), (await (await m.sema
 await Bun.write(`${process.env.BUCKET_ROOT}/snake.json`,
   JSON.stringify({ notSame, checked: pairs.length, ctx, puts, keys, reads, deletes, keysAfter, order, demands, sem }));
 "#;
-    let dir = cli_bucket(8, r#""hook_snake": {"executed_on": ["cli"]}"#, &[("hook_snake.ts", script)]);
+    let (dir, r) = cli_hook_json("hook_snake", "hook_snake.ts", script, "snake.json");
     let p = dir.path();
-    ok(&maand(p, &["build"]));
-    ok(&maand(p, &["hooks", "hook_snake", "api"]));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(p.join("snake.json")).unwrap()).unwrap();
     assert_eq!(r["notSame"], serde_json::json!([]), "every snake_case name is the camelCase function");
     assert_eq!(r["checked"], 43);
     let (ip, cli, hook) = ("10.0.0.2", "cli", "hook_snake");

@@ -11,7 +11,7 @@ use crate::error::{Context, Error, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Largest original database imported: the original keeps a catalog and
@@ -195,18 +195,7 @@ fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
 /// at its name points to), synced, renamed into place.
 fn copy_durably(from: &Path, to: &Path) -> Result<()> {
     let tmp = to.with_extension("original.tmp");
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::op(format!("removing {}: {e}", tmp.display()))),
-    }
-    let mut out = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    out.set_permissions(fs::Permissions::from_mode(0o600))?;
+    let mut out = crate::bucket::private::create_fresh(&tmp, 0o600)?;
     std::io::copy(&mut fs::File::open(from)?, &mut out)
         .with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
     out.sync_all()?;
