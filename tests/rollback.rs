@@ -180,11 +180,17 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     let phases = std::fs::read_to_string(p.join("phases.log")).unwrap();
     assert_eq!(phases.lines().last().map(|l| l.split(' ').next().unwrap()), Some("update"), "{phases}");
 
-    // The job's catalog entry and secret are v1's again.
+    // The job's catalog entry and secret are v1's again, and so are the
+    // build-owned version keys that follow the catalog.
     let secret = ok(&maand(p, &["cat", "kv", "get", "--reveal", "secrets/job/web", "token"]));
     assert_eq!(secret.trim(), "one");
     let jobs = ok(&maand(p, &["cat", "jobs"]));
     assert!(jobs.contains("1.0.0") && !jobs.contains("3.0.0"), "{jobs}");
+    let versions = || -> Vec<String> {
+        let workers = w.ips.iter().map(|ip| format!("maand/job/web/worker/{ip}"));
+        std::iter::once("maand/job/web".to_string()).chain(workers).map(|ns| kv_get(p, &ns, "version")).collect()
+    };
+    assert_eq!(versions(), vec!["1.0.0"; 4]);
 
     // Audit names it; replay re-derives its plans.
     let audit = ok(&journal(p, &["audit", &session.to_string()]));
@@ -196,6 +202,7 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     let out = ok(&maand(p, &["build"]));
     assert!(out.contains("web is pinned (rolled back to deploy 1 (session"), "{out}");
     assert!(ok(&maand(p, &["cat", "jobs"])).contains("1.0.0"));
+    assert_eq!(versions(), vec!["1.0.0"; 4], "a pinned build holds the restored version keys");
     let out = ok(&maand(p, &["deploy"]));
     assert!(out.contains("web: pinned (rolled back to deploy 1"), "{out}");
     assert_eq!(job_file(&w, p, &w.ips[0], "index.html").as_deref(), Some("<h1>v1</h1>\n"));
@@ -206,6 +213,7 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
     assert!(stderr(&again).contains("web not pinned"), "{}", stderr(&again));
     ok(&maand(p, &["build"]));
+    assert_eq!(versions(), vec!["3.0.0"; 4], "released, build writes the workspace's version");
     ok(&maand(p, &["deploy"]));
     for ip in &w.ips {
         assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v3</h1>\n"), "{ip}");
