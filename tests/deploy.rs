@@ -22,12 +22,8 @@ status:
 ";
 
 fn setup(workers: &TestWorkers, width: u64, policy: &str) -> tempfile::TempDir {
-    let dir = fresh_bucket();
+    let dir = common::web::web_bucket(workers);
     let p = dir.path();
-    workers.configure_bucket(p);
-    let ws: Vec<String> = workers.ips.iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
-    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
-    write(p, "workspace/bucket.conf", "port_min = \"38000\"\nport_max = \"38999\"\n");
     let globs = if policy == "reload" { r#", "restart_globs": ["Makefile", "bin2/**"]"# } else { "" };
     write(
         p,

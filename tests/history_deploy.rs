@@ -5,33 +5,20 @@
 //! between two real deploys.
 
 mod common;
+use common::web::{broken_marker, makefile, web_bucket};
 use common::workers::{TestWorkers, start_or_skip};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const MAKEFILE: &str = "include config.env
-start:
-\t@mkdir -p data logs
-\t@if [ -f /tmp/maand-history-test-broken-$(IP) ]; then echo 'start (broken)' >> data/history; \\
-\t else nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid; \\
-\t echo \"start $(NEW_VERSION)\" >> data/history; fi
-stop:
-\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
-\t@echo stop >> data/history
-restart: stop start
-";
+/// Names this file's broken-worker markers.
+const MARKER: &str = "maand-history-test-broken";
 
 /// A bucket deploying `web` to `workers` in update batches of `width`, with
 /// a `pre_deploy` and an `after_allocation_started` hook; deployed once.
 fn deployed_bucket(workers: &TestWorkers, width: usize) -> tempfile::TempDir {
-    let dir = fresh_bucket();
+    let dir = web_bucket(workers);
     let p = dir.path();
-    // Test workers' buckets take any free hook API port (hook_api_port = 0).
-    workers.configure_bucket(p);
-    let ws: Vec<String> = workers.ips.iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
-    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
-    write(p, "workspace/bucket.conf", "port_min = \"38000\"\nport_max = \"38999\"\n");
     write(
         p,
         "workspace/jobs/web/manifest.json",
@@ -42,7 +29,7 @@ fn deployed_bucket(workers: &TestWorkers, width: usize) -> tempfile::TempDir {
   "health_check": {{"checks": [{{"type": "tcp", "port": "web_port"}}], "timeout_seconds": 2, "wait": {{"attempts": 2, "interval_seconds": 1}}}}}}"#
         ),
     );
-    write(p, "workspace/jobs/web/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/web/Makefile", &makefile(MARKER));
     write(p, "workspace/jobs/web/config.env.tpl", "IP={{ .WorkerIP }}\nPORT={{ get \"maand/bucket\" \"web_port\" }}\n");
     write(p, "workspace/jobs/web/index.html", "<h1>v1</h1>\n");
     write(p, "workspace/jobs/web/_hooks/hook_check.py", "print('pre-deploy check ok')\n");
@@ -50,11 +37,6 @@ fn deployed_bucket(workers: &TestWorkers, width: usize) -> tempfile::TempDir {
     ok(&maand(p, &["build"]));
     ok(&maand(p, &["deploy"]));
     dir
-}
-
-/// The marker that makes worker `ip`'s `make start` skip the service.
-fn broken_marker(ip: &str) -> PathBuf {
-    PathBuf::from(format!("/tmp/maand-history-test-broken-{ip}"))
 }
 
 /// Kinds of the events of session `id`, as `maand-journal export` names them.
@@ -97,7 +79,7 @@ fn timeline_of_a_failed_16_worker_deploy_in_a_real_browser() {
     let p = dir.path();
     // v2, and worker 10 (batch 3 of 4) will not come back up.
     write(p, "workspace/jobs/web/index.html", "<h1>v2</h1>\n");
-    let marker = broken_marker(&w.ips[9]);
+    let marker = broken_marker(MARKER, &w.ips[9]);
     std::fs::write(&marker, "").unwrap();
     ok(&maand(p, &["build"]));
     let o = maand(p, &["deploy"]);

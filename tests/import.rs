@@ -4,29 +4,14 @@
 
 mod common;
 
+use common::legacy::{BUCKET_ID, SECRET, original_bucket};
 use common::workers::start_or_skip;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-const BUCKET_ID: &str = "3f2c9a7e-1b4d-4e8a-9c6f-2a1b3c4d5e6f";
-const SECRET: &str = "s3cr3t-root-token";
-
 /// Every lifecycle target leaves a line in `data/history` on the worker.
 const MAKEFILE: &str = "start:\n\t@mkdir -p data\n\t@echo \"start $(NEW_VERSION)\" >> data/history\nstop:\n\t@echo stop >> data/history\nrestart: stop start\n";
-
-/// Write an original-format bucket with `tests/import/original_bucket.py`.
-fn original_bucket(dir: &Path, workers: &[&str], hashes: &[(&str, &str)], certs: bool) {
-    let spec = serde_json::json!({
-        "bucket_id": BUCKET_ID, "workers": workers, "job": "api", "port": 30007, "update_seq": 17,
-        "hashes": hashes.iter().map(|(ip, h)| (ip.to_string(), serde_json::json!(h))).collect::<serde_json::Map<_, _>>(),
-        "version": "1.0.0", "secret": SECRET, "certs": certs,
-        "now": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-    });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/original_bucket.py");
-    let out = std::process::Command::new("python3").arg(script).arg(dir).arg(spec.to_string()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// The workspace the original bucket was built from: `api` on every worker,
 /// one pool port.
@@ -247,6 +232,7 @@ fn an_import_that_cannot_be_read_exits_2_and_writes_nothing() {
     let d = dir.path();
     original_bucket(d, &["10.0.0.1"], &[], false);
     std::fs::write(d.join("secrets/kv.key"), [7u8; 32]).unwrap();
+    std::fs::set_permissions(d.join("secrets/kv.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let before = std::fs::read(d.join("data/maand.db")).unwrap();
     let o = maand(d, &["init"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -269,7 +255,7 @@ fn an_import_that_cannot_be_read_exits_2_and_writes_nothing() {
     let o = maand(d, &["init"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("data/maand.db.original (the original maand's database): no such table: job"),
+        stderr(&o).contains("data/maand.db (the original maand's database): table job: no such table: job"),
         "{}",
         stderr(&o)
     );

@@ -6,29 +6,16 @@
 //! rerun after a failed batch; audit and replay cover it.
 
 mod common;
+use common::web::{broken_marker, makefile, web_bucket};
 use common::workers::{TestWorkers, start_or_skip};
 use common::*;
 use maand::bucket::session_info;
 use maand::event::Event;
 use maand::kv::seal::KvKey;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-const MAKEFILE: &str = "include config.env
-start:
-\t@mkdir -p data logs
-\t@if [ -f /tmp/maand-rollback-test-broken-$(IP) ]; then echo 'start (broken)' >> data/history; \\
-\t else nohup python3 -m http.server $(PORT) --bind $(IP) --directory . > logs/http.log 2>&1 < /dev/null & echo $$! > data/pid; \\
-\t echo \"start $(NEW_VERSION)\" >> data/history; fi
-stop:
-\t@if [ -f data/pid ]; then kill $$(cat data/pid) 2>/dev/null || true; rm -f data/pid; fi
-\t@echo stop >> data/history
-restart: stop start
-";
-
-/// The marker that makes worker `ip`'s `make start` skip the service.
-fn broken_marker(ip: &str) -> PathBuf {
-    PathBuf::from(format!("/tmp/maand-rollback-test-broken-{ip}"))
-}
+/// Names this file's broken-worker markers.
+const MARKER: &str = "maand-rollback-test-broken";
 
 /// Write the job's secret `token` as a hook would (sealed with the bucket key).
 fn put_secret(p: &Path, value: &str) {
@@ -63,7 +50,7 @@ fn three_releases(w: &TestWorkers) -> tempfile::TempDir {
     let p = dir.path();
     release(p, "3.0.0", "<h1>v3</h1>\n");
     ok(&maand(p, &["build"]));
-    let marker = broken_marker(&w.ips[1]);
+    let marker = broken_marker(MARKER, &w.ips[1]);
     std::fs::write(&marker, "").unwrap();
     let o = maand(p, &["deploy"]);
     let _ = std::fs::remove_file(&marker);
@@ -73,13 +60,9 @@ fn three_releases(w: &TestWorkers) -> tempfile::TempDir {
 
 /// The workers' bucket with `web` v1 and v2 deployed (deploys 1 and 2).
 fn two_releases(w: &TestWorkers) -> tempfile::TempDir {
-    let dir = fresh_bucket();
+    let dir = web_bucket(w);
     let p = dir.path();
-    w.configure_bucket(p);
-    let ws: Vec<String> = w.ips.iter().map(|ip| format!(r#"{{"host": "{ip}", "labels": ["web"]}}"#)).collect();
-    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
-    write(p, "workspace/bucket.conf", "port_min = \"38000\"\nport_max = \"38999\"\n");
-    write(p, "workspace/jobs/web/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/web/Makefile", &makefile(MARKER));
     write(
         p,
         "workspace/jobs/web/config.env.tpl",
@@ -161,7 +144,7 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     assert!(last_session(p) > before, "a dry run is a session that fails (nothing persisted)");
 
     // The rollback itself fails in batch 2 (that worker still cannot start)…
-    let marker = broken_marker(&w.ips[1]);
+    let marker = broken_marker(MARKER, &w.ips[1]);
     std::fs::write(&marker, "").unwrap();
     let o = maand(p, &["rollback", "web", "--to", "d1"]);
     let _ = std::fs::remove_file(&marker);
@@ -197,11 +180,17 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     let phases = std::fs::read_to_string(p.join("phases.log")).unwrap();
     assert_eq!(phases.lines().last().map(|l| l.split(' ').next().unwrap()), Some("update"), "{phases}");
 
-    // The job's catalog entry and secret are v1's again.
+    // The job's catalog entry and secret are v1's again, and so are the
+    // build-owned version keys that follow the catalog.
     let secret = ok(&maand(p, &["cat", "kv", "get", "--reveal", "secrets/job/web", "token"]));
     assert_eq!(secret.trim(), "one");
     let jobs = ok(&maand(p, &["cat", "jobs"]));
     assert!(jobs.contains("1.0.0") && !jobs.contains("3.0.0"), "{jobs}");
+    let versions = || -> Vec<String> {
+        let workers = w.ips.iter().map(|ip| format!("maand/job/web/worker/{ip}"));
+        std::iter::once("maand/job/web".to_string()).chain(workers).map(|ns| kv_get(p, &ns, "version")).collect()
+    };
+    assert_eq!(versions(), vec!["1.0.0"; 4]);
 
     // Audit names it; replay re-derives its plans.
     let audit = ok(&journal(p, &["audit", &session.to_string()]));
@@ -213,6 +202,7 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     let out = ok(&maand(p, &["build"]));
     assert!(out.contains("web is pinned (rolled back to deploy 1 (session"), "{out}");
     assert!(ok(&maand(p, &["cat", "jobs"])).contains("1.0.0"));
+    assert_eq!(versions(), vec!["1.0.0"; 4], "a pinned build holds the restored version keys");
     let out = ok(&maand(p, &["deploy"]));
     assert!(out.contains("web: pinned (rolled back to deploy 1"), "{out}");
     assert_eq!(job_file(&w, p, &w.ips[0], "index.html").as_deref(), Some("<h1>v1</h1>\n"));
@@ -223,6 +213,7 @@ fn rollback_restores_v1_in_gated_batches_and_resumes_after_a_failed_batch() {
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
     assert!(stderr(&again).contains("web not pinned"), "{}", stderr(&again));
     ok(&maand(p, &["build"]));
+    assert_eq!(versions(), vec!["3.0.0"; 4], "released, build writes the workspace's version");
     ok(&maand(p, &["deploy"]));
     for ip in &w.ips {
         assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v3</h1>\n"), "{ip}");
@@ -275,11 +266,72 @@ fn rollback_bad_input_is_refused_without_a_state_change() {
         (vec!["rollback", "web", "--to", "1"], "rollback of web: the job did not exist at event 1"),
         (vec!["rollback", "web", "--to", "head"], "rollback of web: nothing of it was promoted at that point"),
         (vec!["rollback", "--release", "web"], "web not pinned"),
+        // Sessions that do not exist, or are of another kind than a deploy
+        // of the job: init (before the job), the build (nothing promoted).
+        (vec!["rollback", "web", "--to", "s99"], "no session 99; `maand-journal sessions` lists them"),
+        (vec!["rollback", "web", "--to", "s1"], "rollback of web: the job did not exist at session 1"),
+        (vec!["rollback", "web", "--to", "s2"], "rollback of web: nothing of it was promoted at that point"),
+        // Garbage.
+        (vec!["rollback", "web", "--to", ""], "\"\" is not a point in history"),
+        (vec!["rollback", "web", "--to", "d0"], "\"d0\" is not a point in history"),
+        (vec!["rollback", "web", "--to", "s-1"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "18446744073709551616"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "\u{ff44}1"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "d1; rm -rf /"], "is not a point in history"),
+        (vec!["rollback", "web", "--to", "s\u{7}1"], "is not a point in history"),
     ] {
         let o = maand(p, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{args:?}");
     }
+    // A point of 100,000 characters makes a short message.
+    let long = "7".repeat(100_000);
+    let o = maand(p, &["rollback", "web", "--to", &long]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not a point in history") && stderr(&o).len() < 2_000, "{}", stderr(&o).len());
     assert_eq!(event_count(p), count, "bad input changes nothing");
+}
+
+/// `--write-workspace` never writes through a link: one planted at a job
+/// file, or as the job folder, is refused before anything runs (exit 2,
+/// nothing recorded, nothing shipped, the link's target untouched).
+#[test]
+fn write_workspace_refuses_links_in_the_job_folder_before_anything_runs() {
+    let Some(w) = start_or_skip(2) else { return };
+    let dir = two_releases(&w);
+    let p = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    let job = p.join("workspace/jobs/web");
+    let refused = |want: &str| {
+        let count = event_count(p);
+        let o = maand(p, &["rollback", "web", "--to", "d1", "--write-workspace"]);
+        assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert_eq!(event_count(p), count, "nothing recorded");
+        for ip in &w.ips {
+            assert_eq!(job_file(&w, p, ip, "index.html").as_deref(), Some("<h1>v2</h1>\n"), "{ip}: nothing shipped");
+        }
+    };
+    std::fs::remove_file(job.join("index.html")).unwrap();
+    std::os::unix::fs::symlink(&victim, job.join("index.html")).unwrap();
+    refused("rollback --write-workspace: workspace/jobs/web/index.html is a symbolic link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+
+    // The job folder itself a link to a copy outside the bucket.
+    std::fs::remove_file(job.join("index.html")).unwrap();
+    std::fs::write(job.join("index.html"), "<h1>v2</h1>\n").unwrap();
+    let copy = outside.path().join("web");
+    std::fs::rename(&job, &copy).unwrap();
+    std::os::unix::fs::symlink(&copy, &job).unwrap();
+    refused("rollback --write-workspace: workspace/jobs/web is a symbolic link");
+    assert_eq!(std::fs::read_to_string(copy.join("index.html")).unwrap(), "<h1>v2</h1>\n");
+
+    // Without the links the same rollback writes the old sources back.
+    std::fs::remove_file(&job).unwrap();
+    std::fs::rename(&copy, &job).unwrap();
+    ok(&maand(p, &["rollback", "web", "--to", "d1", "--write-workspace"]));
+    assert_eq!(std::fs::read_to_string(job.join("index.html")).unwrap(), "<h1>v1</h1>\n");
 }

@@ -416,6 +416,17 @@ fn cli_bucket(width: u64, hooks: &str, scripts: &[(&str, &str)]) -> tempfile::Te
     dir
 }
 
+/// Run `script` (file `file`, hook `hook_<name>` on `cli`) once over job
+/// `api` in a one-batch bucket; the JSON it wrote to `<out>` in the bucket.
+fn cli_hook_json(hook: &str, file: &str, script: &str, out: &str) -> (tempfile::TempDir, Value) {
+    let dir = cli_bucket(8, &format!(r#""{hook}": {{"executed_on": ["cli"]}}"#), &[(file, script)]);
+    let p = dir.path();
+    ok(&maand(p, &["build"]));
+    ok(&maand(p, &["hooks", hook, "api"]));
+    let r = serde_json::from_str(&std::fs::read_to_string(p.join(out)).unwrap()).unwrap();
+    (dir, r)
+}
+
 /// Seed 001 "Workers included": cli runs on all non-removed allocations,
 /// disabled included (seed 001 wins over seed 000's "all active"), with
 /// DISABLED and `is_allocation_disabled()`.
@@ -462,11 +473,7 @@ elif maand.allocation_index() == "1":
     json.dump([r.status_code, r.json()], open(os.path.join(root, "sem.json"), "w"))
     open(done, "w").close()
 "#;
-    let dir = cli_bucket(8, r#""hook_sem": {"executed_on": ["cli"]}"#, &[("hook_sem.py", script)]);
-    let p = dir.path();
-    ok(&maand(p, &["build"]));
-    ok(&maand(p, &["hooks", "hook_sem", "api"]));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(p.join("sem.json")).unwrap()).unwrap();
+    let (_dir, r) = cli_hook_json("hook_sem", "hook_sem.py", script, "sem.json");
     assert_eq!(r, serde_json::json!([408, {"error": "Timed out waiting for semaphore"}]));
 }
 
@@ -718,11 +725,7 @@ out = {"first": first, "later": maand.get_store_value(ns, "short").json(), "fore
        "delete_missing": maand.delete_job_variable("never-set").json(), "delete_expired": maand.delete_job_variable("short").json()}
 json.dump(out, open(os.path.join(os.environ["BUCKET_ROOT"], "ttl.json"), "w"))
 "#;
-    let dir = cli_bucket(8, r#""hook_ttl": {"executed_on": ["cli"]}"#, &[("hook_ttl.py", script)]);
-    let p = dir.path();
-    ok(&maand(p, &["build"]));
-    ok(&maand(p, &["hooks", "hook_ttl", "api"]));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(p.join("ttl.json")).unwrap()).unwrap();
+    let (_dir, r) = cli_hook_json("hook_ttl", "hook_ttl.py", script, "ttl.json");
     assert_eq!(r["first"], 200);
     assert_eq!(r["later"], serde_json::json!({"error": "KV get operation failed"}));
     assert_eq!(r["forever"], 200);
@@ -786,6 +789,81 @@ await Bun.write(`${process.env.BUCKET_ROOT}/bunctx-${m.allocationIp()}.json`, JS
             ])
         );
     }
+}
+
+/// Seed 001 "Aliases: get_allocation_id, get_job, kv_get, etc. (both
+/// runtimes)": maand.ts answers to every Python spelling of its helpers,
+/// each the very function of the camelCase name, and each works against
+/// the runtime API from a real Bun hook.
+#[test]
+fn bun_snake_case_aliases_call_the_runtime_api() {
+    let script = r#"
+import * as m from "./maand";
+const a: Record<string, any> = m;
+if (m.allocation_ip() !== "10.0.0.2") process.exit(0);
+const pairs = [["allocation_id", "allocationId"], ["allocation_ip", "allocationIp"], ["allocation_index", "allocationIndex"],
+  ["is_allocation_disabled", "isAllocationDisabled"], ["command_event", "commandEvent"], ["command_name", "commandName"],
+  ["job_name", "jobName"], ["hook_event", "hookEvent"], ["hook_name", "hookName"], ["is_one_shot", "isOneShot"],
+  ["is_single_batch", "isSingleBatch"], ["is_first_batch", "isFirstBatch"], ["get_store_value", "getStoreValue"],
+  ["get_kv_value", "getKvValue"], ["kv_value_or_none", "kvValueOrNull"], ["put_rollout_order", "putRolloutOrder"],
+  ["get_rollout_order", "getRolloutOrder"], ["rollout_order", "rolloutOrder"], ["put_job_variable", "putJobVariable"],
+  ["put_job_secret", "putJobSecret"], ["list_job_keys", "listJobKeys"], ["delete_job_variable", "deleteJobVariable"],
+  ["delete_job_secret", "deleteJobSecret"], ["list_command_demands", "listCommandDemands"],
+  ["list_hook_demands", "listHookDemands"], ["acquire_semaphore", "acquireSemaphore"],
+  ["release_semaphore", "releaseSemaphore"], ["semaphore_status", "semaphoreStatus"],
+  ["get_allocation_id", "getAllocationId"], ["get_allocation_ip", "getAllocationIp"],
+  ["get_allocation_index", "getAllocationIndex"], ["get_event", "getEvent"], ["get_command", "getCommand"],
+  ["get_job", "getJob"], ["kv_get", "kvGet"], ["kv_put", "kvPut"], ["kv_put_secret", "kvPutSecret"],
+  ["get_demands", "getDemands"], ["get_job_name", "jobName"], ["kv_get_response", "getStoreValue"],
+  ["kv_delete", "deleteJobVariable"], ["secret_put", "putJobSecret"], ["secret_delete", "deleteJobSecret"]];
+const notSame = pairs.filter(([s, c]) => typeof a[s] !== "function" || a[s] !== a[c]).map(([s]) => s);
+const st = (r: Response) => r.status;
+const value = async (r: Promise<Response>) => (await (await r).json()).value;
+const ctx = [m.allocation_id() === process.env.ALLOCATION_ID, m.allocation_ip(), m.allocation_index(),
+  m.is_allocation_disabled(), m.command_event(), m.command_name(), m.job_name(), m.hook_event(), m.hook_name(),
+  m.is_one_shot(), m.is_single_batch(), m.is_first_batch(), m.get_allocation_id() === process.env.ALLOCATION_ID,
+  m.get_allocation_ip(), m.get_allocation_index(), m.get_event(), m.get_command(), m.get_job(), m.get_job_name()];
+const puts = [st(await m.put_job_variable("a", "1")), st(await m.kv_put("b", "2")), st(await m.put_job_secret("s", "x")),
+  st(await m.kv_put_secret("t", "y")), st(await m.secret_put("u", "z"))];
+const keys = await (await m.list_job_keys()).json();
+let missingThrows = false;
+try { await m.get_kv_value("vars/job/api", "nope"); } catch { missingThrows = true; }
+const reads = [await m.get_kv_value("vars/job/api", "a"), await value(m.get_store_value("vars/job/api", "b")),
+  await value(m.kv_get("secrets/job/api", "s")), await value(m.kv_get_response("secrets/job/api", "t")),
+  await m.kv_value_or_none("vars/job/api", "nope"), missingThrows];
+const deletes = [st(await m.delete_job_variable("a")), st(await m.kv_delete("b")), st(await m.delete_job_secret("s")),
+  st(await m.secret_delete("t"))];
+const keysAfter = await (await m.list_job_keys()).json();
+const order = [st(await m.put_rollout_order(["10.0.0.3", "10.0.0.2", "10.0.0.1"])), await value(m.get_rollout_order()),
+  await m.rollout_order()];
+const demands = [await (await m.list_command_demands()).json(), await (await m.list_hook_demands()).json(),
+  await (await m.get_demands()).json()];
+const sem = [st(await m.acquire_semaphore("snake", 1, 30)), (await (await m.semaphore_status("snake")).json()).available,
+  st(await m.release_semaphore("snake")), (await (await m.semaphore_status("snake")).json()).available];
+await Bun.write(`${process.env.BUCKET_ROOT}/snake.json`,
+  JSON.stringify({ notSame, checked: pairs.length, ctx, puts, keys, reads, deletes, keysAfter, order, demands, sem }));
+"#;
+    let (dir, r) = cli_hook_json("hook_snake", "hook_snake.ts", script, "snake.json");
+    let p = dir.path();
+    assert_eq!(r["notSame"], serde_json::json!([]), "every snake_case name is the camelCase function");
+    assert_eq!(r["checked"], 43);
+    let (ip, cli, hook) = ("10.0.0.2", "cli", "hook_snake");
+    let ctx = serde_json::json!([
+        true, ip, "1", false, cli, hook, "api", cli, hook, false, true, true, true, ip, "1", cli, hook, "api", "api"
+    ]);
+    assert_eq!(r["ctx"], ctx);
+    assert_eq!(r["puts"], serde_json::json!([200, 200, 200, 200, 200]));
+    assert_eq!(r["keys"], serde_json::json!({"vars/job/api": ["a", "b"], "secrets/job/api": ["s", "t", "u"]}));
+    assert_eq!(r["reads"], serde_json::json!(["1", "2", "x", "y", null, true]));
+    assert_eq!(r["deletes"], serde_json::json!([200, 200, 200, 200]));
+    assert_eq!(r["keysAfter"], serde_json::json!({"vars/job/api": [], "secrets/job/api": ["u"]}));
+    let order = ["10.0.0.3", "10.0.0.2", "10.0.0.1"];
+    assert_eq!(r["order"], serde_json::json!([200, order.join(","), order]));
+    assert_eq!(r["demands"], serde_json::json!([[], [], []]));
+    assert_eq!(r["sem"], serde_json::json!([200, 0, 200, 1]));
+    // The writes went through the API into the journal.
+    assert_eq!(kv_get(p, "maand/job/api", "rollout_order"), order.join(","));
+    assert_eq!(kv_get(p, "secrets/job/api", "u"), "[encrypted]");
 }
 
 /// Seed 001 "Batch width": `max_concurrent_upgrades` (minimum 1) — 0 in a

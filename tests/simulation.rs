@@ -77,6 +77,11 @@ fn the_planted_bug_is_caught_within_the_seed_budget() {
 
 /// One job, three workers, a health gate, all started in one batch.
 fn one_job() -> (tempfile::TempDir, SimFleet) {
+    one_job_with_hooks(vec![])
+}
+
+/// [`one_job`] with hooks registered on `hooks` (events).
+fn one_job_with_hooks(hooks: Vec<&'static str>) -> (tempfile::TempDir, SimFleet) {
     let dir = sim_tempdir();
     copy_dir(template(), dir.path());
     let ws = SimWorkspace {
@@ -89,7 +94,7 @@ fn one_job() -> (tempfile::TempDir, SimFleet) {
             starts: 0,
             policy: "always".into(),
             health: true,
-            hooks: vec![],
+            hooks,
             demands_previous: false,
             template: true,
             content: 1,
@@ -169,4 +174,32 @@ fn a_seed_replays_identically() {
         assert_eq!(a.injected, b.injected, "seed {seed}");
         assert_eq!(a.trace, b.trace, "seed {seed}");
     }
+}
+
+/// The fake hook runner records each run's plan (`hook_run_planned`) as
+/// the real one does, so `replay --check` re-derives the simulation's hook
+/// runs, and a hook decision derived differently is reported as such.
+#[test]
+fn replay_check_rederives_the_simulated_hook_runs() {
+    let hooks = vec!["pre_deploy", "post_deploy", "after_allocation_started"];
+    let (dir, fleet) = one_job_with_hooks(hooks);
+    let d = dir.path();
+    assert_eq!(deploy(d, &fleet, None, false).unwrap().promoted, vec!["j0".to_string()]);
+    let paths = maand::bucket::BucketPaths::new(d);
+    let report = maand::replay::check(&paths, &Default::default()).unwrap();
+    assert!(report.divergence.is_none(), "{:?}", report.divergence);
+    let hooks = report.kinds.get(&maand::replay::Kind::Hooks).cloned().unwrap_or_default();
+    assert!(hooks.not_rederivable.is_empty(), "{:?}", hooks.not_rederivable);
+    assert_eq!(hooks.rederived, 3, "one plan per hook event of the deploy");
+    // The same through maand-journal, with the hook derivation perturbed.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_maand")).with_file_name("maand-journal");
+    let o = std::process::Command::new(bin)
+        .args(["replay", "--check", "--inject-nondeterminism", "hooks"])
+        .current_dir(d)
+        .env_remove("MAAND_BUCKET")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("the hooks decision recorded at event"), "{err}");
 }

@@ -33,6 +33,23 @@ pub const DEFAULT_BUCKET_CONF: &str = "# Bucket-wide variables (KV vars/bucket).
 
 /// Create or upgrade the bucket at `paths`.
 pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
+    // A database of the original maand is read and checked before anything
+    // is created (a hostile or damaged one changes nothing) and before any
+    // key is made: its sealed values need the original's kv.key.
+    super::import::refuse_hostile(paths)?;
+    let found = super::import::locate(paths)?;
+    let legacy = match &found {
+        Some(f) => Some(super::import::read(&f.read, &paths.rel(&f.read))?),
+        None => None,
+    };
+    if legacy.as_ref().is_some_and(|l| l.has_sealed()) && !paths.kv_key().exists() {
+        return Err(Error::input(
+            "secrets/kv.key is missing, and the original maand's database holds values sealed with it: restore the original's secrets/kv.key, then run maand init again",
+        ));
+    }
+    if legacy.is_some() {
+        super::import::check_kv_key(paths)?;
+    }
     let mut created = Vec::new();
     for dir in [paths.workspace(), paths.jobs_dir()] {
         if !dir.exists() {
@@ -53,17 +70,6 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
     let conf = MaandConf::load(&paths.conf())?;
     write_if_missing(paths, &paths.workers_json(), b"[]\n", 0o644, &mut created)?;
     write_if_missing(paths, &paths.bucket_conf(), DEFAULT_BUCKET_CONF.as_bytes(), 0o644, &mut created)?;
-    // A database of the original maand is read (copied aside first) before
-    // any key is made: its sealed values need the original's kv.key.
-    let legacy = match super::import::locate(&paths.db())? {
-        Some(p) => Some(super::import::read(&p, &paths.rel(&p))?),
-        None => None,
-    };
-    if legacy.as_ref().is_some_and(|l| l.has_sealed()) && !paths.kv_key().exists() {
-        return Err(Error::input(
-            "secrets/kv.key is missing, and the original maand's database holds values sealed with it: restore the original's secrets/kv.key, then run maand init again",
-        ));
-    }
     ensure_kv_key(paths, &mut created)?;
 
     let (has_crt, has_key) = (paths.ca_crt().exists(), paths.ca_key().exists());
@@ -81,6 +87,8 @@ pub fn run(paths: &BucketPaths, lock_wait: Duration) -> Result<InitReport> {
         Some(legacy) => {
             let key = fs::read(paths.kv_key()).context("reading secrets/kv.key")?;
             let events = legacy.events(&key, existing_ca.as_ref().map(|(_, fp)| fp.as_str()))?;
+            // Translated whole: now the original's file is kept aside.
+            found.as_ref().map(super::import::Found::keep_backup).transpose()?;
             Some((legacy.bucket_id, events))
         }
         None => None,

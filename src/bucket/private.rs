@@ -49,12 +49,20 @@ pub fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
+    let mut f = create_fresh(path, mode)?;
+    f.write_all(content).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// A new, empty file at `path` with exactly `mode`, replacing whatever was
+/// there: a link left at the name is removed, never written through.
+pub fn create_fresh(path: &Path, mode: u32) -> Result<fs::File> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::op(format!("replacing {}: {e}", path.display()))),
     }
-    let mut f = fs::OpenOptions::new()
+    let f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
@@ -62,8 +70,7 @@ pub fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     // The umask may have taken bits off `mode`; never adds any.
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.write_all(content).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    Ok(f)
 }
 
 /// A fresh directory under `parent` that did not exist before (0700, name

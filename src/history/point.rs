@@ -32,9 +32,11 @@ impl FromStr for Point {
 
     fn from_str(s: &str) -> Result<Point> {
         let bad = || {
+            // Quoted cut short: a 100 KB argument makes a short message.
             Error::usage(format!(
-                "{s:?} is not a point in history: expected a sequence number (`123`), a session (`s12`), \
-                 a deploy number (`d7`) or `head`"
+                "{} is not a point in history: expected a sequence number (`123`), a session (`s12`), \
+                 a deploy number (`d7`) or `head`",
+                crate::workspace::names::quoted(s)
             ))
         };
         let num = |t: &str| t.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(bad);

@@ -110,15 +110,7 @@ pub fn run_hooks(session: &mut dyn Recorder, req: &HookRequest) -> Result<usize>
 /// writes recorded.
 pub fn run_hooks_counted(session: &mut dyn Recorder, req: &HookRequest) -> Result<(usize, usize)> {
     let mut kv_changes = 0;
-    let mut todo: Vec<(String, String, String)> = Vec::new();
-    for job in &req.jobs {
-        let Some(j) = session.state().catalog.jobs.get(job) else { continue };
-        for (name, h) in &j.spec.hooks {
-            if h.executed_on.iter().any(|e| e == req.event.as_str()) && req.hook.is_none_or(|x| x == name) {
-                todo.push((job.clone(), name.clone(), h.script.clone()));
-            }
-        }
-    }
+    let todo = hooks_on(session.state(), req);
     if todo.is_empty() {
         return Ok((0, 0));
     }
@@ -157,11 +149,10 @@ pub fn run_hooks_counted(session: &mut dyn Recorder, req: &HookRequest) -> Resul
             extra: req.extra.clone(),
             lifecycle: req.lifecycle.as_ref(),
         };
-        let batches = plan_hook_run(&session.state().catalog, &session.state().kv, &run);
+        let batches = plan_and_record(session, &run)?;
         if batches.is_empty() {
             continue;
         }
-        session.record(Event::HookRunPlanned(Box::new(recorded_plan(&run, &batches))))?;
         runner.run(&base, job, hook, script, req.event, &batches, &mut |events| {
             for e in events {
                 kv_changes += usize::from(kv_change(session.state(), &e));
@@ -172,6 +163,33 @@ pub fn run_hooks_counted(session: &mut dyn Recorder, req: &HookRequest) -> Resul
     }
     drop(server);
     Ok((todo.len(), kv_changes))
+}
+
+/// The hooks `req` runs, as (job, hook, script), in the request's job
+/// order: those registered on its event (only `req.hook` when named).
+pub fn hooks_on(state: &crate::state::State, req: &HookRequest) -> Vec<(String, String, String)> {
+    let mut todo = Vec::new();
+    for job in &req.jobs {
+        let Some(j) = state.catalog.jobs.get(job) else { continue };
+        for (name, h) in &j.spec.hooks {
+            if h.executed_on.iter().any(|e| e == req.event.as_str()) && req.hook.is_none_or(|x| x == name) {
+                todo.push((job.clone(), name.clone(), h.script.clone()));
+            }
+        }
+    }
+    todo
+}
+
+/// Plan one hook run on the session's current state and record the plan
+/// (`HookRunPlanned`) when anything runs. Every hook runner takes its
+/// batches from here (the deploy simulation's fake too), so
+/// `replay --check` re-derives every run that was executed.
+pub fn plan_and_record(session: &mut dyn Recorder, run: &HookRun) -> Result<Vec<crate::plan::hooks::Batch>> {
+    let batches = plan_hook_run(&session.state().catalog, &session.state().kv, run);
+    if !batches.is_empty() {
+        session.record(Event::HookRunPlanned(Box::new(recorded_plan(run, &batches))))?;
+    }
+    Ok(batches)
 }
 
 /// Whether recording `e` changes a KV value: a put of another value (a

@@ -82,6 +82,11 @@ pub fn prepare(bucket: &Bucket, opts: &RollbackOptions) -> Result<Source> {
             return Err(Error::input(format!("rollback of {job}: the job did not exist at {to}")));
         }
     }
+    if opts.write_workspace {
+        for job in &opts.jobs {
+            workspace::check(&bucket.paths, job, &then.catalog.jobs[job], bucket.state.catalog.jobs.get(job))?;
+        }
+    }
     let release = source::release(&bucket.paths, &opts.jobs, &then, resolved.seq)?;
     // Allocations placed since the point have no bytes to go back to.
     for job in &opts.jobs {

@@ -87,6 +87,7 @@ pub fn restore_events(job: &str, now: &State, then: &State, kv: bool, at: i64) -
     for path in cur.files.keys().filter(|p| !old.files.contains_key(*p)) {
         out.push(Event::JobFileRemoved { job: job.to_string(), path: path.clone() });
     }
+    out.extend(version_events(job, now, &old.spec.version, at));
     if !kv {
         return out;
     }
@@ -105,4 +106,29 @@ pub fn restore_events(job: &str, now: &State, then: &State, kv: bool, at: i64) -
         }
     }
     out
+}
+
+/// The build-owned `version` keys of `job` (`maand/job/<job>` and each
+/// allocation's `maand/job/<job>/worker/<ip>`) set to the restored
+/// catalog's `version`, as build would write them for it: a pinned job's
+/// build holds these keys, so without this they would keep the newer
+/// release's version beside the rolled-back catalog (whatever `--no-kv`
+/// says: they follow the catalog, not the job's own KV).
+fn version_events(job: &str, now: &State, version: &str, at: i64) -> Vec<Event> {
+    let allocs = now.catalog.allocations_of(job);
+    let namespaces = std::iter::once(format!("maand/job/{job}"))
+        .chain(allocs.iter().filter(|a| !a.removed).map(|a| format!("maand/job/{job}/worker/{}", a.worker_ip)));
+    namespaces
+        // Only keys build wrote (an inactive job has none), and only when they differ.
+        .filter(|ns| {
+            now.kv.stored_get(ns, "version").is_some_and(|v| *v != crate::event::KvValue::Plain(version.to_string()))
+        })
+        .map(|namespace| Event::KvPut {
+            namespace,
+            key: "version".into(),
+            value: crate::event::KvValue::Plain(version.to_string()),
+            ttl: 0,
+            at,
+        })
+        .collect()
 }

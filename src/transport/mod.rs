@@ -45,6 +45,8 @@ pub struct Transport {
     persist: u32,
     masters: Mutex<BTreeMap<String, Arc<Mutex<Option<Master>>>>>,
     spawner: Mutex<Option<Spawner>>,
+    /// Stale lock files are swept once per command.
+    sweep: std::sync::Once,
 }
 
 /// A master connection this process uses.
@@ -115,6 +117,7 @@ impl Transport {
             persist: conf.ssh_control_persist,
             masters: Default::default(),
             spawner: Mutex::new(None),
+            sweep: std::sync::Once::new(),
         }
     }
 
@@ -248,6 +251,9 @@ impl Transport {
             .open(format!("{}.lock", socket.display()))
             .map_err(|e| Error::op(format!("SSH control directory: {e}")))?;
         lock.lock().map_err(|e| Error::op(format!("SSH control directory: {e}")))?;
+        // In use: not swept by another command (persist::sweep_stale_locks).
+        let _ = lock.set_modified(std::time::SystemTime::now());
+        self.sweep.call_once(|| persist::sweep_stale_locks(dir, Duration::from_secs(24 * 3600)));
         for old in persist::stale_siblings(&socket) {
             persist::exit(&old, &target);
             let _ = std::fs::remove_file(format!("{}.lock", old.display()));

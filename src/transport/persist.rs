@@ -60,6 +60,31 @@ pub fn stale_siblings(socket: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Remove the `.lock` files of sockets that are gone and that nobody has
+/// used for `idle` (each opener refreshes its lock's mtime): buckets and
+/// workers that no longer exist would otherwise leave one each forever.
+/// A lock someone holds right now is never removed (a non-blocking `flock`
+/// must succeed first).
+pub fn sweep_stale_locks(dir: &Path, idle: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(socket) = path.to_str().and_then(|p| p.strip_suffix(".lock")) else { continue };
+        if Path::new(socket).exists() {
+            continue;
+        }
+        let fresh = e.metadata().and_then(|m| m.modified()).map(|t| t.elapsed().unwrap_or_default() < idle);
+        if fresh.unwrap_or(true) {
+            continue;
+        }
+        if let Ok(f) = std::fs::File::open(&path)
+            && f.try_lock().is_ok()
+        {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// The `(type, base64)` keys pinned for `[ip]:port` (or `ip` on port 22) in
 /// a `known_hosts` text (plain host names, as maand writes them).
 pub fn pinned_keys(known_hosts: &str, ip: &str, port: u16) -> Vec<(String, String)> {
@@ -255,6 +280,30 @@ mod tests {
         });
         assert!(alive(&good));
         th.join().unwrap();
+    }
+
+    #[test]
+    fn stale_locks_are_swept_but_not_used_or_held_ones() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        let lock = |name: &str, aged: bool| {
+            let p = d.join(format!("{name}.lock"));
+            let f = std::fs::File::create(&p).unwrap();
+            if aged {
+                f.set_modified(old).unwrap();
+            }
+            (p, f)
+        };
+        let (gone, _) = lock("gone", true);
+        let (live, _) = lock("live", true);
+        std::fs::write(d.join("live"), "").unwrap();
+        let (recent, _) = lock("recent", false);
+        let (held, f) = lock("held", true);
+        f.lock().unwrap();
+        sweep_stale_locks(d, std::time::Duration::from_secs(3600));
+        assert!(!gone.exists(), "an old lock of a gone socket is removed");
+        assert!(live.exists() && recent.exists() && held.exists());
     }
 
     #[test]

@@ -211,7 +211,9 @@ pub fn changes_in(dir: &Path, id: u64) -> Vec<String> {
 }
 
 pub mod hostile;
+pub mod legacy;
 pub mod prom;
+pub mod web;
 pub mod workers;
 
 /// Set `key = value` (TOML) in a bucket's `maand.conf`, replacing the line

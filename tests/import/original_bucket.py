@@ -104,7 +104,8 @@ def main():
     for d in ["data", "secrets", "workspace/jobs", "logs", "tmp"]:
         os.makedirs(os.path.join(root, d), exist_ok=True)
     key = os.urandom(32)
-    with open(os.path.join(root, "secrets", "kv.key"), "wb") as f:
+    # 0600, as the original's kv.EnsureEncryptionKey writes it.
+    with open(os.open(os.path.join(root, "secrets", "kv.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(key)
     db = sqlite3.connect(os.path.join(root, "data", "maand.db"))
     for s in DDL:

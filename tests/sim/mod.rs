@@ -17,7 +17,7 @@ use maand::event::{Event, HookInvocation, KvValue};
 use maand::hooks::{HookRequest, HookRunner};
 use maand::journal::{self, DeathPoint, JournalReader};
 use maand::plan::deploy::Prepared;
-use maand::plan::hooks::{HookRun, plan_hook_run};
+use maand::plan::hooks::HookRun;
 use maand::plan::rollout::{Action, JobPlan, Tree, tree_hash};
 use maand::state::{Fold, JobSpec, State};
 use maand::transport::Remote;
@@ -292,22 +292,14 @@ impl HookRunner for SimHooks<'_> {
         if self.fleet.dead() {
             return Err(Error::op("simulated process death: no hooks"));
         }
-        let mut todo: Vec<(String, String)> = Vec::new();
-        for job in &req.jobs {
-            let Some(j) = session.state().catalog.jobs.get(job) else { continue };
-            for (name, h) in &j.spec.hooks {
-                if h.executed_on.iter().any(|e| e == req.event.as_str()) && req.hook.is_none_or(|x| x == name) {
-                    todo.push((job.clone(), name.clone()));
-                }
-            }
-        }
+        let todo = maand::hooks::hooks_on(session.state(), req);
         if todo.is_empty() {
             return Ok(0);
         }
         let state = session.state().clone();
         let versions = maand::plan::hooks::promoted_versions(&state, &req.jobs);
         let p = self.fleet.faults.lock().unwrap().hook;
-        for (job, hook) in &todo {
+        for (job, hook, _script) in &todo {
             let run = HookRun {
                 job,
                 hook,
@@ -320,7 +312,10 @@ impl HookRunner for SimHooks<'_> {
                 extra: req.extra.clone(),
                 lifecycle: req.lifecycle.as_ref(),
             };
-            let batches = plan_hook_run(&state.catalog, &state.kv, &run);
+            // Planned and recorded as the real runner does (HookRunPlanned),
+            // on the session's state now: a rollout order an earlier hook
+            // of this request wrote counts, as it does for real hooks.
+            let batches = maand::hooks::plan_and_record(session, &run)?;
             for batch in &batches {
                 let count = batch.count as u64;
                 let ips: Vec<String> = batch.invocations.iter().map(|i| i.ip.clone()).collect();
@@ -830,6 +825,12 @@ pub fn check_journal(dir: &Path) -> std::result::Result<(), String> {
     let replay = maand::replay::check(&paths, &maand::replay::CheckOptions::default()).map_err(|e| e.to_string())?;
     if let Some(d) = replay.divergence {
         return Err(format!("replay --check: plan at seq {} differs", d.seq));
+    }
+    // Every simulated hook run recorded its plan, as real runs do.
+    if let Some(c) = replay.kinds.get(&maand::replay::Kind::Hooks)
+        && !c.not_rederivable.is_empty()
+    {
+        return Err(format!("replay --check: hook runs without a recorded plan: {:?}", c.not_rederivable));
     }
     let reader = JournalReader::open(&paths.journal()).map_err(|e| e.to_string())?;
     let txn = reader.begin_read().map_err(|e| e.to_string())?;

@@ -1,20 +1,21 @@
 //! Importing a bucket of the original (Go) maand on `maand init`: its
 //! `data/maand.db` (catalog, ports, `update_seq`, KV with history, deployed
 //! hashes) becomes recorded events of one `import` session. The original
-//! file is kept as `data/maand.db.original`, read from there, and never
-//! written.
+//! file is read, translated whole, then kept as `data/maand.db.original`
+//! (before the journal is written), and never written to; hostile files
+//! (links, non-databases, oversized ones) are refused first (`files`).
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::event::{Event, KvValue, SealAlg};
 use crate::kv::seal::KvKey;
 use crate::state::{Allocation, CertRecord, JobSpec, Worker};
 use base64::Engine;
-use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
 
+mod check;
+mod files;
 mod read;
+pub(super) use files::{Found, check_kv_key, locate, refuse_hostile};
 pub(super) use read::read;
 
 /// The backup's name next to `maand.db`.
@@ -53,44 +54,6 @@ struct KvRow {
     created: i64,
     /// A tombstone.
     deleted: bool,
-}
-
-fn is_original(conn: &Connection) -> bool {
-    let has = |name: &str| conn.query_row("SELECT 1 FROM sqlite_master WHERE name = ?1", [name], |_| Ok(())).is_ok();
-    has("bucket") && has("key_value") && !has("maand_projection")
-}
-
-/// Find the original maand's database: `data/maand.db` when it is one (it
-/// is then copied to the backup first), else a backup left by an import
-/// that did not commit. `None` when there is nothing to import.
-pub(super) fn locate(db: &Path) -> Result<Option<PathBuf>> {
-    let backup = db.with_file_name(BACKUP_NAME);
-    let original_here =
-        db.exists() && Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).is_ok_and(|c| is_original(&c));
-    if original_here {
-        if backup.exists() {
-            if fs::read(&backup)? != fs::read(db)? {
-                return Err(Error::input(format!(
-                    "data/maand.db is a database of the original maand, and data/{BACKUP_NAME} exists with other content: move one of them aside, then run maand init again"
-                )));
-            }
-        } else {
-            copy_durably(db, &backup)?;
-        }
-        return Ok(Some(backup));
-    }
-    // Our own projection naming a bucket: imported (or ours) already.
-    let ours_with_id = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .is_ok_and(|c| c.query_row("SELECT bucket_id FROM bucket", [], |r| r.get::<_, String>(0)).is_ok());
-    Ok((backup.exists() && !ours_with_id).then_some(backup))
-}
-
-fn copy_durably(from: &Path, to: &Path) -> Result<()> {
-    let tmp = to.with_extension("original.tmp");
-    fs::copy(from, &tmp).with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
-    fs::File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, to).with_context(|| format!("renaming {}", tmp.display()))?;
-    Ok(())
 }
 
 fn bad(backup: &str, what: impl std::fmt::Display) -> Error {

@@ -4,36 +4,51 @@
 use super::{KvRow, Legacy, bad};
 use crate::error::Result;
 use crate::state::{Allocation, CertConfig, JobSpec, Port, Worker};
+use crate::workspace::names::cut;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Read everything the import needs; `rel` names the file in messages.
+/// A damaged file, a missing table or column, a value of the wrong type or
+/// a name maand could not use is bad input naming table and row.
 pub(in crate::bucket) fn read(path: &Path, rel: &str) -> Result<Legacy> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| bad(rel, format!("cannot open: {e}")))?;
-    let q = |e: rusqlite::Error| {
-        bad(
-            rel,
-            format!("{e}; if it was written by an older original maand, run that maand's `init` once to upgrade it"),
-        )
+    let check: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| bad(rel, format!("the file is damaged or cut short ({e}): restore it from a backup")))?;
+    if check != "ok" {
+        return Err(bad(rel, format!("the file is damaged or cut short ({check}): restore it from a backup")));
+    }
+    let q = |table: &'static str| {
+        move |e: rusqlite::Error| {
+            let hint = if matches!(e, rusqlite::Error::SqliteFailure(..)) {
+                "; if it was written by an older original maand, run that maand's `init` once to upgrade it"
+            } else {
+                ""
+            };
+            bad(rel, format!("table {table}: {}{hint}", cut(&e.to_string(), 200)))
+        }
     };
     let schema_version = conn
         .query_row("SELECT version FROM schema_version WHERE id = 1", [], |r| r.get::<_, i64>(0))
         .map_or(0, |v| v.max(0) as u64);
     let bucket: Option<(String, Option<i64>)> =
         conn.query_row("SELECT bucket_id, update_seq FROM bucket LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok();
-    Ok(Legacy {
-        backup: rel.to_string(),
+    let legacy = Legacy {
+        backup: format!("data/{}", super::BACKUP_NAME),
         schema_version,
         bucket_id: bucket.as_ref().map(|b| b.0.clone()),
         update_seq: bucket.and_then(|b| b.1).unwrap_or(0).max(0) as u64,
-        workers: read_workers(&conn).map_err(q)?,
-        jobs: read_jobs(&conn).map_err(q)?,
-        allocations: read_allocations(&conn).map_err(q)?,
-        kv: read_kv(&conn).map_err(q)?,
-        hashes: read_hashes(&conn).map_err(q)?,
-    })
+        workers: read_workers(&conn).map_err(q("worker"))?,
+        jobs: read_jobs(&conn).map_err(q("job"))?,
+        allocations: read_allocations(&conn).map_err(q("allocations"))?,
+        kv: read_kv(&conn).map_err(q("key_value"))?,
+        hashes: read_hashes(&conn).map_err(q("hash"))?,
+    };
+    super::check::rows(&legacy).map_err(|e| bad(rel, e))?;
+    Ok(legacy)
 }
 
 fn read_allocations(conn: &Connection) -> rusqlite::Result<Vec<Allocation>> {

@@ -1,5 +1,7 @@
 // maand hook helpers for Bun. Staged next to every hook script by maand:
 //   import { isOneShot, putJobVariable } from "./maand";
+// Every helper also answers to its Python (snake_case) name, as seed 001
+// promises for both runtimes, so a hook ported from Python keeps its calls.
 // The original maand's functions keep their names, parameters and return
 // types (a fetch Response; the environment's strings, undefined when
 // unset); maand's own helpers are added beside them. API calls send the
@@ -150,3 +152,50 @@ export const kvPut = putJobVariable;
 
 export const kvPutSecret = putJobSecret;
 export const getDemands = listCommandDemands;
+
+// The Python spellings (seed 001: "both runtimes"): the same functions, so
+// signatures and return types are the camelCase ones'.
+export const allocation_id = allocationId;
+export const allocation_ip = allocationIp;
+export const allocation_index = allocationIndex;
+export const is_allocation_disabled = isAllocationDisabled;
+export const command_event = commandEvent;
+export const command_name = commandName;
+export const job_name = jobName;
+export const hook_event = hookEvent;
+export const hook_name = hookName;
+export const is_one_shot = isOneShot;
+export const is_single_batch = isSingleBatch;
+export const is_first_batch = isFirstBatch;
+export const get_store_value = getStoreValue;
+export const get_kv_value = getKvValue;
+export const kv_value_or_none = kvValueOrNull;
+export const put_rollout_order = putRolloutOrder;
+export const get_rollout_order = getRolloutOrder;
+export const rollout_order = rolloutOrder;
+export const put_job_variable = putJobVariable;
+export const put_job_secret = putJobSecret;
+export const list_job_keys = listJobKeys;
+export const delete_job_variable = deleteJobVariable;
+export const delete_job_secret = deleteJobSecret;
+export const list_command_demands = listCommandDemands;
+export const list_hook_demands = listHookDemands;
+export const acquire_semaphore = acquireSemaphore;
+export const release_semaphore = releaseSemaphore;
+export const semaphore_status = semaphoreStatus;
+export const get_allocation_id = getAllocationId;
+export const get_allocation_ip = getAllocationIp;
+export const get_allocation_index = getAllocationIndex;
+export const get_event = getEvent;
+export const get_command = getCommand;
+export const get_job = getJob;
+export const kv_get = kvGet;
+export const kv_put = kvPut;
+export const kv_put_secret = kvPutSecret;
+export const get_demands = getDemands;
+// maand.py's own aliases.
+export const get_job_name = jobName;
+export const kv_get_response = getStoreValue;
+export const kv_delete = deleteJobVariable;
+export const secret_put = putJobSecret;
+export const secret_delete = deleteJobSecret;
