@@ -3,7 +3,9 @@
 //! a one-file upgrade with persistent masters starts, per worker, one `ssh`
 //! (the host-key probe) and one `rsync` (with its `ssh` transport) — the
 //! checks, `worker.json` and the lifecycle go over the master with no
-//! process of their own, and the lifecycle runs `make` without Python.
+//! process of their own, and the lifecycle runs `make` without Python. And
+//! the staging area deploy keeps between runs (directories, no files) never
+//! leaks an old layout onto a worker.
 
 mod common;
 use common::workers::start_or_skip;
@@ -79,4 +81,33 @@ fn a_warm_upgrade_costs_one_probe_and_one_rsync_per_worker() {
         assert!(root.join("bin/runner.py").is_file(), "runner.py stays for the original's interface");
     }
     replay_checks(p, &["build", "reconcile", "staged", "rollout"]);
+}
+
+#[test]
+fn the_kept_staging_directories_never_reach_a_worker() {
+    let Some(w) = start_or_skip(1) else { return };
+    let dir = fresh_bucket();
+    let p = dir.path();
+    w.configure_bucket(p);
+    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{}"}}]"#, w.ips[0]));
+    write(p, "workspace/jobs/app/manifest.json", r#"{"version": "1.0.0", "selectors": ["worker"]}"#);
+    write(p, "workspace/jobs/app/Makefile", MAKEFILE);
+    write(p, "workspace/jobs/app/conf/old/deep.txt", "old layout\n");
+    write(p, "workspace/jobs/app/keep.txt", "1\n");
+    ok(&maand(p, &["deploy", "--build"]));
+    let bid = kv_get(p, "maand/bucket", "bucket_id");
+    let job = w.opt(&w.ips[0]).join(&bid).join("jobs/app");
+    assert!(job.join("conf/old/deep.txt").is_file());
+    let staged = p.join("tmp/workers").join(&w.ips[0]).join("jobs/app");
+    assert!(staged.join("conf/old").is_dir(), "directories stay for the next deploy");
+    assert!(!staged.join("keep.txt").exists(), "files do not");
+
+    // The subdirectory leaves the job: gone on the worker (rsync --delete),
+    // not recreated from the staging area's old directories.
+    std::fs::remove_dir_all(p.join("workspace/jobs/app/conf")).unwrap();
+    write(p, "workspace/jobs/app/keep.txt", "2\n");
+    ok(&maand(p, &["deploy", "--build"]));
+    assert!(!job.join("conf").exists(), "the old layout is gone from the worker");
+    assert_eq!(std::fs::read_to_string(job.join("keep.txt")).unwrap(), "2\n");
+    assert!(!staged.join("conf").exists(), "and pruned from staging");
 }

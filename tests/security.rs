@@ -311,9 +311,14 @@ fn after_a_deploy_secrets_and_keys_are_only_in_secrets_and_nothing_is_readable_b
         }
     }
 
-    // After the deploy: staging is gone, the private directories are 0700,
-    // and no file outside secrets/ holds the secret or a private key.
-    assert!(!p.join("tmp/workers").exists(), "deploy staging removed");
+    // After the deploy: no staged file is left (the empty directories stay
+    // for the next deploy), the private directories are 0700, and no file
+    // outside secrets/ holds the secret or a private key.
+    assert_eq!(
+        files_under(&p.join("tmp/workers"), Path::new("/nonexistent")),
+        Vec::<PathBuf>::new(),
+        "deploy staging emptied"
+    );
     assert_eq!(std::fs::read_dir(p.join("tmp/hooks")).map(|d| d.count()).unwrap_or(0), 0, "hook staging removed");
     for d in ["data", "logs", "tmp", "secrets"] {
         assert_eq!(std::fs::metadata(p.join(d)).unwrap().mode() & 0o777, 0o700, "{d}/");
@@ -372,7 +377,7 @@ fn a_dry_run_keeps_its_staging_privately_and_hooks_never_overwrite_it() {
     assert_eq!(std::fs::read_dir(p.join("tmp/hooks")).unwrap().count(), 0, "hook staging removed after the run");
     // The next deploy removes the dry run's output.
     ok(&maand(p, &["deploy"]));
-    assert!(!p.join("tmp/workers").exists());
+    assert_eq!(files_under(&p.join("tmp/workers"), Path::new("/nonexistent")), Vec::<PathBuf>::new());
     // Templates holding secrets are re-rendered with the bucket's key.
     replay_checks(p, &["build", "reconcile", "staged", "rollout", "hooks"]);
 }

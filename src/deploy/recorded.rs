@@ -117,6 +117,7 @@ pub fn stage_recorded(cx: &StageContext, kv_key: &KvKey, release: &Release, job:
         }
         stage::place(cx.paths, &dir.join(rel), &bytes, *mode)?;
     }
+    stage::prune_empty_dirs(&dir).with_context(|| format!("staging {}", dir.display()))?;
     Ok(alloc.promoted.clone())
 }
 

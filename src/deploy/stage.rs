@@ -19,8 +19,9 @@ pub fn worker_dir(paths: &BucketPaths, ip: &str) -> PathBuf {
     workers_dir(paths).join(ip)
 }
 
-/// The staging root of every worker: removed at the end of each deploy
-/// (a dry run keeps it, saying so) and before a deploy stages anew.
+/// The staging root of every worker: emptied of files at the end of each
+/// deploy (a dry run keeps them, saying so) and before a deploy stages
+/// anew; its directories stay ([`remove_staged_files`]).
 pub fn workers_dir(paths: &BucketPaths) -> PathBuf {
     paths.tmp().join("workers")
 }
@@ -115,6 +116,7 @@ pub fn stage_job(cx: &StageContext, job: &str, ip: &str) -> Result<Tree> {
     for (rel, content, mode) in &rendered.files {
         place(cx.paths, &dir.join(rel), content, *mode)?;
     }
+    prune_empty_dirs(&dir).with_context(|| format!("staging {}", dir.display()))?;
     Ok(rendered.tree)
 }
 
@@ -131,11 +133,56 @@ pub fn stage_worker_files(cx: &StageContext, job: &str, ip: &str) -> Result<Path
     place(p, &root.join("bin/worker.py"), WORKER_PY.as_bytes(), 0o755)?;
 
     let dir = root.join("jobs").join(job);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
+    remove_staged_files(&dir, std::time::Duration::MAX).with_context(|| format!("clearing {}", dir.display()))?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+/// Remove every file (and symbolic link) under `dir`, keeping directories
+/// — except those left empty that were last changed longer than `idle`
+/// ago (a worker or job no deploy stages any more). Missing `dir` is fine.
+pub fn remove_staged_files(dir: &Path, idle: std::time::Duration) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        let path = e.path();
+        if e.file_type()?.is_dir() {
+            remove_staged_files(&path, idle)?;
+            let stale = std::fs::symlink_metadata(&path)?.modified()?.elapsed().is_ok_and(|age| age > idle);
+            if stale {
+                // Fails when not empty: then it is kept.
+                let _ = std::fs::remove_dir(&path);
+            }
+        } else {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Remove the empty directories under `dir` (bottom-up, keeping `dir`):
+/// after a job is staged, those are left from an earlier layout of its
+/// files, and rsync would otherwise create them on the worker.
+pub fn prune_empty_dirs(dir: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            let sub = e.path();
+            prune_empty_dirs(&sub)?;
+            if std::fs::read_dir(&sub)?.next().is_none() {
+                std::fs::remove_dir(&sub)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Render `jobs/<job>/` for `ip` from `state` without writing anything: a
@@ -231,6 +278,42 @@ pub fn render_job(
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::MetadataExt;
+
+    /// Clearing keeps directories (no block freed, no discard) and removes
+    /// every file and link; empty directories idle long enough go.
+    #[test]
+    fn staged_files_go_and_directories_stay() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("workers");
+        std::fs::create_dir_all(root.join("10.0.0.1/jobs/j/sub")).unwrap();
+        std::fs::create_dir_all(root.join("10.0.0.9/jobs/old")).unwrap();
+        std::fs::write(root.join("10.0.0.1/jobs/j/sub/secret"), "s").unwrap();
+        std::fs::write(root.join("10.0.0.1/worker.json"), "{}").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("10.0.0.1/link")).unwrap();
+        super::remove_staged_files(&root, std::time::Duration::MAX).unwrap();
+        assert!(root.join("10.0.0.1/jobs/j/sub").is_dir());
+        assert!(!root.join("10.0.0.1/jobs/j/sub/secret").exists());
+        assert!(std::fs::symlink_metadata(root.join("10.0.0.1/link")).is_err(), "the link itself is removed");
+        assert!(std::path::Path::new("/etc/passwd").exists(), "never what it points at");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        super::remove_staged_files(&root, std::time::Duration::from_millis(1)).unwrap();
+        assert!(!root.join("10.0.0.9").exists(), "idle empty directories go");
+        super::remove_staged_files(&t.path().join("missing"), std::time::Duration::MAX).unwrap();
+    }
+
+    /// After staging, directories an earlier layout left empty are pruned.
+    #[test]
+    fn empty_directories_are_pruned_below_the_job() {
+        let t = tempfile::tempdir().unwrap();
+        let job = t.path().join("jobs/j");
+        std::fs::create_dir_all(job.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(job.join("keep")).unwrap();
+        std::fs::write(job.join("keep/f"), "x").unwrap();
+        super::prune_empty_dirs(&job).unwrap();
+        assert!(!job.join("a").exists());
+        assert!(job.join("keep/f").exists());
+        assert!(job.is_dir(), "the job directory itself stays");
+    }
 
     /// Equal bytes with equal modes are one file linked into every tree;
     /// anything else is its own file, with its own mode.
