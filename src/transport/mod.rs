@@ -11,8 +11,9 @@
 //! signal set, so a killed maand takes its masters (and the sessions riding
 //! on them) down with it. With `ssh_control_persist = n > 0` (the default)
 //! masters stay up `n` idle seconds for the next command ([`persist`]).
-//! Every other ssh runs with `ControlMaster=no`, so it only ever joins a
-//! master maand opened itself.
+//! Remote commands are handed to the master over its socket by maand itself
+//! ([`mux`], no `ssh` process); rsync's ssh and the fallback ssh run with
+//! `ControlMaster=no`, so they only ever join a master maand opened itself.
 
 pub mod control;
 pub mod mux;

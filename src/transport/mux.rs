@@ -35,6 +35,10 @@ pub struct Ran {
 /// An error means the session could not be opened (the caller may run
 /// `ssh` instead); once opened, every outcome is a [`Ran`].
 pub fn run(socket: &Path, command: &str) -> std::io::Result<Ran> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Inside an async task a runtime cannot be blocked on: `ssh` it is.
+        return Err(std::io::Error::other("called from an async context"));
+    }
     let cmd = NonZeroByteSlice::new(command.as_bytes())
         .ok_or_else(|| std::io::Error::other("a remote command cannot hold a NUL byte"))?;
     let (out_r, out_w) = std::io::pipe()?;
