@@ -19,7 +19,7 @@ pub fn encode_state(state: &State) -> Result<Vec<u8>> {
 /// Inverse of [`encode_state`].
 pub fn decode_state(bytes: &[u8]) -> Result<State> {
     let record = maand_record::decode_exact(bytes).map_err(|e| Error::op(format!("snapshot: {e}")))?;
-    Ok(convert::state_from_record(&record))
+    Ok(convert::state_from_record(record))
 }
 
 /// SHA-256 of the canonical encoding: equal digests, equal states.

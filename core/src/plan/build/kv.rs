@@ -4,8 +4,8 @@
 //! vars and secrets of jobs without active allocations.
 
 use super::BuildContext;
-use crate::event::{Event, KvValue, PeerScope};
-use crate::state::{Catalog, State, Worker, ids};
+use crate::event::{Event, KvValue, Millis, PeerScope};
+use crate::state::{Catalog, KvVersion, State, Worker, ids};
 use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -167,37 +167,27 @@ pub(super) fn kv_events(
     ctx: &BuildContext,
     extra: BTreeMap<String, Ns>,
 ) -> Vec<Event> {
-    let mut desired = desired_kv(state, ws, next, ctx, extra);
+    let desired = desired_kv(state, ws, next, ctx, extra);
     let at = ctx.now;
     let mut ev = Vec::new();
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut namespaces: BTreeSet<String> = desired.keys().cloned().collect();
-    for (ns, _, history) in state.kv.stored_iter() {
-        if is_build_owned(ns) && history.last().is_some_and(|v| v.value.is_some()) && !namespaces.contains(ns) {
-            namespaces.insert(ns.to_string());
+    // Desired and stored namespaces walked side by side, in order (one pass,
+    // no lookup per namespace or key): a build-owned namespace only stored
+    // is synced against nothing wanted.
+    let empty = BTreeMap::new();
+    let mut stored = state.kv.stored_namespaces().peekable();
+    for (ns, want) in desired {
+        while let Some((old, keys)) = stored.next_if(|(s, _)| *s < ns.as_str()) {
+            if is_build_owned(old) {
+                sync_namespace(next, old, Ns::new(), keys, at, &mut ev, &mut deleted);
+            }
         }
+        let keys = stored.next_if(|(s, _)| *s == ns.as_str()).map_or(&empty, |(_, k)| k);
+        sync_namespace(next, &ns, want, keys, at, &mut ev, &mut deleted);
     }
-    for ns in namespaces {
-        // Taken by value: changed values move into their events (a cold
-        // build at scale writes hundreds of megabytes of values).
-        let want = desired.remove(&ns).unwrap_or_default();
-        let ns = ns.as_str();
-        let cert_managed = allocation_namespace(ns)
-            .is_some_and(|(j, ip)| next.allocations.get(&(j.to_string(), ip.to_string())).is_some_and(|a| !a.removed));
-        let mut keep: BTreeSet<String> = BTreeSet::new();
-        for (k, v) in want {
-            let same = matches!(state.kv.stored_get(ns, &k), Some(KvValue::Plain(cur)) if *cur == v);
-            keep.insert(k.clone());
-            if !same {
-                ev.push(Event::KvPut { namespace: ns.to_string(), key: k, value: KvValue::Plain(v), ttl: 0, at });
-            }
-        }
-        for k in state.kv.stored_live_keys(ns) {
-            if keep.contains(k) || (cert_managed && k.starts_with("certs/")) {
-                continue;
-            }
-            ev.push(Event::KvDeleted { namespace: ns.to_string(), key: k.to_string(), at });
-            deleted.insert((ns.to_string(), k.to_string()));
+    for (old, keys) in stored {
+        if is_build_owned(old) {
+            sync_namespace(next, old, Ns::new(), keys, at, &mut ev, &mut deleted);
         }
     }
 
@@ -256,6 +246,47 @@ pub(super) fn kv_events(
     ev
 }
 
+/// Make one build-owned namespace equal `want`: a put for each key whose
+/// stored value differs (values move into their events), then a tombstone
+/// for each live stored key not wanted (an allocation's certificates stay:
+/// certificate planning owns them). Both lists are sorted, so one merge.
+fn sync_namespace(
+    next: &Catalog,
+    ns: &str,
+    want: Ns,
+    stored: &BTreeMap<String, Vec<KvVersion>>,
+    at: Millis,
+    ev: &mut Vec<Event>,
+    deleted: &mut BTreeSet<(String, String)>,
+) {
+    let cert_managed = allocation_namespace(ns)
+        .is_some_and(|(j, ip)| next.allocations.get(&(j.to_string(), ip.to_string())).is_some_and(|a| !a.removed));
+    let live = |h: &[KvVersion]| h.last().is_some_and(|v| v.value.is_some());
+    let mut stale: Vec<&str> = Vec::new();
+    let mut cur = stored.iter().peekable();
+    for (k, v) in want {
+        while let Some((old, h)) = cur.next_if(|(s, _)| s.as_str() < k.as_str()) {
+            if live(h) {
+                stale.push(old);
+            }
+        }
+        let same = cur.next_if(|(s, _)| **s == k).is_some_and(
+            |(_, h)| matches!(h.last().and_then(|l| l.value.as_ref()), Some(KvValue::Plain(c)) if *c == v),
+        );
+        if !same {
+            ev.push(Event::KvPut { namespace: ns.to_string(), key: k, value: KvValue::Plain(v), ttl: 0, at });
+        }
+    }
+    stale.extend(cur.filter(|(_, h)| live(h)).map(|(k, _)| k.as_str()));
+    for k in stale {
+        if cert_managed && k.starts_with("certs/") {
+            continue;
+        }
+        ev.push(Event::KvDeleted { namespace: ns.to_string(), key: k.to_string(), at });
+        deleted.insert((ns.to_string(), k.to_string()));
+    }
+}
+
 /// The peer sets of the catalog (see [`crate::state::kv`]): each job's live
 /// allocations (disabled included) and each label's workers, in catalog
 /// order; an event for each set that differs from the recorded one (an
@@ -277,7 +308,7 @@ pub fn desired_peer_sets(cat: &Catalog) -> BTreeMap<PeerScope, Vec<String>> {
     sets
 }
 
-fn peer_set_events(state: &State, next: &Catalog, at: crate::event::Millis) -> Vec<Event> {
+fn peer_set_events(state: &State, next: &Catalog, at: Millis) -> Vec<Event> {
     let mut want = desired_peer_sets(next);
     let mut ev = Vec::new();
     for scope in state.kv.peer_sets().keys() {
