@@ -4,6 +4,7 @@
 //! vars and secrets of jobs without active allocations.
 
 use super::BuildContext;
+use super::desired::{DesiredKv, Keys};
 use crate::event::{Event, KvValue, Millis, PeerScope};
 use crate::state::{Catalog, KvVersion, State, Worker, ids};
 use crate::workspace::Workspace;
@@ -26,10 +27,6 @@ pub fn allocation_namespace(ns: &str) -> Option<(&str, &str)> {
     ns.strip_prefix("maand/job/")?.split_once("/worker/")
 }
 
-fn put(ns: &mut BTreeMap<String, Ns>, name: impl Into<String>, key: impl Into<String>, value: impl ToString) {
-    ns.entry(name.into()).or_default().insert(key.into(), value.to_string());
-}
-
 /// Every build-owned key and its value; `extra` (the Prometheus scrape
 /// catalog) is merged in.
 fn desired_kv(
@@ -38,22 +35,22 @@ fn desired_kv(
     cat: &Catalog,
     ctx: &BuildContext,
     extra: BTreeMap<String, Ns>,
-) -> BTreeMap<String, Ns> {
-    let mut kv: BTreeMap<String, Ns> = BTreeMap::new();
+) -> Vec<(String, Keys)> {
+    let mut kv = DesiredKv::default();
     let workers = cat.workers_in_order();
     let active_jobs: BTreeSet<&str> = cat.allocations.values().filter(|a| a.active()).map(|a| a.job.as_str()).collect();
 
     // Global.
-    put(&mut kv, "maand/bucket", "bucket_id", &ctx.bucket_id);
-    put(&mut kv, "maand/bucket", "jobs", cat.jobs.keys().cloned().collect::<Vec<_>>().join(","));
-    put(&mut kv, "maand/bucket", "activejobs", active_jobs.iter().copied().collect::<Vec<_>>().join(","));
+    kv.put("maand/bucket", "bucket_id", &ctx.bucket_id);
+    kv.put("maand/bucket", "jobs", cat.jobs.keys().cloned().collect::<Vec<_>>().join(","));
+    kv.put("maand/bucket", "activejobs", active_jobs.iter().copied().collect::<Vec<_>>().join(","));
     for job in &active_jobs {
         for (name, p) in &cat.jobs[*job].spec.ports {
-            put(&mut kv, "maand/bucket", name, p.port);
+            kv.put("maand/bucket", name, p.port);
         }
     }
     for (k, v) in &ws.bucket_vars {
-        put(&mut kv, "vars/bucket", k, v);
+        kv.put("vars/bucket", k, v);
     }
 
     // Workers, per label.
@@ -69,14 +66,14 @@ fn desired_kv(
         .collect();
     for (label, ws_) in &by_label {
         let ips: Vec<&str> = ws_.iter().map(|w| w.ip.as_str()).collect();
-        put(&mut kv, "maand/worker", format!("{label}_workers"), ips.join(","));
-        put(&mut kv, "maand/worker", format!("{label}_workers_length"), ips.len());
+        kv.put("maand/worker", format!("{label}_workers"), ips.join(","));
+        kv.put("maand/worker", format!("{label}_workers_length"), ips.len());
         for (i, ip) in ips.iter().enumerate() {
-            put(&mut kv, "maand/worker", format!("{label}_{i}"), ip);
+            kv.put("maand/worker", format!("{label}_{i}"), ip);
         }
-        put(&mut kv, "maand/worker", format!("{label}_label_id"), label_id(state, label));
+        kv.put("maand/worker", format!("{label}_label_id"), label_id(state, label));
     }
-    put(&mut kv, "maand/worker", "certs/ca.crt", &ctx.ca_pem);
+    kv.put("maand/worker", "certs/ca.crt", &ctx.ca_pem);
     // Active jobs per worker, in job order (one pass, not one per worker).
     let mut jobs_on: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for a in cat.allocations.values().filter(|a| a.active()) {
@@ -84,26 +81,26 @@ fn desired_kv(
     }
     for w in &workers {
         let ns = format!("maand/worker/{}", w.ip);
-        put(&mut kv, &ns, "worker_ip", &w.ip);
-        put(&mut kv, &ns, "worker_id", &w.worker_id);
+        kv.put(&ns, "worker_ip", &w.ip);
+        kv.put(&ns, "worker_id", &w.worker_id);
         if let Some(h) = &w.hostname {
-            put(&mut kv, &ns, "hostname", h);
+            kv.put(&ns, "hostname", h);
         }
-        put(&mut kv, &ns, "position", w.position);
-        put(&mut kv, &ns, "labels", w.labels.join(","));
+        kv.put(&ns, "position", w.position);
+        kv.put(&ns, "labels", w.labels.join(","));
         if let Some(m) = w.memory_mb {
-            put(&mut kv, &ns, "worker_memory_mb", m);
+            kv.put(&ns, "worker_memory_mb", m);
         }
         if let Some(c) = w.cpu_mhz {
-            put(&mut kv, &ns, "worker_cpu_mhz", c);
+            kv.put(&ns, "worker_cpu_mhz", c);
         }
-        put(&mut kv, &ns, "jobs", jobs_on.get(w.ip.as_str()).map_or(String::new(), |j| j.join(",")));
+        kv.put(&ns, "jobs", jobs_on.get(w.ip.as_str()).map_or(String::new(), |j| j.join(",")));
         for l in &w.labels {
             let index = label_index.get(&(l.as_str(), w.ip.as_str())).copied().unwrap_or(0);
-            put(&mut kv, &ns, format!("{l}_allocation_index"), index);
+            kv.put(&ns, format!("{l}_allocation_index"), index);
         }
         for (k, v) in &w.tags {
-            put(&mut kv, format!("maand/worker/{}/tags", w.ip), k, v);
+            kv.put(format!("maand/worker/{}/tags", w.ip), k, v);
         }
     }
 
@@ -114,40 +111,38 @@ fn desired_kv(
         if active_jobs.contains(name.as_str()) {
             let ns = format!("maand/job/{name}");
             let active: Vec<&str> = allocs.iter().filter(|a| a.active()).map(|a| a.worker_ip.as_str()).collect();
-            put(&mut kv, &ns, "name", name);
-            put(&mut kv, &ns, "job_name", name);
-            put(&mut kv, &ns, "job_id", &s.job_id);
-            put(&mut kv, &ns, "version", &s.version);
-            put(&mut kv, &ns, "selectors", s.selectors.join(","));
-            put(&mut kv, &ns, "workers", active.join(","));
-            put(&mut kv, &ns, "workers_length", active.len());
+            kv.put(&ns, "name", name);
+            kv.put(&ns, "job_name", name);
+            kv.put(&ns, "job_id", &s.job_id);
+            kv.put(&ns, "version", &s.version);
+            kv.put(&ns, "selectors", s.selectors.join(","));
+            kv.put(&ns, "workers", active.join(","));
+            kv.put(&ns, "workers_length", active.len());
             for (i, ip) in active.iter().enumerate() {
-                put(&mut kv, &ns, format!("worker_{i}"), ip);
+                kv.put(&ns, format!("worker_{i}"), ip);
             }
-            put(&mut kv, &ns, "rollout_order", active.join(","));
-            put(&mut kv, &ns, "memory", s.current_memory_mb);
-            put(&mut kv, &ns, "cpu", s.current_cpu_mhz);
-            put(&mut kv, &ns, "min_memory_mb", s.min_memory_mb);
-            put(&mut kv, &ns, "max_memory_mb", s.max_memory_mb);
-            put(&mut kv, &ns, "min_cpu_mhz", s.min_cpu_mhz);
-            put(&mut kv, &ns, "max_cpu_mhz", s.max_cpu_mhz);
+            kv.put(&ns, "rollout_order", active.join(","));
+            kv.put(&ns, "memory", s.current_memory_mb);
+            kv.put(&ns, "cpu", s.current_cpu_mhz);
+            kv.put(&ns, "min_memory_mb", s.min_memory_mb);
+            kv.put(&ns, "max_memory_mb", s.max_memory_mb);
+            kv.put(&ns, "min_cpu_mhz", s.min_cpu_mhz);
+            kv.put(&ns, "max_cpu_mhz", s.max_cpu_mhz);
             if let Some(o) = ws.job_overrides.get(name) {
                 for (k, v) in &o.vars {
-                    put(&mut kv, format!("vars/bucket/job/{name}"), k, v);
+                    kv.put(format!("vars/bucket/job/{name}"), k, v);
                 }
             }
         }
         let live: Vec<&str> = allocs.iter().filter(|a| !a.removed).map(|a| a.worker_ip.as_str()).collect();
         for (i, ip) in live.iter().enumerate() {
             let ns = format!("maand/job/{name}/worker/{ip}");
-            put(&mut kv, &ns, format!("{name}_allocation_index"), i);
-            put(&mut kv, &ns, "version", &s.version);
+            kv.put(&ns, format!("{name}_allocation_index"), i);
+            kv.put(&ns, "version", &s.version);
         }
     }
-    for (ns, keys) in extra {
-        kv.entry(ns).or_default().extend(keys);
-    }
-    kv
+    kv.extend(extra);
+    kv.into_sorted()
 }
 
 /// A label's id: the one the KV holds (an id imported from the original
@@ -179,7 +174,7 @@ pub(super) fn kv_events(
     for (ns, want) in desired {
         while let Some((old, keys)) = stored.next_if(|(s, _)| *s < ns.as_str()) {
             if is_build_owned(old) {
-                sync_namespace(next, old, Ns::new(), keys, at, &mut ev, &mut deleted);
+                sync_namespace(next, old, Keys::new(), keys, at, &mut ev, &mut deleted);
             }
         }
         let keys = stored.next_if(|(s, _)| *s == ns.as_str()).map_or(&empty, |(_, k)| k);
@@ -187,7 +182,7 @@ pub(super) fn kv_events(
     }
     for (old, keys) in stored {
         if is_build_owned(old) {
-            sync_namespace(next, old, Ns::new(), keys, at, &mut ev, &mut deleted);
+            sync_namespace(next, old, Keys::new(), keys, at, &mut ev, &mut deleted);
         }
     }
 
@@ -253,7 +248,7 @@ pub(super) fn kv_events(
 fn sync_namespace(
     next: &Catalog,
     ns: &str,
-    want: Ns,
+    want: Keys,
     stored: &BTreeMap<String, Vec<KvVersion>>,
     at: Millis,
     ev: &mut Vec<Event>,

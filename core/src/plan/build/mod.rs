@@ -3,6 +3,7 @@
 //! need issuing come back as [`CertRequest`]s for the shell to fulfil.
 
 mod certs;
+mod desired;
 mod diff;
 mod jobs;
 mod kv;
