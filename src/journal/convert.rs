@@ -16,6 +16,7 @@ use crate::state::{
     State, Worker,
 };
 use maand_record::index::SessionRecordV1;
+use maand_record::state::flat::{StateV5Flat, StateV6Flat};
 use maand_record::state::{DeployedV4, JobV4, KvVersionV4, PeerSetV5, StateV4, StateV5, StateV6};
 use maand_record::v1::*;
 use maand_record::v2::*;
@@ -403,32 +404,41 @@ pub fn state_record(state: &State) -> StateV6 {
     }
 }
 
-/// The folded state a snapshot record holds.
-pub fn state_from_record(r6: StateV6) -> State {
-    // By value: every string moves into the state instead of being copied,
-    // and the record's maps are freed as they are walked. At 100,000
-    // allocations and 300,000 keys a copy doubled the memory an open
-    // touches, and touching fresh memory is most of an open's time.
-    let StateV6 { v5, pinned, staged_blobs } = r6;
-    let StateV5 { v4: r, peers } = v5;
+/// The folded state a snapshot record holds, from its pair-list view
+/// (see [`maand_record::state::flat`]).
+pub fn state_from_record(r6: StateV6Flat) -> State {
+    // By value: every string moves into the state instead of being copied.
+    // Each map is built in one go from its sorted pairs (a later pair for
+    // the same key wins, as when decoding a map). At 100,000 allocations
+    // and 300,000 keys, copying doubled the memory an open touches, and
+    // touching fresh memory is most of an open's time.
+    let StateV6Flat { v5: StateV5Flat { v4: r, peers }, pinned, staged_blobs } = r6;
     let mut state = State {
         seq: r.seq,
         bucket: r.bucket_id.map(|bucket_id| BucketInfo { bucket_id }),
         update_seq: r.update_seq,
         deployed: r.deployed.into_iter().map(|(k, d)| (k, deployed_from(d))).collect(),
-        ready: r.ready,
-        pinned,
+        ready: r.ready.into_iter().collect(),
+        pinned: pinned.into_iter().collect(),
         staged_blobs: staged_blobs.into_iter().collect(),
         ..State::default()
     };
     state.catalog.workers = r.workers.into_iter().map(|(k, w)| (k, worker_from(w))).collect();
-    state.catalog.jobs = r.jobs.conv();
+    state.catalog.jobs = r.jobs.iter().map(|(k, j)| (k.clone(), j.conv())).collect();
     state.catalog.allocations = r.allocations.into_iter().map(|(k, a)| (k, allocation_from(a))).collect();
-    state.catalog.certs = r.certs.conv();
-    for (ns, keys) in r.kv {
-        let keys = keys.into_iter().map(|(k, versions)| (k, versions.into_iter().map(kv_version_from).collect()));
-        state.kv.restore_namespace(ns, keys.collect());
+    state.catalog.certs = r.certs.iter().map(|(k, c)| (k.clone(), c.conv())).collect();
+    let kv: BTreeMap<String, BTreeMap<String, Vec<KvVersion>>> = r
+        .kv
+        .into_iter()
+        .map(|(ns, keys)| {
+            let keys = keys.into_iter().map(|(k, versions)| (k, versions.into_iter().map(kv_version_from).collect()));
+            (ns, keys.collect())
+        })
+        .collect();
+    for (ns, keys) in kv {
+        state.kv.restore_namespace(ns, keys);
     }
+    let peers: BTreeMap<PeerScopeV2, PeerSetV5> = peers.into_iter().collect();
     for (scope, set) in peers {
         state.kv.restore_peers(scope.conv(), set.members, set.version, set.at);
     }
@@ -588,7 +598,7 @@ mod tests {
     fn snapshot_state_survives_the_domain_unchanged() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("record/tests/golden/state/v6.hex");
         let bytes = hex::decode(std::fs::read_to_string(root).unwrap().trim()).unwrap();
-        let record: StateV6 = maand_record::decode_exact(&bytes).unwrap();
+        let record: StateV6Flat = maand_record::decode_exact(&bytes).unwrap();
         let state = state_from_record(record);
         assert!(!state.kv.is_empty() && !state.deployed.is_empty() && !state.ready.is_empty());
         assert_eq!(state.kv.peer_sets().len(), 2);

@@ -343,16 +343,12 @@ impl KvStore {
     }
 
     /// Put back a whole namespace as a snapshot stored it (one insert, not
-    /// one per key).
+    /// one per key), replacing what it held; an empty one is not kept.
     pub fn restore_namespace(&mut self, namespace: String, keys: BTreeMap<String, Vec<KvVersion>>) {
         if keys.is_empty() {
-            return;
-        }
-        match self.namespaces.entry(namespace) {
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(keys);
-            }
-            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().extend(keys),
+            self.namespaces.remove(&namespace);
+        } else {
+            self.namespaces.insert(namespace, keys);
         }
     }
 
