@@ -29,6 +29,11 @@ impl DesiredKv {
         }
     }
 
+    /// Want each of `keys` in namespace `ns` (as a `put` of each, in order).
+    pub(super) fn put_namespace(&mut self, ns: String, keys: Keys) {
+        self.entries.push((ns, keys));
+    }
+
     /// Merge `extra` in, overriding keys put before.
     pub(super) fn extend(&mut self, extra: BTreeMap<String, BTreeMap<String, String>>) {
         self.entries.extend(extra.into_iter().map(|(ns, keys)| (ns, keys.into_iter().collect())));

@@ -135,10 +135,11 @@ fn desired_kv(
             }
         }
         let live: Vec<&str> = allocs.iter().filter(|a| !a.removed).map(|a| a.worker_ip.as_str()).collect();
+        // Once per allocation (100,000 at scale): the per-job parts are made once.
+        let index_key = format!("{name}_allocation_index");
         for (i, ip) in live.iter().enumerate() {
-            let ns = format!("maand/job/{name}/worker/{ip}");
-            kv.put(&ns, format!("{name}_allocation_index"), i);
-            kv.put(&ns, "version", &s.version);
+            let keys = vec![(index_key.clone(), i.to_string()), ("version".to_string(), s.version.clone())];
+            kv.put_namespace(format!("maand/job/{name}/worker/{ip}"), keys);
         }
     }
     kv.extend(extra);
