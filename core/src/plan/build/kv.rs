@@ -317,3 +317,64 @@ fn peer_set_events(state: &State, next: &Catalog, at: Millis) -> Vec<Event> {
     }
     ev
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Allocation, KvStore};
+
+    fn plain(s: &str) -> Option<KvValue> {
+        Some(KvValue::Plain(s.into()))
+    }
+
+    #[test]
+    fn a_namespace_syncs_puts_in_key_order_then_tombstones_of_live_unwanted_keys() {
+        let ns = "maand/job/api/worker/10.0.0.1";
+        let mut kv = KvStore::default();
+        for (k, v) in [("a", plain("1")), ("b", plain("x")), ("certs/t.crt", plain("pem")), ("d", plain("4"))] {
+            kv.push(ns, k, v, 0, 1);
+        }
+        kv.push(ns, "b", None, 0, 2); // already a tombstone: left alone
+        kv.push(ns, "z", plain("old"), 0, 1);
+        let mut next = Catalog::default();
+        let alloc = Allocation {
+            alloc_id: "id".into(),
+            job: "api".into(),
+            worker_ip: "10.0.0.1".into(),
+            disabled: false,
+            removed: false,
+            new_version: "1".into(),
+        };
+        next.allocations.insert(("api".into(), "10.0.0.1".into()), alloc);
+        let want: Keys =
+            [("a", "1"), ("c", "3"), ("z", "new")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let stored = kv.stored_namespaces().next().unwrap().1;
+        let (mut ev, mut deleted) = (Vec::new(), BTreeSet::new());
+        sync_namespace(&next, ns, want, stored, 9, &mut ev, &mut deleted);
+        let put = |k: &str, v: &str| Event::KvPut {
+            namespace: ns.into(),
+            key: k.into(),
+            value: KvValue::Plain(v.into()),
+            ttl: 0,
+            at: 9,
+        };
+        // The allocation is live, so its certificate stays; `d` is not wanted.
+        let want_ev =
+            vec![put("c", "3"), put("z", "new"), Event::KvDeleted { namespace: ns.into(), key: "d".into(), at: 9 }];
+        assert_eq!(ev, want_ev);
+        assert_eq!(deleted, BTreeSet::from([(ns.to_string(), "d".to_string())]));
+
+        // Once the allocation is removed, nothing is wanted and the certificate goes too.
+        next.allocations.values_mut().for_each(|a| a.removed = true);
+        let (mut ev, mut deleted) = (Vec::new(), BTreeSet::new());
+        sync_namespace(&next, ns, Keys::new(), stored, 9, &mut ev, &mut deleted);
+        let keys: Vec<&str> = ev
+            .iter()
+            .map(|e| match e {
+                Event::KvDeleted { key, .. } => key.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(keys, ["a", "certs/t.crt", "d", "z"]);
+    }
+}
