@@ -4,6 +4,11 @@
 //! RSS, adding one worker (time and journal growth); then 100 allocations
 //! with per-worker RSA certificates. Figures go to
 //! docs/performance.md. Run: `cargo bench --bench build`.
+//!
+//! To run one part: `MAAND_BENCH_WORKERS=N` sets the large fleet size
+//! (default 1,000); `MAAND_BENCH_ONLY=cold|noop|add|certs` runs only that
+//! phase (`noop` and `add` still build the large bucket cold first, and
+//! skip the 300-worker build).
 
 use std::path::Path;
 use std::process::Command;
@@ -49,6 +54,11 @@ fn journal_mb(p: &Path) -> f64 {
     std::fs::metadata(p.join("data/journal.redb")).unwrap().len() as f64 / 1_048_576.0
 }
 
+/// Whether phase `name` runs (`MAAND_BENCH_ONLY` unset, or naming it).
+fn runs(name: &str) -> bool {
+    std::env::var("MAAND_BENCH_ONLY").map_or(true, |only| only == name)
+}
+
 /// `n` workers x 100 jobs (2 pool ports and 5 vars each): cold build; with
 /// `full`, also no-op rebuilds, peak memory and adding one worker.
 fn scale(n: usize, full: bool) -> f64 {
@@ -81,13 +91,18 @@ fn scale(n: usize, full: bool) -> f64 {
     if !full {
         return cold.as_secs_f64();
     }
-    let mut noops: Vec<(Duration, f64)> = (0..3).map(|_| maand(p, &["build"])).collect();
-    noops.sort_by_key(|x| x.0);
-    println!(
-        "| unchanged rebuild, {n} workers (median of 3) | {:.2} s | peak {:.0} MiB |",
-        noops[1].0.as_secs_f64(),
-        noops[1].1
-    );
+    if runs("noop") {
+        let mut noops: Vec<(Duration, f64)> = (0..3).map(|_| maand(p, &["build"])).collect();
+        noops.sort_by_key(|x| x.0);
+        println!(
+            "| unchanged rebuild, {n} workers (median of 3) | {:.2} s | peak {:.0} MiB |",
+            noops[1].0.as_secs_f64(),
+            noops[1].1
+        );
+    }
+    if !runs("add") {
+        return cold.as_secs_f64();
+    }
     let before = journal_mb(p);
     write_workers(p, n + 1);
     let (add, add_rss) = maand(p, &["build"]);
@@ -139,8 +154,20 @@ fn main() {
     }
     println!("| workload: 100 jobs on every worker, 2 pool ports + 5 vars each | time | memory, journal |");
     println!("|---|---:|---|");
-    let small = scale(300, false);
-    let big = scale(1000, true);
-    println!("1,000-worker cold build / 300-worker cold build = {:.1}x (3.3x the work)", big / small);
-    certs();
+    let n: usize = std::env::var("MAAND_BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let only = std::env::var("MAAND_BENCH_ONLY").ok();
+    if only.is_none() || only.as_deref() == Some("cold") {
+        let small = scale(300, false);
+        let big = scale(n, only.is_none());
+        println!(
+            "{n}-worker cold build / 300-worker cold build = {:.1}x ({:.1}x the work)",
+            big / small,
+            n as f64 / 300.0
+        );
+    } else if only.as_deref() != Some("certs") {
+        scale(n, true);
+    }
+    if runs("certs") {
+        certs();
+    }
 }

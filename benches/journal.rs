@@ -210,7 +210,8 @@ fn bench_fold_open_projection() {
         let txn = r.begin_read().unwrap();
         let snaps = journal::reader_snapshots(&txn).unwrap();
         let t = Instant::now();
-        let bytes = journal::reader_snapshot_data(&txn, snaps.last().unwrap().seq).unwrap().unwrap();
+        let last = snaps.last().unwrap();
+        let bytes = journal::reader_snapshot_data(&txn, last.seq, last.bytes).unwrap().unwrap();
         let read = t.elapsed();
         let t = Instant::now();
         let _digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);

@@ -117,7 +117,7 @@ pub fn verify(paths: &BucketPaths) -> Result<Report> {
             let digest = journal::snapshot::digest(fold.state())?;
             if digest != snap.digest || fold.state().seq != seq {
                 report.problems.push(fail("snapshot differs from the state re-folded up to it".into()));
-            } else if let Some(bytes) = journal::reader_snapshot_data(&txn, seq)? {
+            } else if let Some(bytes) = journal::reader_snapshot_data(&txn, seq, snap.bytes)? {
                 let stored = journal::snapshot::decode_state(&bytes).ok();
                 if stored.as_ref() != Some(fold.state()) {
                     report.problems.push(fail("stored snapshot state differs from its digest's state".into()));

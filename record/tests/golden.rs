@@ -51,6 +51,9 @@ fn golden_bytes_decode_to_the_exemplars() {
     assert_eq!(decode_exact::<StateV4>(&golden("state/v4")).unwrap(), state_v4());
     assert_eq!(decode_exact::<maand_record::state::StateV5>(&golden("state/v5")).unwrap(), state_v5());
     assert_eq!(decode_exact::<maand_record::state::StateV6>(&golden("state/v6")).unwrap(), state_v6());
+    // The pair-list view reads the same bytes to the same state.
+    let flat: maand_record::state::flat::StateV6Flat = decode_exact(&golden("state/v6")).unwrap();
+    assert_eq!(maand_record::state::StateV6::from(flat), state_v6());
     assert_eq!(
         decode_exact::<maand_record::index::SessionRecordV1>(&golden("index/session_record")).unwrap(),
         session_record()

@@ -19,6 +19,9 @@ pub struct BuildArgs {
 pub(super) fn run(paths: &BucketPaths, open: &OpenOptions, args: &BuildArgs) -> Result<()> {
     let mut bucket = super::open_writer(paths, open)?;
     let r = build(&mut bucket, &BuildOptions { purge_job_kv: args.purge_job_kv, verbose: args.verbose })?;
+    // The process ends after this command: freeing a state of 100,000s of
+    // entries one by one is time the operator waits for and nothing else.
+    std::mem::forget(std::mem::take(&mut bucket.state));
     let (total, disabled, removed) = r.allocations;
     println!(
         "catalog: {} workers, {} jobs, {} allocations ({} disabled, {} removed)",

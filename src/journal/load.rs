@@ -34,15 +34,19 @@ pub fn load_state(txn: &ReadTransaction) -> Result<LoadedState> {
         if meta.state_version != super::snapshot::STATE_VERSION {
             continue;
         }
-        let Some(bytes) = reader::snapshot_data(txn, meta.seq)? else {
+        let t = std::time::Instant::now();
+        let Some(bytes) = reader::snapshot_data(txn, meta.seq, meta.bytes)? else {
             continue;
         };
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, seq = meta.seq, bytes = bytes.len(), "snapshot read");
         if sha(&bytes) != meta.digest {
             tracing::warn!(seq = meta.seq, "snapshot digest mismatch; ignoring it");
             continue;
         }
+        let t = std::time::Instant::now();
         match super::snapshot::decode_state(&bytes) {
             Ok(state) => {
+                tracing::debug!(ms = t.elapsed().as_millis() as u64, "snapshot decoded");
                 base = Some((meta.seq, state));
                 break;
             }

@@ -168,14 +168,21 @@ pub fn snapshots(txn: &ReadTransaction) -> Result<Vec<SnapshotMeta>> {
     Ok(out)
 }
 
-/// Encoded state of the snapshot at `seq`.
-pub fn snapshot_data(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>> {
+/// Encoded state of the snapshot at `seq`; `size_hint` is its header's
+/// size, reserved up front (a wrong one costs a reallocation, no more).
+pub fn snapshot_data(txn: &ReadTransaction, seq: u64, size_hint: u64) -> Result<Option<Vec<u8>>> {
     match txn.open_table(SNAPSHOT_CHUNKS) {
         Ok(t) => {
             let mut out: Option<Vec<u8>> = None;
             for item in t.range((seq, 0)..=(seq, u32::MAX)).map_err(storage)? {
                 let (_, v) = item.map_err(storage)?;
-                out.get_or_insert_with(Vec::new).extend_from_slice(v.value());
+                // Growing by doubling copied a large snapshot several times.
+                out.get_or_insert_with(|| {
+                    let mut v = Vec::new();
+                    let _ = v.try_reserve_exact(usize::try_from(size_hint).unwrap_or(0));
+                    v
+                })
+                .extend_from_slice(v.value());
             }
             if out.is_some() {
                 return Ok(out);

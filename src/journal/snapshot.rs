@@ -16,10 +16,12 @@ pub fn encode_state(state: &State) -> Result<Vec<u8>> {
     maand_record::encode(&convert::state_record(state)).map_err(|e| Error::op(format!("snapshot: {e}")))
 }
 
-/// Inverse of [`encode_state`].
+/// Inverse of [`encode_state`] (read through the record's pair-list view:
+/// the same bytes, without building the record's maps first).
 pub fn decode_state(bytes: &[u8]) -> Result<State> {
-    let record = maand_record::decode_exact(bytes).map_err(|e| Error::op(format!("snapshot: {e}")))?;
-    Ok(convert::state_from_record(&record))
+    let record: maand_record::state::flat::StateV6Flat =
+        maand_record::decode_exact(bytes).map_err(|e| Error::op(format!("snapshot: {e}")))?;
+    Ok(convert::state_from_record(record))
 }
 
 /// SHA-256 of the canonical encoding: equal digests, equal states.

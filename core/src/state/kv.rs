@@ -198,6 +198,12 @@ impl KvStore {
             .map(|(k, _)| k.as_str())
     }
 
+    /// Every *stored* namespace with its keys (each with its versions), in
+    /// order: for walking the store beside another sorted map in one pass.
+    pub fn stored_namespaces(&self) -> impl Iterator<Item = (&str, &BTreeMap<String, Vec<KvVersion>>)> {
+        self.namespaces.iter().map(|(ns, keys)| (ns.as_str(), keys))
+    }
+
     /// Stored namespaces starting with `prefix`, in order (a range scan).
     pub fn stored_namespaces_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.namespaces
@@ -334,6 +340,16 @@ impl KvStore {
     /// oldest first, as [`KvStore::iter`] gives them).
     pub fn restore(&mut self, namespace: &str, key: &str, versions: Vec<KvVersion>) {
         self.namespaces.entry(namespace.to_string()).or_default().insert(key.to_string(), versions);
+    }
+
+    /// Put back a whole namespace as a snapshot stored it (one insert, not
+    /// one per key), replacing what it held; an empty one is not kept.
+    pub fn restore_namespace(&mut self, namespace: String, keys: BTreeMap<String, Vec<KvVersion>>) {
+        if keys.is_empty() {
+            self.namespaces.remove(&namespace);
+        } else {
+            self.namespaces.insert(namespace, keys);
+        }
     }
 
     /// Whether no key exists.

@@ -81,14 +81,14 @@ pub(super) fn catalog_events(
 /// left out).
 pub(super) fn catalog_after(
     state: &State,
-    workers: &BTreeMap<String, Worker>,
+    workers: BTreeMap<String, Worker>,
     specs: &BTreeMap<String, JobSpec>,
-    allocations: &BTreeMap<AllocKey, Allocation>,
+    allocations: BTreeMap<AllocKey, Allocation>,
 ) -> Catalog {
     Catalog {
-        workers: workers.clone(),
+        workers,
         jobs: specs.iter().map(|(n, s)| (n.clone(), Job { spec: s.clone(), files: BTreeMap::new() })).collect(),
-        allocations: allocations.clone(),
+        allocations,
         certs: state.catalog.certs.clone(),
     }
 }

@@ -3,6 +3,7 @@
 //! need issuing come back as [`CertRequest`]s for the shell to fulfil.
 
 mod certs;
+mod desired;
 mod diff;
 mod jobs;
 mod kv;
@@ -57,11 +58,13 @@ pub fn plan_build(state: &State, ws: &Workspace, ctx: &BuildContext) -> Result<B
     let allocations = placement::desired_allocations(state, ws, &specs)?;
     placement::check_capacity(ws, &specs, &allocations)?;
 
-    let next = diff::catalog_after(state, &workers, &specs, &allocations);
+    // The catalog events first, so the desired catalog can then move into
+    // `next` instead of being copied (100,000 allocations at scale).
+    let mut events = diff::catalog_events(state, ws, &workers, &specs, &allocations);
+    let next = diff::catalog_after(state, workers, &specs, allocations);
     let prometheus = super::prometheus::check_workspace(ws, &next, &ctx.scrape_rendered)?;
     let prometheus_kv = super::prometheus::desired_kv(prometheus.as_ref(), &next);
 
-    let mut events = diff::catalog_events(state, ws, &workers, &specs, &allocations);
     let (cert_events, certs) = certs::plan_certs(state, &next, ctx);
     events.extend(kv::kv_events(state, ws, &next, ctx, prometheus_kv));
     events.extend(cert_events);

@@ -1,7 +1,7 @@
 //! Allocations by selector match; minimum counts; worker capacity.
 
 use crate::error::{Error, Result};
-use crate::state::{Allocation, JobSpec, State};
+use crate::state::{Allocation, JobSpec, State, ids};
 use crate::workspace::Workspace;
 use std::collections::BTreeMap;
 
@@ -16,21 +16,30 @@ pub(super) fn desired_allocations(
     ws: &Workspace,
     specs: &BTreeMap<String, JobSpec>,
 ) -> Result<BTreeMap<AllocKey, Allocation>> {
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     for (job, spec) in specs {
+        // This job's ids in the catalog, by worker: one range scan, not a
+        // keyed lookup (and two key strings) per allocation.
+        let ids: BTreeMap<&str, &str> = state
+            .catalog
+            .allocations
+            .range((job.clone(), String::new())..)
+            .take_while(|((j, _), _)| j == job)
+            .map(|((_, ip), a)| (ip.as_str(), a.alloc_id.as_str()))
+            .collect();
         let mut count = 0;
         for w in &ws.workers {
             if spec.selectors.iter().all(|s| w.labels.binary_search(s).is_ok()) {
                 count += 1;
                 let a = Allocation {
-                    alloc_id: state.catalog.alloc_id(job, &w.host),
+                    alloc_id: ids.get(w.host.as_str()).map_or_else(|| ids::alloc_id(job, &w.host), |id| id.to_string()),
                     job: job.clone(),
                     worker_ip: w.host.clone(),
                     disabled: ws.disabled.is_disabled(job, &w.host),
                     removed: false,
                     new_version: spec.version.clone(),
                 };
-                out.insert((job.clone(), w.host.clone()), a);
+                out.push(((job.clone(), w.host.clone()), a));
             }
         }
         if count < spec.min_allocations_count {
@@ -41,11 +50,18 @@ pub(super) fn desired_allocations(
             )));
         }
     }
+    // Built in one go from the list (sorted once), not by an insert each.
+    let mut out: BTreeMap<AllocKey, Allocation> = out.into_iter().collect();
+    // Catalog allocations no longer placed: both maps are sorted, one walk.
+    let mut gone = Vec::new();
+    let mut placed = out.keys().peekable();
     for (key, a) in &state.catalog.allocations {
-        if !out.contains_key(key) {
-            out.insert(key.clone(), Allocation { removed: true, ..a.clone() });
+        while placed.next_if(|k| *k < key).is_some() {}
+        if placed.peek() != Some(&key) {
+            gone.push((key.clone(), Allocation { removed: true, ..a.clone() }));
         }
     }
+    out.extend(gone);
     Ok(out)
 }
 
