@@ -151,8 +151,9 @@ pub fn remove_staged_files(dir: &Path, idle: std::time::Duration) -> std::io::Re
         let e = e?;
         let path = e.path();
         if e.file_type()?.is_dir() {
-            remove_staged_files(&path, idle)?;
+            // Read before emptying it: removing what is inside changes it.
             let stale = std::fs::symlink_metadata(&path)?.modified()?.elapsed().is_ok_and(|age| age > idle);
+            remove_staged_files(&path, idle)?;
             if stale {
                 // Fails when not empty: then it is kept.
                 let _ = std::fs::remove_dir(&path);
