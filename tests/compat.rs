@@ -389,11 +389,9 @@ fn run_command_habits_of_the_original() {
 #[test]
 fn worker_side_runner_worker_py_and_jobs_json_speak_the_original() {
     let Some(w) = common::workers::start_or_skip(1) else { return };
-    let dir = fresh_bucket();
+    let dir = w.bucket();
     let p = dir.path();
-    w.configure_bucket(p);
     let ip = w.ips[0].clone();
-    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{ip}"}}]"#));
     let make = "start:\n\t@echo start >> data/history\nstop:\n\t@echo stop >> data/history\nrestart:\n\t@echo restart >> data/history\n";
     for job in ["api", "db"] {
         write(p, &format!("workspace/jobs/{job}/manifest.json"), r#"{"version": "1", "selectors": ["worker"]}"#);
@@ -574,11 +572,8 @@ fn health_check_and_job_status_run_during_a_deploy() {
 #[test]
 fn a_failed_health_gate_leaves_health_failed_until_the_next_promotion() {
     let Some(w) = common::workers::start_or_skip(1) else { return };
-    let dir = fresh_bucket();
+    let dir = w.bucket();
     let p = dir.path();
-    w.configure_bucket(p);
-    let ip = w.ips[0].clone();
-    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{ip}"}}]"#));
     // Nothing listens on the probed port: the gate fails.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let manifest = |probe: bool| {

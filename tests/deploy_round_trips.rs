@@ -38,12 +38,9 @@ fn logged(d: &Path, tool: &str) -> Vec<String> {
 #[test]
 fn a_warm_upgrade_costs_one_probe_and_one_rsync_per_worker() {
     let Some(w) = start_or_skip(2) else { return };
-    let dir = fresh_bucket();
+    let dir = w.bucket();
     let p = dir.path();
-    w.configure_bucket(p);
     set_conf(p, "ssh_control_persist", "60");
-    let ws: Vec<String> = w.ips.iter().map(|ip| format!(r#"{{"host": "{ip}"}}"#)).collect();
-    write(p, "workspace/workers.json", &format!("[{}]", ws.join(",")));
     write(
         p,
         "workspace/jobs/app/manifest.json",
@@ -86,10 +83,8 @@ fn a_warm_upgrade_costs_one_probe_and_one_rsync_per_worker() {
 #[test]
 fn the_kept_staging_directories_never_reach_a_worker() {
     let Some(w) = start_or_skip(1) else { return };
-    let dir = fresh_bucket();
+    let dir = w.bucket();
     let p = dir.path();
-    w.configure_bucket(p);
-    write(p, "workspace/workers.json", &format!(r#"[{{"host": "{}"}}]"#, w.ips[0]));
     write(p, "workspace/jobs/app/manifest.json", r#"{"version": "1.0.0", "selectors": ["worker"]}"#);
     write(p, "workspace/jobs/app/Makefile", MAKEFILE);
     write(p, "workspace/jobs/app/conf/old/deep.txt", "old layout\n");

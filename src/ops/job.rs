@@ -151,12 +151,7 @@ pub fn run(session: &mut dyn Recorder, transport: &Transport, bucket_id: &str, r
                     (ip.clone(), lifecycle_command(bucket_id, &req.job, &req.target, &version(ip), &spec.version))
                 })
                 .collect();
-            let results = super::run_parallel(transport, &cmds);
-            step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {
-                "ok"
-            } else {
-                "failed"
-            });
+            let results = super::run_batch(transport, &cmds, step);
             for (ip, r, ms) in results {
                 let code = super::show_output(Some(&req.job), &ip, &req.target, &r);
                 session.record(Event::LifecycleRan {

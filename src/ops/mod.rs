@@ -33,6 +33,19 @@ pub fn select_workers(state: &State, ips: &[String], labels: &[String]) -> Resul
     Ok(picked)
 }
 
+/// [`run_parallel`] as one progress `step`, finished `ok` when every
+/// command exited 0, else `failed`.
+pub fn run_batch(
+    transport: &crate::transport::Transport,
+    cmds: &[(String, String)],
+    step: crate::progress::Step,
+) -> Vec<(String, Result<crate::transport::Remote>, u64)> {
+    let results = run_parallel(transport, cmds);
+    let all_ok = results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0)));
+    step.finish(if all_ok { "ok" } else { "failed" });
+    results
+}
+
 /// Run `(worker, command)` pairs in parallel; one result per pair, in
 /// input order, with each command's wall time in milliseconds (a panicked
 /// run is that worker's failure, see [`fanout`]).

@@ -38,12 +38,7 @@ pub fn run(
             .iter()
             .map(|ip| (ip.clone(), format!("MAAND_WORKER_IP={} bash -c {}", shell_quote(ip), shell_quote(&script))))
             .collect();
-        let results = super::run_parallel(transport, &cmds);
-        step.finish(if results.iter().all(|(_, r, _)| r.as_ref().is_ok_and(|r| r.code == Some(0))) {
-            "ok"
-        } else {
-            "failed"
-        });
+        let results = super::run_batch(transport, &cmds, step);
         for (ip, r, ms) in results {
             let code = super::show_output(None, &ip, "run_command", &r);
             session.record(Event::RemoteCommandRan {

@@ -192,6 +192,17 @@ impl TestWorkers {
 }
 
 impl TestWorkers {
+    /// A bucket from `maand init` pointed at these workers
+    /// ([`configure_bucket`](Self::configure_bucket)), every one of them in
+    /// `workspace/workers.json` without labels.
+    pub fn bucket(&self) -> tempfile::TempDir {
+        let dir = super::fresh_bucket();
+        self.configure_bucket(dir.path());
+        let ws: Vec<String> = self.ips.iter().map(|ip| format!(r#"{{"host": "{ip}"}}"#)).collect();
+        super::write(dir.path(), "workspace/workers.json", &format!("[{}]", ws.join(",")));
+        dir
+    }
+
     /// The address prefix these workers share (`127.a.b.`).
     pub fn prefix(&self) -> String {
         let ip = &self.ips[0];
